@@ -1,0 +1,93 @@
+"""The typed graph IR.
+
+A Tensor is a per-sample shape (the batch dimension is implicit and bounded at run time) and
+float32. An Op reads tensors and parameters and writes one tensor. For a Sequential model the
+ops form a chain, but nothing here depends on that beyond `Graph.ops` being in execution order.
+
+Op kinds (each has its shape rule in seqc.lower and its kernels in seqc/templates/):
+  dense       y = act(x W + b)           x (..., K) -> (..., N); act elementwise (fused epilogue)
+  activation  y = act(x)                 any shape; elementwise or row-wise (softmax, glu, ...)
+  dropout     y = x * mask / (1 - rate)  training only; the identity at inference
+Loss and metrics are expression graphs (seqc.trace) over y_true and the model output, except
+when fusion replaces a final softmax/sigmoid + cross-entropy by one `fused_xent` kernel.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import SourceLoc
+
+
+@dataclass(eq=False)
+class Tensor:
+    name: str
+    shape: tuple                     # per sample, no batch dimension
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+
+@dataclass(eq=False)
+class Param:
+    name: str                        # Keras weight path: 'dense/kernel'
+    shape: tuple
+    initializer: dict                # seqc.initializers spec
+    trainable: bool = True
+    offset: int = 0                  # element offset in the flat parameter arena
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def cname(self):
+        return "P_" + "".join(c if c.isalnum() else "_" for c in self.name).upper()
+
+
+@dataclass(eq=False)
+class Op:
+    kind: str
+    name: str                        # the layer it came from
+    inputs: list                     # [Tensor]
+    output: Tensor
+    params: dict = field(default_factory=dict)   # role -> Param ('kernel', 'bias')
+    attrs: dict = field(default_factory=dict)
+    loc: Optional[SourceLoc] = None
+    # set by passes:
+    save_pre: bool = False           # keep the pre-activation z for the backward pass
+    grad_is_pre: bool = False        # the incoming gradient is already w.r.t. the pre-activation
+    needs_dx: bool = True            # propagate the gradient to the input
+
+
+@dataclass(eq=False)
+class LossFn:
+    """A loss or metric: its name, how Keras averages it, and its expression graph."""
+    name: str
+    expr: object                     # seqc.trace.Expr over y_true, y_pred
+    per_sample: bool                 # True: averaged over samples; False: one value per batch
+    fused: Optional[str] = None      # 'softmax_xent' / 'sigmoid_xent' when fusion applied
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Graph:
+    name: str
+    input: Tensor
+    ops: list
+    params: list                     # [Param] in Keras get_weights order
+    batch_size: Optional[int] = None # fixed batch size (stateful models, batch_input_shape)
+    y_shape: Optional[tuple] = None  # per-sample label shape the loss is specialised for
+    loss: Optional[LossFn] = None
+    metrics: list = field(default_factory=list)
+    optimizer: Optional[dict] = None # {'kind':..., 'config':...}
+    fused: list = field(default_factory=list)   # human-readable notes for the summary
+    layers: list = field(default_factory=list)  # summary rows: (name, kind, out_shape, n_params)
+
+    @property
+    def output(self):
+        return self.ops[-1].output if self.ops else self.input
+
+    @property
+    def num_params(self):
+        return sum(p.size for p in self.params)

@@ -1,0 +1,9 @@
+"""seqc.keras: a Keras 3-compatible API whose models compile to C.
+
+`seqc run script.py` serves a script's `keras` / `tensorflow.keras` imports from here.
+"""
+from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
+from .layers import Input  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+
+__version__ = "3.0.0-seqc"

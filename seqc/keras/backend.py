@@ -1,0 +1,185 @@
+"""Backend ops (`keras.backend as K`, and `keras.ops`) for user losses and metrics.
+
+Called on traced tensors (seqc.trace.Expr) they build an expression graph that becomes C;
+called on numpy data they compute with numpy, so scripts may use them outside a model too.
+"""
+import numpy as np
+
+from .. import trace as _t
+from ..trace import Expr
+
+_EPSILON = 1e-7
+
+
+def epsilon():
+    return _EPSILON
+
+
+def set_epsilon(value):
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def floatx():
+    return "float32"
+
+
+def backend():
+    return "seqc"
+
+
+def _sym(*xs):
+    return any(isinstance(x, Expr) for x in xs)
+
+
+def _unary(op, np_fn):
+    def fn(x):
+        return _t.unary(op, x) if _sym(x) else np_fn(np.asarray(x, np.float32))
+    fn.__name__ = op
+    return fn
+
+
+def _binary(op, np_fn):
+    def fn(x, y):
+        return _t.binary(op, x, y) if _sym(x, y) else np_fn(np.asarray(x, np.float32), np.asarray(y, np.float32))
+    fn.__name__ = op
+    return fn
+
+
+def _reduce(op, np_fn):
+    def fn(x, axis=None, keepdims=False):
+        if _sym(x):
+            return _t.reduce(op, x, axis, keepdims)
+        return np_fn(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+    fn.__name__ = op
+    return fn
+
+
+abs = absolute = _unary("abs", np.abs)
+sqrt = _unary("sqrt", np.sqrt)
+exp = _unary("exp", np.exp)
+log = _unary("log", np.log)
+log1p = _unary("log1p", np.log1p)
+expm1 = _unary("expm1", np.expm1)
+square = _unary("square", np.square)
+round = _unary("round", np.rint)
+sign = _unary("sign", np.sign)
+negative = _unary("neg", np.negative)
+floor = _unary("floor", np.floor)
+ceil = _unary("ceil", np.ceil)
+tanh = _unary("tanh", np.tanh)
+sigmoid = _unary("sigmoid", lambda a: 1 / (1 + np.exp(-a)))
+relu = _unary("relu", lambda a: np.maximum(a, 0))
+reciprocal = _unary("reciprocal", lambda a: 1 / a)
+
+add = _binary("add", np.add)
+subtract = _binary("sub", np.subtract)
+multiply = _binary("mul", np.multiply)
+divide = true_divide = _binary("div", np.divide)
+power = pow = _binary("pow", np.power)
+maximum = _binary("maximum", np.maximum)
+minimum = _binary("minimum", np.minimum)
+equal = _binary("equal", np.equal)
+not_equal = _binary("not_equal", np.not_equal)
+greater = _binary("greater", np.greater)
+greater_equal = _binary("greater_equal", np.greater_equal)
+less = _binary("less", np.less)
+less_equal = _binary("less_equal", np.less_equal)
+logical_and = _binary("logical_and", np.logical_and)
+logical_or = _binary("logical_or", np.logical_or)
+
+mean = _reduce("mean", np.mean)
+sum = _reduce("sum", np.sum)
+max = _reduce("max", np.max)
+min = _reduce("min", np.min)
+prod = _reduce("prod", np.prod)
+
+
+def argmax(x, axis=-1, keepdims=False):
+    if _sym(x):
+        return _t.reduce("argmax", x, axis)
+    return np.argmax(np.asarray(x), axis=axis)
+
+
+def argmin(x, axis=-1, keepdims=False):
+    if _sym(x):
+        return _t.reduce("argmin", x, axis)
+    return np.argmin(np.asarray(x), axis=axis)
+
+
+def clip(x, min_value, max_value):
+    if _sym(x, min_value, max_value):
+        return _t.clip(x, min_value, max_value)
+    return np.clip(np.asarray(x, np.float32), min_value, max_value)
+
+
+def where(condition, x1, x2):
+    if _sym(condition, x1, x2):
+        return _t.where(condition, x1, x2)
+    return np.where(condition, x1, x2)
+
+
+switch = where
+
+
+def cast(x, dtype):
+    """float -> float is the identity; to int truncates; to bool tests non-zero."""
+    kind = np.dtype(dtype).kind if not isinstance(dtype, str) or dtype not in ("bool",) else "b"
+    if _sym(x):
+        if kind == "b":
+            return _t.unary("tofloat_bool", x)
+        if kind in "iu":
+            return _t.unary("trunc", x)
+        return _t.unary("cast", x)
+    return np.asarray(x).astype(dtype)
+
+
+def reshape(x, shape):
+    if _sym(x):
+        return _t.reshape(x, tuple(_t.B if i == 0 and d in (-1, None) else d for i, d in enumerate(shape)))
+    return np.reshape(x, shape)
+
+
+def squeeze(x, axis=-1):
+    if _sym(x):
+        ax = axis % x.ndim
+        if x.shape[ax] != 1:
+            raise _t.TraceError(f"cannot squeeze axis {axis} of size {x.shape[ax]}")
+        return _t.reshape(x, x.shape[:ax] + x.shape[ax + 1:])
+    return np.squeeze(x, axis)
+
+
+def expand_dims(x, axis=-1):
+    if _sym(x):
+        ax = axis if axis >= 0 else x.ndim + 1 + axis
+        return _t.reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
+    return np.expand_dims(x, axis)
+
+
+def ones_like(x):
+    if _sym(x):
+        return _t.broadcast_to(_t.as_expr(1.0), x.shape)
+    return np.ones_like(x)
+
+
+def zeros_like(x):
+    if _sym(x):
+        return _t.broadcast_to(_t.as_expr(0.0), x.shape)
+    return np.zeros_like(x)
+
+
+def convert_to_tensor(x, dtype=None):
+    return x if _sym(x) else np.asarray(x, dtype or np.float32)
+
+
+def int_shape(x):
+    return tuple(None if d == _t.B else d for d in x.shape) if _sym(x) else np.shape(x)
+
+
+def ndim(x):
+    return x.ndim if _sym(x) else np.ndim(x)
+
+
+def clear_session():
+    from .layers import reset_names
+    reset_names()

@@ -1,0 +1,115 @@
+"""Keras-compatible metrics (`seqc.keras.metrics`), written with backend ops.
+
+A metric that returns one value per sample is averaged over samples (batches weighted by size);
+one that returns a scalar per batch is averaged over batches with equal weights, as Keras 3's
+MeanMetricWrapper does. 'accuracy'/'acc' resolve from the shapes as in Keras 3.
+"""
+from ..errors import SeqcError
+from ..spec import FunctionSpec
+from . import backend as K
+from . import losses as _losses
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    y_true, y_pred = _losses._match_rank(y_true, y_pred)
+    return K.mean(K.equal(y_true, K.greater(y_pred, threshold)), axis=-1)
+
+
+def categorical_accuracy(y_true, y_pred):
+    return K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1))
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = K.squeeze(y_true, -1)
+    return K.equal(y_true, K.argmax(y_pred, axis=-1))
+
+
+def is_binary_or_sparse(y_true_shape, y_pred_shape):
+    """Keras 3's rule for 'accuracy': returns (is_binary, is_sparse_categorical)."""
+    is_binary = y_pred_shape[-1:] == (1,)
+    is_sparse = (len(y_true_shape) < len(y_pred_shape)
+                 or (y_true_shape[-1:] == (1,) and y_pred_shape[-1:] != (1,)))
+    return is_binary, is_sparse
+
+
+mean_squared_error = mse = _losses.mean_squared_error
+mean_absolute_error = mae = _losses.mean_absolute_error
+mean_absolute_percentage_error = mape = _losses.mean_absolute_percentage_error
+mean_squared_logarithmic_error = msle = _losses.mean_squared_logarithmic_error
+binary_crossentropy = _losses.binary_crossentropy
+categorical_crossentropy = _losses.categorical_crossentropy
+sparse_categorical_crossentropy = _losses.sparse_categorical_crossentropy
+hinge = _losses.hinge
+squared_hinge = _losses.squared_hinge
+kl_divergence = _losses.kl_divergence
+poisson = _losses.poisson
+
+BUILTIN = {
+    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    **{k: v for k, v in _losses.BUILTIN.items() if k not in ("huber", "log_cosh")},
+}
+ALIASES = dict(_losses.ALIASES)
+_FN_TO_NAME = {fn: name for name, fn in BUILTIN.items()}
+
+
+class Metric:
+    """Object form: `keras.metrics.BinaryAccuracy(threshold=0.6, name='acc')`."""
+    fn_name = None
+    default_name = None
+    _options = ()
+
+    def __init__(self, name=None, dtype=None, **kwargs):
+        for k in kwargs:
+            if k not in self._options:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {k!r}")
+        self.options = kwargs
+        self.name = name or self.default_name
+
+
+def _metric_class(clsname, fn_name, default_name, options=()):
+    return type(clsname, (Metric,), {"fn_name": fn_name, "default_name": default_name, "_options": options})
+
+
+BinaryAccuracy = _metric_class("BinaryAccuracy", "binary_accuracy", "binary_accuracy", ("threshold",))
+CategoricalAccuracy = _metric_class("CategoricalAccuracy", "categorical_accuracy", "categorical_accuracy")
+SparseCategoricalAccuracy = _metric_class("SparseCategoricalAccuracy", "sparse_categorical_accuracy",
+                                          "sparse_categorical_accuracy")
+MeanSquaredError = _metric_class("MeanSquaredError", "mean_squared_error", "mean_squared_error")
+MeanAbsoluteError = _metric_class("MeanAbsoluteError", "mean_absolute_error", "mean_absolute_error")
+BinaryCrossentropy = _metric_class("BinaryCrossentropy", "binary_crossentropy", "binary_crossentropy",
+                                   ("from_logits", "label_smoothing"))
+CategoricalCrossentropy = _metric_class("CategoricalCrossentropy", "categorical_crossentropy",
+                                        "categorical_crossentropy", ("from_logits", "label_smoothing"))
+SparseCategoricalCrossentropy = _metric_class("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
+                                              "sparse_categorical_crossentropy", ("from_logits",))
+
+
+def get(identifier):
+    """Resolve one metric identifier to a FunctionSpec; 'accuracy' is resolved later from shapes."""
+    from .layers import caller_loc
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return FunctionSpec(name=identifier, builtin="accuracy")
+        key = ALIASES.get(identifier, identifier)
+        if key not in BUILTIN:
+            raise SeqcError(f"unknown or unsupported metric {identifier!r}; seqc supports: accuracy, acc, "
+                            f"{', '.join(sorted(set(BUILTIN) | set(ALIASES)))}")
+        return FunctionSpec(name=identifier, builtin=key)
+    if isinstance(identifier, Metric):
+        return FunctionSpec(name=identifier.name, builtin=identifier.fn_name, options=dict(identifier.options))
+    if callable(identifier):
+        if identifier in _FN_TO_NAME:
+            return FunctionSpec(name=identifier.__name__, builtin=_FN_TO_NAME[identifier])
+        return FunctionSpec(name=getattr(identifier, "__name__", "metric"), expr=identifier, loc=caller_loc())
+    raise SeqcError(f"Could not interpret metric identifier: {identifier!r}")
+
+
+def resolve(fspec, y_true_shape, y_pred_shape):
+    """The metric function to trace for these shapes (Keras 3's 'accuracy' rule applied)."""
+    if fspec.builtin == "accuracy":
+        is_binary, is_sparse = is_binary_or_sparse(y_true_shape, y_pred_shape)
+        key = "binary_accuracy" if is_binary else "sparse_categorical_accuracy" if is_sparse else "categorical_accuracy"
+        return BUILTIN[key]
+    return BUILTIN[fspec.builtin] if fspec.builtin else fspec.expr

@@ -1,0 +1,278 @@
+"""`keras.models.Sequential` for seqc: collects layers, compiles through the pipeline and then
+delegates fit / evaluate / predict to the runtime model over the generated C."""
+import numpy as np
+
+from .. import initializers, pipeline
+from ..errors import SeqcError
+from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng
+from ..spec import CompileSpec, ModelSpec
+from . import layers as _layers
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optimizers as _optimizers
+
+
+class Sequential:
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or _layers.unique_name("sequential")
+        self.loc = _layers.caller_loc()
+        self.layers = []
+        self._compile = None
+        self._optimizer = None
+        self._runtime = None
+        self._variants = {}
+        self._weights = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building ---------------------------------------------------------------------------
+    def add(self, layer):
+        if isinstance(layer, Sequential):
+            for inner in layer.layers:
+                self.add(inner)
+            return
+        if not isinstance(layer, _layers.Layer):
+            raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential model. "
+                             f"Received: {layer!r} (of type {type(layer).__name__})")
+        if any(l.name == layer.name for l in self.layers):
+            raise ValueError(f"All layers added to a Sequential model should have unique names. "
+                             f"Name '{layer.name}' is already the name of a layer in this model.")
+        if isinstance(layer, _layers.InputLayer) and self.layers:
+            raise ValueError("An Input can only be the first layer of a Sequential model")
+        if self.layers and layer.input_shape_arg is not None and not isinstance(self.layers[0], _layers.InputLayer):
+            pass  # Keras ignores input_shape on non-first layers
+        self.layers.append(layer)
+        self._runtime = None
+        self._variants = {}
+        if self._weights is not None:
+            old = self._weights
+            self._weights = None
+            self._build_weights(keep=old)
+
+    def pop(self):
+        if not self.layers:
+            raise ValueError("There are no layers in the model.")
+        self.layers.pop()
+        self._runtime, self._variants, self._weights = None, {}, None
+
+    def spec(self):
+        first = self.layers[0] if self.layers else None
+        input_shape = first.input_shape_arg if first is not None else None
+        batch_size = first.batch_size if first is not None else None
+        return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self.layers],
+                         input_shape=input_shape, batch_size=batch_size, compile=self._compile, loc=self.loc)
+
+    @property
+    def built(self):
+        return bool(self.layers) and self.layers[0].input_shape_arg is not None
+
+    def _forward_graph(self):
+        return pipeline.forward_graph(self.spec())
+
+    def _build_weights(self, keep=None):
+        if self._weights is None and self.built:
+            graph = self._forward_graph()
+            rng = global_rng()
+            self._weights = [initializers.initialize(p.initializer, p.shape, rng) for p in graph.params]
+            if keep is not None:   # adding a layer keeps the weights of the layers before it
+                for i, w in enumerate(keep[:len(self._weights)]):
+                    if w.shape == self._weights[i].shape:
+                        self._weights[i] = w
+        return self._weights
+
+    # ---- compile ----------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        if loss is None:
+            raise SeqcError("compile() needs a `loss`", _layers.caller_loc())
+        if not self.built:
+            raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
+                            "`input_dim=` or start with `Input(shape=...)`", _layers.caller_loc())
+        opt = _optimizers.get(optimizer)
+        if isinstance(metrics, (str, dict)) or callable(metrics):
+            metrics = [metrics]
+        mspecs = [_metrics.get(m) for m in (metrics or [])]
+        names = [m.name for m in mspecs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"metric names must be unique, got {names}")
+        self._compile = CompileSpec(optimizer=opt.spec(), loss=_losses.get(loss), metrics=mspecs,
+                                    loc=_layers.caller_loc())
+        weights = self.get_weights() if (self._runtime or self._weights) else None
+        self._optimizer = opt
+        self._variants = {}
+        self._runtime = self._make_runtime(None, weights)
+        opt._engine = self._runtime._engine
+
+    def _make_runtime(self, y_shape, weights):
+        key = None if y_shape is None else tuple(y_shape)
+        if key in self._variants:
+            return self._variants[key]
+        desc, lib, _ = pipeline.compile_spec(self.spec(), y_shape=y_shape)
+        if weights is None:
+            weights = self._build_weights()
+        rt = _RuntimeModel(desc, lib, weights=weights)
+        rt._respecialize = self._respecialize
+        rt.optimizer = _ProxyOptimizer(self)
+        self._variants[key] = rt
+        self._variants[tuple(desc["y_shape"])] = rt
+        return rt
+
+    def _respecialize(self, y_shape):
+        """Labels of another shape (e.g. integer labels for 'accuracy'): compile for them, keep
+        the weights and optimizer state, and make that the active runtime."""
+        old = self._runtime
+        rt = self._make_runtime(y_shape, old.get_weights())
+        if rt is not old:
+            rt._engine.slots[:] = old._engine.slots
+            rt._engine.set_iterations(old._engine.get_iterations())
+            rt._engine.set_learning_rate(old._engine.get_learning_rate())
+            self._runtime = rt
+            self._optimizer._engine = rt._engine
+        return rt
+
+    def _rt(self):
+        if self._runtime is None:
+            raise RuntimeError("You must call `compile()` before using the model.")
+        return self._runtime
+
+    # ---- delegation -------------------------------------------------------------------------
+    def fit(self, *args, **kwargs):
+        rt = self._rt()
+        rt.stop_training = False
+        hist = rt.fit(*args, **kwargs)
+        self.history = hist
+        return hist
+
+    def evaluate(self, *args, **kwargs):
+        return self._rt().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        return self._rt().predict(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        return self._rt().train_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        return self._rt().test_on_batch(*args, **kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        return self._rt().predict_on_batch(*args, **kwargs)
+
+    def __call__(self, x, training=False):
+        return self._rt()(x)
+
+    def get_weights(self):
+        if self._runtime is not None:
+            return self._runtime.get_weights()
+        w = self._build_weights()
+        if w is None:
+            return []
+        return [a.copy() for a in w]
+
+    def set_weights(self, weights):
+        if self._runtime is not None:
+            self._runtime.set_weights(weights)
+            return
+        current = self._build_weights()
+        if current is None:
+            raise ValueError("the model is not built yet (unknown input shape)")
+        weights = list(weights)
+        if len(weights) != len(current):
+            raise ValueError(f"set_weights: the model has {len(current)} weight arrays, got {len(weights)}")
+        new = []
+        for c, w in zip(current, weights):
+            w = np.asarray(w, np.float32)
+            if w.shape != c.shape:
+                raise ValueError(f"set_weights: expected shape {c.shape}, got {w.shape}")
+            new.append(w.copy())
+        self._weights = new
+
+    def save_weights(self, filepath, overwrite=True):
+        self._rt().save_weights(filepath, overwrite)
+
+    def load_weights(self, filepath):
+        self._rt().load_weights(filepath)
+
+    def save(self, filepath, overwrite=True):
+        self._rt().save(filepath, overwrite)
+
+    def reset_states(self):
+        if self._runtime is not None:
+            self._runtime.reset_states()
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @property
+    def metrics_names(self):
+        return self._rt().metrics_names
+
+    @property
+    def metrics(self):
+        return self._rt().metrics if self._runtime else []
+
+    @property
+    def stop_training(self):
+        return self._runtime.stop_training if self._runtime else False
+
+    @stop_training.setter
+    def stop_training(self, value):
+        if self._runtime:
+            self._runtime.stop_training = value
+
+    @property
+    def input_shape(self):
+        first = self.layers[0]
+        return (first.batch_size,) + tuple(first.input_shape_arg)
+
+    @property
+    def output_shape(self):
+        g = self._forward_graph()
+        return (self.layers[0].batch_size,) + tuple(g.output.shape)
+
+    def count_params(self):
+        return sum(w.size for w in self.get_weights())
+
+    def summary(self, print_fn=None, **kwargs):
+        print_fn = print_fn or print
+        if self._runtime is not None:
+            print_fn(format_summary(self._runtime.desc))
+            return
+        g = self._forward_graph()
+        desc = {"name": self.name, "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c}
+                                              for n, k, s, c in g.layers],
+                "params": [{"shape": list(p.shape), "trainable": p.trainable} for p in g.params], "fused": []}
+        print_fn(format_summary(desc))
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise ValueError(f"No such layer: {name}")
+
+
+class _ProxyOptimizer:
+    """The runtime's `model.optimizer` is the user's optimizer object (Keras semantics)."""
+
+    def __init__(self, seq):
+        self._seq = seq
+
+    def __getattr__(self, item):
+        return getattr(self._seq._optimizer, item)
+
+    def __setattr__(self, key, value):
+        if key == "_seq":
+            object.__setattr__(self, key, value)
+        else:
+            setattr(self._seq._optimizer, key, value)
+
+
+def _c_name(name):
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if out and not out[0].isdigit() else "m_" + out
+
+
+Model = Sequential

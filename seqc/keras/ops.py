@@ -1,0 +1,3 @@
+"""`keras.ops`: the same backend ops as `keras.backend`, for Keras-3 style user functions."""
+from .backend import *  # noqa: F401,F403
+from .backend import abs, max, min, round, sum, pow  # noqa: F401  (shadowed builtins)

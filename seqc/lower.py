@@ -1,0 +1,150 @@
+"""Lowering: ModelSpec -> Graph, with shape inference.
+
+Each layer kind has one `lower_<kind>` function: it checks the incoming shape, creates the
+layer's parameters (Keras's order, shapes and initializers) and appends ops. Errors name the
+layer and the source line where the user wrote it.
+"""
+from . import activations
+from . import trace
+from .errors import SeqcError
+from .ir import Graph, LossFn, Op, Param, Tensor
+
+
+class _Builder:
+    def __init__(self, spec):
+        self.spec = spec
+        self.ops = []
+        self.params = []
+        self.rows = []
+        self.fused = []
+        self.count = 0
+
+    def tensor(self, shape):
+        self.count += 1
+        return Tensor(f"t{self.count}", tuple(shape))
+
+    def param(self, layer, role, shape, init):
+        p = Param(f"{layer.name}/{role}", tuple(shape), init, trainable=layer.config.get("trainable", True))
+        self.params.append(p)
+        return p
+
+    def op(self, kind, layer, x, out_shape, params=None, **attrs):
+        y = self.tensor(out_shape)
+        self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc))
+        return y
+
+
+def _fmt(shape):
+    return "(None, " + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def lower_Dense(b, layer, x):
+    cfg = layer.config
+    if len(x.shape) < 1:
+        raise SeqcError(f"layer {layer.name!r} (Dense) needs an input with a feature axis, got {_fmt(x.shape)}",
+                        layer.loc)
+    k, n = x.shape[-1], cfg["units"]
+    params = {"kernel": b.param(layer, "kernel", (k, n), cfg["kernel_initializer"])}
+    if cfg["use_bias"]:
+        params["bias"] = b.param(layer, "bias", (n,), cfg["bias_initializer"])
+    act = activations.get(cfg["activation"])
+    if act.kind == "elementwise":
+        return b.op("dense", layer, x, x.shape[:-1] + (n,), params, act=act.name)
+    z = b.op("dense", layer, x, x.shape[:-1] + (n,), params, act="linear")
+    return b.op("activation", layer, z, z.shape[:-1] + (act.out_dim(n),), act=act.name)
+
+
+def lower_Activation(b, layer, x):
+    act = activations.get(layer.config["activation"])
+    if act.name == "glu" and x.shape[-1] % 2:
+        raise SeqcError(f"layer {layer.name!r}: glu needs an even last dimension, got {x.shape[-1]}", layer.loc)
+    return b.op("activation", layer, x, x.shape[:-1] + (act.out_dim(x.shape[-1]),), act=act.name)
+
+
+def lower_Dropout(b, layer, x):
+    if layer.config["rate"] == 0:
+        return x
+    return b.op("dropout", layer, x, x.shape, rate=layer.config["rate"], seed=layer.config["seed"],
+                stream=sum(1 for o in b.ops if o.kind == "dropout"))
+
+
+def lower_InputLayer(b, layer, x):
+    return x
+
+
+LOWER = {name[len("lower_"):]: fn for name, fn in globals().items() if name.startswith("lower_")}
+
+
+def lower_model(spec):
+    """Forward graph of a ModelSpec (no loss yet). Raises SeqcError naming layer and line."""
+    if spec.input_shape is None:
+        loc = spec.layers[0].loc if spec.layers else spec.loc
+        raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=`/`input_dim=` "
+                        "or start with `Input(shape=...)`", loc)
+    if any(d is None for d in spec.input_shape):
+        raise SeqcError(f"input shape {spec.input_shape} has an open dimension; seqc needs it fixed for these "
+                        "layers", spec.layers[0].loc if spec.layers else spec.loc)
+    b = _Builder(spec)
+    x = Tensor("input", tuple(spec.input_shape))
+    rows = []
+    for layer in spec.layers:
+        fn = LOWER.get(layer.kind)
+        if fn is None:
+            raise SeqcError(f"layer {layer.name!r}: {layer.kind} is not supported by seqc", layer.loc)
+        n_before = len(b.params)
+        x = fn(b, layer, x)
+        if layer.kind != "InputLayer":
+            rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
+    offset = 0
+    for p in b.params:
+        p.offset = offset
+        offset += p.size
+    g = Graph(spec.name, Tensor("input", tuple(spec.input_shape)), b.ops, b.params, batch_size=spec.batch_size)
+    if g.ops:
+        g.ops[0].inputs[0] = g.input
+    g.layers = rows
+    return g
+
+
+def default_y_shape(compile_spec, out_shape):
+    """The label shape assumed at compile time; the runtime re-specialises if data differ."""
+    if compile_spec.loss.builtin == "sparse_categorical_crossentropy":
+        return tuple(out_shape[:-1]) + (1,)
+    return tuple(out_shape)
+
+
+def _trace(fn, fspec, y_shape, out_shape, what, options=None):
+    try:
+        if options:
+            return trace.trace(lambda yt, yp: fn(yt, yp, **options), y_shape, out_shape, what)
+        return trace.trace(fn, y_shape, out_shape, what)
+    except (trace.TraceError, ValueError, TypeError) as e:
+        raise SeqcError(f"{what}: {e}", fspec.loc) from None
+
+
+def attach_training(graph, compile_spec, y_shape):
+    """Trace loss and metrics for labels of per-sample shape `y_shape`."""
+    from .keras import losses, metrics
+    out = graph.output.shape
+    y_shape = tuple(y_shape)
+    graph.y_shape = y_shape
+    graph.optimizer = {"kind": compile_spec.optimizer.kind, "config": dict(compile_spec.optimizer.config)}
+    lspec = compile_spec.loss
+    fn = losses.BUILTIN[lspec.builtin] if lspec.builtin else lspec.expr
+    expr = _trace(fn, lspec, y_shape, out, f"loss {lspec.name!r}", lspec.options)
+    # Keras's 'sum_over_batch_size' reduction: the mean of everything the function returns
+    loss_scalar = trace.reduce("mean", expr, None) if expr.shape else expr
+    graph.loss = LossFn(lspec.name, loss_scalar, per_sample=True, options=dict(lspec.options),
+                        fused=None)
+    graph.loss.builtin = lspec.builtin
+    graph.metrics = []
+    for m in compile_spec.metrics:
+        fn = metrics.resolve(m, y_shape, out)
+        e = _trace(fn, m, y_shape, out, f"metric {m.name!r}", m.options)
+        if e.shape:    # per-sample values: mean over the non-batch axes, then over samples
+            per_sample = True
+            e = trace.reduce("mean", e, None)
+        else:
+            per_sample = False
+        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample))
+    return graph

@@ -1,0 +1,136 @@
+"""Graph passes: fusion, the backward schedule and memory planning.
+
+fuse_activations   Dense(linear) + elementwise Activation -> one dense op with the activation
+                   in its GEMM epilogue.
+fuse_loss          a final softmax (sigmoid) + categorical (binary) cross-entropy computed on
+                   probabilities -> one kernel whose backward is the exact `p - y` form, so the
+                   activation's own backward is skipped.
+plan_backward      which ops must propagate a gradient to their input, and which saved values
+                   (pre-activations) each backward needs.
+plan_memory        one arena for activations, gradients and scratch: every buffer gets an
+                   offset from its live range over the step schedule (first-fit).
+"""
+from . import activations
+from .ir import Op
+
+
+def fuse_activations(graph):
+    ops = []
+    for op in graph.ops:
+        prev = ops[-1] if ops else None
+        if (op.kind == "activation" and prev is not None and prev.kind == "dense"
+                and prev.attrs["act"] == "linear" and activations.get(op.attrs["act"]).kind == "elementwise"):
+            prev.attrs["act"] = op.attrs["act"]
+            prev.output = op.output
+            graph.fused.append(f"{prev.name} + {op.name}: dense with {op.attrs['act']} epilogue")
+            continue
+        ops.append(op)
+    graph.ops = ops
+    return graph
+
+
+_FUSABLE = {("softmax", "categorical_crossentropy"): "softmax_xent",
+            ("softmax", "sparse_categorical_crossentropy"): "softmax_xent",
+            ("sigmoid", "binary_crossentropy"): "sigmoid_xent"}
+
+
+def fuse_loss(graph):
+    """Mark a final softmax/sigmoid + cross-entropy on probabilities for the fused kernel."""
+    loss = graph.loss
+    if loss is None or not graph.ops or loss.options.get("from_logits") or loss.options.get("label_smoothing"):
+        return graph
+    if loss.options.get("ignore_class") is not None:
+        return graph
+    last = graph.ops[-1]
+    act = last.attrs.get("act") if last.kind in ("dense", "activation") else None
+    kind = _FUSABLE.get((act, getattr(loss, "builtin", None)))
+    if kind is None:
+        return graph
+    loss.fused = kind
+    last.grad_is_pre = True
+    graph.fused.append(f"{last.name} {act} + {loss.name}: fused loss, backward p - y")
+    return graph
+
+
+def plan_backward(graph):
+    for i, op in enumerate(graph.ops):
+        op.needs_dx = i > 0
+        if op.kind == "dense":
+            act = activations.get(op.attrs["act"])
+            op.save_pre = (not op.grad_is_pre) and "x" in act.grad_needs and act.name != "linear"
+        else:
+            op.save_pre = False
+    return graph
+
+
+class Buffer:
+    def __init__(self, name, size, start, end):
+        self.name, self.size, self.start, self.end = name, size, start, end
+        self.offset = None
+
+
+def plan_memory(graph, scratch_size):
+    """Offsets (in floats per batch row) for every buffer; returns (buffers by name, total).
+
+    The schedule: forward op i at time i, backward op i at time 2n-1-i, loss at time n.
+    Sizes are per batch row; the arena holds max_batch rows of each.
+    """
+    n = len(graph.ops)
+    bufs = {}
+
+    def use(name, size, t):
+        if name not in bufs:
+            bufs[name] = Buffer(name, size, t, t)
+        b = bufs[name]
+        b.start, b.end = min(b.start, t), max(b.end, t)
+
+    use("input", graph.input.size, -1)
+    use("y_true", max(1, _prod(graph.y_shape or (1,))), -1)
+    for i, op in enumerate(graph.ops):
+        x, y = op.inputs[0], op.output
+        use(x.name, x.size, i)
+        use(y.name, y.size, i)
+        if op.save_pre:
+            use(y.name + "_pre", y.size, i)
+        tb = 2 * n - 1 - i                 # backward of op i
+        use(y.name + "_grad", y.size, tb)  # read (or written by the loss, for the last op)
+        use(x.name, x.size, tb)            # dense backward reads its input
+        use(y.name, y.size, tb)            # activation backward reads its output
+        if op.save_pre:
+            use(y.name + "_pre", y.size, tb)
+        if op.needs_dx:
+            use(x.name + "_grad", x.size, tb)
+    if graph.ops:
+        out = graph.output
+        use(out.name + "_grad", out.size, n)
+        use(out.name, out.size, n)
+        use("y_true", 1, n)
+    use("scratch", scratch_size, n)
+    # input and labels are written before the step and read by the loss/metrics: live throughout
+    for name in ("input", "y_true"):
+        bufs[name].start, bufs[name].end = -1, 2 * n
+    placed = []
+    for b in sorted(bufs.values(), key=lambda b: (-b.size, b.name)):
+        offset = 0
+        for other in sorted(placed, key=lambda o: o.offset):
+            overlap = not (b.end < other.start or other.end < b.start)
+            if overlap and offset + b.size > other.offset and other.offset + other.size > offset:
+                offset = other.offset + other.size
+        b.offset = offset
+        placed.append(b)
+    total = max((b.offset + b.size for b in placed), default=0)
+    return bufs, total
+
+
+def _prod(shape):
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def run_passes(graph):
+    fuse_activations(graph)
+    fuse_loss(graph)
+    plan_backward(graph)
+    return graph

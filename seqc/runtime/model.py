@@ -1,0 +1,370 @@
+"""The Keras-compatible model object over a compiled library: fit, evaluate, predict, weights.
+
+`Model(desc, lib_path)` is what a compiled package's `NAME.Model(seed=None)` returns and what
+`seqc.keras.models.Sequential` delegates to after `compile`. Python runs once per epoch (or per
+progress-bar refresh); between batches everything happens in C.
+"""
+import math
+import os
+import time
+
+import numpy as np
+
+from . import callbacks as cbmod
+from . import data
+from .. import initializers
+from .engine import Engine
+
+_GLOBAL_SEED = [None]
+
+
+def set_random_seed(seed):
+    """`keras.utils.set_random_seed`: seeds weight init, shuffling and dropout in seqc."""
+    _GLOBAL_SEED[0] = int(seed)
+    np.random.seed(int(seed) % (2 ** 32))
+    _rng_state["rng"] = np.random.default_rng(int(seed))
+
+
+_rng_state = {"rng": np.random.default_rng()}
+
+
+def global_rng():
+    return _rng_state["rng"]
+
+
+class _OptimizerHandle:
+    """`model.optimizer`: learning rate and iteration count live in C."""
+
+    def __init__(self, model, opt_obj=None):
+        self._model = model
+        self._obj = opt_obj
+        self.name = opt_obj.name if opt_obj is not None else model.desc["optimizer"]["kind"]
+
+    @property
+    def learning_rate(self):
+        return float(np.float32(self._model._engine.current_learning_rate()))
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._model._engine.set_learning_rate(float(value))
+        self._model._engine_lr_override = True
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        return self._model._engine.get_iterations()
+
+    def get_config(self):
+        return dict(self._model.desc["optimizer"]["config"])
+
+
+class Model:
+    def __init__(self, desc, lib_path, seed=None, weights=None):
+        self.desc = desc
+        self._engine = Engine(desc, lib_path)
+        self.stop_training = False
+        self.history = None
+        self.optimizer = _OptimizerHandle(self)
+        self.metrics_names = ["loss"] + [m["name"] for m in desc["metrics"]]
+        self.metrics = [m["name"] for m in desc["metrics"]]
+        self.name = desc["name"]
+        self._y_shape = tuple(desc["y_shape"])
+        self._respecialize = None      # set by Sequential: callable(y_shape) -> Model for other labels
+        rng = np.random.default_rng(seed) if seed is not None else global_rng()
+        self._engine.set_seed(int(rng.integers(0, 2 ** 63)))
+        if weights is None:
+            weights = [initializers.initialize(p["initializer"], p["shape"], rng) for p in desc["params"]]
+        self.set_weights(weights)
+
+    # ---- shapes and names -------------------------------------------------------------------
+    @property
+    def input_shape(self):
+        return (self.desc["batch_size"],) + tuple(self.desc["input_shape"])
+
+    @property
+    def output_shape(self):
+        return (self.desc["batch_size"],) + tuple(self.desc["output_shape"])
+
+    # ---- weights ----------------------------------------------------------------------------
+    def get_weights(self):
+        p = self._engine.params
+        return [p[w["offset"]:w["offset"] + math.prod(w["shape"])].reshape(w["shape"]).copy()
+                for w in self.desc["params"]]
+
+    def set_weights(self, weights):
+        params = self.desc["params"]
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"set_weights: the model has {len(params)} weight arrays "
+                             f"({', '.join(w['name'] for w in params)}), got {len(weights)}")
+        arrays = []
+        for w, a in zip(params, weights):
+            a = data.as_float_array(a, f"weight {w['name']}")
+            if tuple(a.shape) != tuple(w["shape"]):
+                raise ValueError(f"set_weights: {w['name']} has shape {tuple(w['shape'])}, got {tuple(a.shape)}")
+            arrays.append(a)
+        for w, a in zip(params, arrays):
+            self._engine.params[w["offset"]:w["offset"] + a.size] = a.ravel()
+
+    def save_weights(self, filepath, overwrite=True):
+        """Weights in Keras's get_weights order, as a numpy .npz archive written at `filepath`."""
+        filepath = os.fspath(filepath)
+        if not overwrite and os.path.exists(filepath):
+            raise ValueError(f"{filepath} exists and overwrite=False")
+        with open(filepath, "wb") as f:
+            np.savez(f, **{f"w{i:04d}": w for i, w in enumerate(self.get_weights())},
+                     names=np.array([w["name"] for w in self.desc["params"]]))
+
+    def load_weights(self, filepath):
+        with np.load(os.fspath(filepath)) as z:
+            keys = sorted(k for k in z.files if k.startswith("w"))
+            self.set_weights([z[k] for k in keys])
+
+    def save(self, filepath, overwrite=True):
+        self.save_weights(filepath, overwrite=overwrite)
+
+    def reset_states(self):
+        """Recurrent state (none in this model)."""
+
+    # ---- data helpers -----------------------------------------------------------------------
+    def _x(self, x, what="x"):
+        return data.check_x(x, self.desc["input_shape"], what)
+
+    def _target(self, y, n, what="y"):
+        """The model specialised for these labels, and the labels as float32."""
+        shape = data.label_shape(y, n)
+        model = self
+        if shape != self._y_shape and math.prod(shape) != math.prod(self._y_shape):
+            if self._respecialize is None:
+                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {self._y_shape}")
+            model = self._respecialize(shape)
+        classes = self.desc["num_classes"] if model.desc["sparse_labels"] else None
+        arr = data.check_y(y, n, model._y_shape, what, sparse_classes=classes)
+        return model, arr.reshape((n,) + model._y_shape)
+
+    def _check_batch(self, batch_size, default=32):
+        if batch_size is None:
+            batch_size = self.desc["batch_size"] or default
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return int(batch_size)
+
+    # ---- training ---------------------------------------------------------------------------
+    def _aggregate(self, out, sizes):
+        """Keras's epoch values from per-batch [loss, metrics...] rows and batch sizes."""
+        sizes = np.asarray(sizes, np.float64)
+        logs = {"loss": float(np.dot(out[:, 0], sizes) / sizes.sum())}
+        for k, m in enumerate(self.desc["metrics"]):
+            col = out[:, 1 + k].astype(np.float64)
+            logs[m["name"]] = float(np.dot(col, sizes) / sizes.sum()) if m["per_sample"] else float(col.mean())
+        return logs
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("seqc does not support class_weight / sample_weight yet")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = self._check_batch(batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        x = self._x(x)
+        n = x.shape[0]
+        model, y = self._target(y, n)
+        if model is not self:
+            return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                             shuffle, None, None, initial_epoch, steps_per_epoch, validation_steps,
+                             validation_batch_size, validation_freq)
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            xv = self._x(validation_data[0], "validation x")
+            _, yv = self._target(validation_data[1], xv.shape[0], "validation y")
+        elif validation_split:
+            split = int(math.floor(n * (1.0 - validation_split)))
+            if split == 0 or split == n:
+                raise ValueError(f"validation_split={validation_split} leaves no rows to train or validate on "
+                                 f"({n} samples)")
+            xv, yv = x[split:], y[split:]
+            x, y, n = x[:split], y[:split], split
+        else:
+            xv = yv = None
+        if n == 0:
+            raise ValueError("fit needs at least one sample")
+        fixed = self.desc["batch_size"]
+        if fixed and batch_size != fixed:
+            batch_size = fixed
+        steps = -(-n // batch_size)
+        cbs = cbmod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                 verbose=verbose, epochs=epochs, steps=steps)
+        per_batch = cbs.needs_train_batch_hooks if hasattr(cbs, "needs_train_batch_hooks") else cbs.needs_batch_hooks
+        self.stop_training = False
+        rng = global_rng()
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            idx = (rng.permutation(n) if shuffle and shuffle != "batch" else
+                   np.arange(n)).astype(np.int32)
+            if shuffle == "batch":
+                idx = _batch_shuffle(idx, batch_size, rng)
+            outs, sizes = [], []
+            done = 0
+            chunk = 1 if (per_batch or verbose == 1) else steps
+            while done < steps:
+                k = min(chunk, steps - done)
+                if per_batch:
+                    cbs.on_train_batch_begin(done)
+                t0 = time.perf_counter()
+                rows = idx[done * batch_size:min(n, (done + k) * batch_size)]
+                out = self._engine.train(x, y, rows, batch_size)
+                dt = time.perf_counter() - t0
+                outs.append(out)
+                sizes.extend(min(batch_size, n - (done + j) * batch_size) for j in range(k))
+                done += k
+                running = self._aggregate(np.concatenate(outs), sizes)
+                cbs.on_train_batch_end(done - 1, running)
+                if self.stop_training:
+                    break
+                if not per_batch and verbose == 1:   # refresh the bar about every 0.1 s
+                    chunk = max(1, min(steps, int(0.1 / max(dt / k, 1e-9))))
+            logs = self._aggregate(np.concatenate(outs), sizes)
+            if xv is not None and (epoch + 1) % validation_freq == 0:
+                vb = validation_batch_size or batch_size
+                val = self._evaluate_arrays(xv, yv, vb, cbs)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return cbs.history
+
+    def _evaluate_arrays(self, x, y, batch_size, cbs=None):
+        if cbs is not None:
+            cbs.on_test_begin()
+        out = self._engine.evaluate(x, y, batch_size)
+        n = x.shape[0]
+        sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
+        logs = self._aggregate(out, sizes)
+        if cbs is not None:
+            cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = self._check_batch(batch_size)
+        x = self._x(x)
+        model, y = self._target(y, x.shape[0])
+        if model is not self:
+            return model.evaluate(x, y, batch_size, verbose, None, steps, callbacks, return_dict)
+        if x.shape[0] == 0:
+            raise ValueError("evaluate needs at least one sample")
+        steps_n = -(-x.shape[0] // batch_size)
+        cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
+                                 verbose=verbose, epochs=1, steps=steps_n)
+        cbs.on_test_begin()
+        out = self._engine.evaluate(x, y, batch_size)
+        n = x.shape[0]
+        sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
+        logs = self._aggregate(out, sizes)
+        cbs.on_test_batch_end(steps_n - 1, logs)
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        vals = [logs[k] for k in self.metrics_names]
+        return vals[0] if len(vals) == 1 else vals
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = self._check_batch(batch_size)
+        x = self._x(x)
+        steps_n = max(1, -(-x.shape[0] // batch_size))
+        cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
+                                 verbose=verbose, epochs=1, steps=steps_n)
+        cbs.on_predict_begin()
+        out = self._engine.predict(x, batch_size)
+        cbs.on_predict_batch_end(steps_n - 1, {"outputs": out})
+        cbs.on_predict_end()
+        return out
+
+    def __call__(self, x, training=False):
+        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        x = self._x(x)
+        model, y = self._target(y, x.shape[0])
+        if model is not self:
+            return model.train_on_batch(x, y, return_dict=return_dict)
+        out = self._engine.train(x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
+        return self._batch_result(out, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        x = self._x(x)
+        model, y = self._target(y, x.shape[0])
+        if model is not self:
+            return model.test_on_batch(x, y, return_dict=return_dict)
+        out = self._engine.evaluate(x, y, max(1, x.shape[0]))
+        return self._batch_result(out, return_dict)
+
+    def predict_on_batch(self, x):
+        x = self._x(x)
+        return self._engine.predict(x, max(1, x.shape[0]))
+
+    def _batch_result(self, out, return_dict):
+        logs = {"loss": float(out[0, 0])}
+        for k, m in enumerate(self.desc["metrics"]):
+            logs[m["name"]] = float(out[0, 1 + k])
+        if return_dict:
+            return logs
+        vals = [logs[k] for k in self.metrics_names]
+        return vals[0] if len(vals) == 1 else vals
+
+    # ---- summary ----------------------------------------------------------------------------
+    def summary(self, print_fn=None, **kwargs):
+        print_fn = print_fn or print
+        print_fn(format_summary(self.desc))
+
+
+def _batch_shuffle(idx, batch, rng):
+    blocks = [idx[i:i + batch] for i in range(0, len(idx), batch)]
+    order = rng.permutation(len(blocks))
+    return np.concatenate([blocks[i] for i in order]).astype(np.int32)
+
+
+def _human_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+
+
+def format_summary(desc):
+    """Keras 3's summary table, plus the kernels seqc fused."""
+    w1, w2, w3 = 33, 24, 15
+    lines = [f'Model: "{desc["name"]}"']
+    lines.append("┏" + "━" * w1 + "┳" + "━" * w2 + "┳" + "━" * w3 + "┓")
+    lines.append("┃ " + "Layer (type)".ljust(w1 - 2) + " ┃ " + "Output Shape".ljust(w2 - 2) + " ┃ "
+                 + "Param #".rjust(w3 - 2) + " ┃")
+    lines.append("┡" + "━" * w1 + "╇" + "━" * w2 + "╇" + "━" * w3 + "┩")
+    rows = desc["layers"]
+    for i, row in enumerate(rows):
+        shape = "(" + ", ".join(["None"] + [str(d) for d in row["output_shape"]]) + ")"
+        lines.append("│ " + f"{row['name']} ({row['kind']})".ljust(w1 - 2) + " │ " + shape.ljust(w2 - 2) + " │ "
+                     + f"{row['params']:,}".rjust(w3 - 2) + " │")
+        if i + 1 < len(rows):
+            lines.append("├" + "─" * w1 + "┼" + "─" * w2 + "┼" + "─" * w3 + "┤")
+    lines.append("└" + "─" * w1 + "┴" + "─" * w2 + "┴" + "─" * w3 + "┘")
+    total = sum(math.prod(p["shape"]) for p in desc["params"])
+    trainable = sum(math.prod(p["shape"]) for p in desc["params"] if p["trainable"])
+    lines.append(f" Total params: {total:,} ({_human_bytes(4 * total)})")
+    lines.append(f" Trainable params: {trainable:,} ({_human_bytes(4 * trainable)})")
+    lines.append(f" Non-trainable params: {total - trainable:,} ({_human_bytes(4 * (total - trainable))})")
+    if desc.get("fused"):
+        lines.append(" Fused kernels (seqc):")
+        lines.extend(f"   {f}" for f in desc["fused"])
+    return "\n".join(lines)

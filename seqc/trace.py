@@ -1,0 +1,409 @@
+"""Symbolic tensors for user-written losses and metrics.
+
+A user function such as `def mean_pred(y_true, y_pred): return K.mean(y_pred)` is called once
+with two `Expr` leaves; the backend ops (seqc.keras.backend) build an expression DAG instead of
+computing. The DAG is evaluated in numpy for tests (`evaluate`), differentiated symbolically for
+custom losses (`grad`), and emitted as C loops (seqc/templates/expr.c.j2 via seqc.codegen).
+
+Shapes are tuples whose dimensions are ints or the symbol 'B' (the batch size). Broadcasting
+follows numpy's rules.
+"""
+import numpy as np
+
+B = "B"
+
+# op -> arity, for the elementwise ops the emitter knows (C expression over a, b)
+UNARY = {
+    "neg": "-(a)", "abs": "fabsf(a)", "sqrt": "sqrtf(a)", "exp": "expf(a)", "log": "logf(a)",
+    "square": "(a) * (a)", "round": "rintf(a)", "sign": "(float)(((a) > 0.f) - ((a) < 0.f))",
+    "cast": "(a)", "tofloat_bool": "((a) != 0.f ? 1.f : 0.f)", "relu": "((a) > 0.f ? (a) : 0.f)",
+    "floor": "floorf(a)", "ceil": "ceilf(a)", "tanh": "tanhf(a)", "sigmoid": "1.f / (1.f + expf(-(a)))",
+    "reciprocal": "1.f / (a)", "log1p": "log1pf(a)", "expm1": "expm1f(a)", "trunc": "truncf(a)",
+}
+BINARY = {
+    "add": "(a) + (b)", "sub": "(a) - (b)", "mul": "(a) * (b)", "div": "(a) / (b)",
+    "pow": "powf(a, b)", "maximum": "fmaxf(a, b)", "minimum": "fminf(a, b)",
+    "equal": "((a) == (b) ? 1.f : 0.f)", "not_equal": "((a) != (b) ? 1.f : 0.f)",
+    "greater": "((a) > (b) ? 1.f : 0.f)", "greater_equal": "((a) >= (b) ? 1.f : 0.f)",
+    "less": "((a) < (b) ? 1.f : 0.f)", "less_equal": "((a) <= (b) ? 1.f : 0.f)",
+    "logical_and": "(((a) != 0.f) && ((b) != 0.f) ? 1.f : 0.f)",
+    "logical_or": "(((a) != 0.f) || ((b) != 0.f) ? 1.f : 0.f)",
+}
+REDUCE = {"mean", "sum", "max", "min", "argmax", "argmin", "prod"}
+NONDIFF = {"round", "sign", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
+           "argmax", "argmin", "tofloat_bool", "floor", "ceil", "trunc", "logical_and", "logical_or"}
+
+_NP_UNARY = {
+    "neg": np.negative, "abs": np.abs, "sqrt": np.sqrt, "exp": np.exp, "log": np.log,
+    "square": np.square, "round": np.rint, "sign": np.sign, "cast": lambda a: a,
+    "tofloat_bool": lambda a: (a != 0).astype(np.float32), "relu": lambda a: np.maximum(a, 0),
+    "floor": np.floor, "ceil": np.ceil, "tanh": np.tanh, "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
+    "reciprocal": lambda a: 1 / a, "log1p": np.log1p, "expm1": np.expm1, "trunc": np.trunc,
+}
+_NP_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
+    "maximum": np.maximum, "minimum": np.minimum,
+    "equal": lambda a, b: (a == b).astype(np.float32), "not_equal": lambda a, b: (a != b).astype(np.float32),
+    "greater": lambda a, b: (a > b).astype(np.float32), "greater_equal": lambda a, b: (a >= b).astype(np.float32),
+    "less": lambda a, b: (a < b).astype(np.float32), "less_equal": lambda a, b: (a <= b).astype(np.float32),
+    "logical_and": lambda a, b: ((a != 0) & (b != 0)).astype(np.float32),
+    "logical_or": lambda a, b: ((a != 0) | (b != 0)).astype(np.float32),
+}
+
+
+class TraceError(ValueError):
+    pass
+
+
+def broadcast_shapes(s1, s2):
+    out = []
+    for i in range(1, max(len(s1), len(s2)) + 1):
+        a = s1[-i] if i <= len(s1) else 1
+        b = s2[-i] if i <= len(s2) else 1
+        if a == b or b == 1:
+            out.append(a)
+        elif a == 1:
+            out.append(b)
+        else:
+            raise TraceError(f"shapes {_fmt(s1)} and {_fmt(s2)} cannot be broadcast together")
+    return tuple(reversed(out))
+
+
+def _fmt(shape):
+    return "(" + ", ".join("batch" if d == B else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Expr:
+    """One node of the expression DAG. `attrs` holds constants (value, axis, keepdims)."""
+    __array_priority__ = 1000  # so numpy scalars defer to our operators
+
+    def __init__(self, op, args=(), shape=(), **attrs):
+        self.op = op
+        self.args = tuple(args)
+        self.shape = tuple(shape)
+        self.attrs = attrs
+
+    # --- Python operators build nodes -------------------------------------------------------
+    def __add__(self, o): return binary("add", self, o)
+    def __radd__(self, o): return binary("add", o, self)
+    def __sub__(self, o): return binary("sub", self, o)
+    def __rsub__(self, o): return binary("sub", o, self)
+    def __mul__(self, o): return binary("mul", self, o)
+    def __rmul__(self, o): return binary("mul", o, self)
+    def __truediv__(self, o): return binary("div", self, o)
+    def __rtruediv__(self, o): return binary("div", o, self)
+    def __pow__(self, o): return binary("pow", self, o)
+    def __rpow__(self, o): return binary("pow", o, self)
+    def __neg__(self): return unary("neg", self)
+    def __pos__(self): return self
+    def __abs__(self): return unary("abs", self)
+    def __gt__(self, o): return binary("greater", self, o)
+    def __ge__(self, o): return binary("greater_equal", self, o)
+    def __lt__(self, o): return binary("less", self, o)
+    def __le__(self, o): return binary("less_equal", self, o)
+    def __eq__(self, o): return binary("equal", self, o)
+    def __ne__(self, o): return binary("not_equal", self, o)
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise TraceError("a traced tensor has no truth value: use K.switch/ops.where-free formulas "
+                         "(a loss or metric must be a formula of backend ops)")
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __getitem__(self, item):
+        raise TraceError("indexing a traced tensor is not supported in seqc losses/metrics")
+
+    def __repr__(self):
+        return f"Expr({self.op}, shape={_fmt(self.shape)})"
+
+    # --- serialisation (for the compiled package's model.json) -------------------------------
+    def to_json(self):
+        nodes, index = [], {}
+        for n in topo_order(self):
+            index[id(n)] = len(nodes)
+            nodes.append({"op": n.op, "args": [index[id(a)] for a in n.args], "shape": list(n.shape),
+                          "attrs": n.attrs})
+        return nodes
+
+    @staticmethod
+    def from_json(nodes):
+        built = []
+        for n in nodes:
+            attrs = dict(n["attrs"])
+            if "axis" in attrs and isinstance(attrs["axis"], list):
+                attrs["axis"] = tuple(attrs["axis"])
+            built.append(Expr(n["op"], [built[i] for i in n["args"]], tuple(n["shape"]), **attrs))
+        return built[-1]
+
+
+def as_expr(x):
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, (bool, int, float, np.number)):
+        return Expr("const", (), (), value=float(x))
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        return Expr("const", (), (), value=float(arr))
+    raise TraceError(f"only scalars and traced tensors can be combined in a loss/metric, got {type(x).__name__}")
+
+
+def unary(op, a):
+    a = as_expr(a)
+    if a.op == "const":
+        return Expr("const", (), (), value=float(_NP_UNARY[op](np.float32(a.attrs["value"]))))
+    return Expr(op, (a,), a.shape)
+
+
+def binary(op, a, b):
+    a, b = as_expr(a), as_expr(b)
+    if a.op == "const" and b.op == "const":
+        return Expr("const", (), (), value=float(_NP_BINARY[op](np.float32(a.attrs["value"]), np.float32(b.attrs["value"]))))
+    return Expr(op, (a, b), broadcast_shapes(a.shape, b.shape))
+
+
+def _norm_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for ax in axes:
+        if not isinstance(ax, int) or not -ndim <= ax < max(ndim, 1):
+            raise TraceError(f"axis {axis!r} is out of range for a tensor of rank {ndim}")
+        out.append(ax % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def reduce(op, a, axis=None, keepdims=False):
+    a = as_expr(a)
+    axes = _norm_axes(axis, a.ndim)
+    if op in ("argmax", "argmin"):
+        if len(axes) != 1:
+            raise TraceError(f"{op} needs a single axis")
+        keepdims = False
+    shape = tuple((1 if i in axes else d) for i, d in enumerate(a.shape) if keepdims or i not in axes)
+    return Expr(op, (a,), shape, axis=axes, keepdims=bool(keepdims))
+
+
+def clip(a, lo, hi):
+    a, lo, hi = as_expr(a), as_expr(lo), as_expr(hi)
+    shape = broadcast_shapes(broadcast_shapes(a.shape, lo.shape), hi.shape)
+    return Expr("clip", (a, lo, hi), shape)
+
+
+def where(cond, a, b):
+    cond, a, b = as_expr(cond), as_expr(a), as_expr(b)
+    shape = broadcast_shapes(broadcast_shapes(cond.shape, a.shape), b.shape)
+    return Expr("where", (cond, a, b), shape)
+
+
+def reshape(a, shape):
+    a = as_expr(a)
+    shape = tuple(shape)
+    if shape == a.shape:
+        return a
+    return Expr("reshape", (a,), shape)
+
+
+def broadcast_to(a, shape):
+    a = as_expr(a)
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    broadcast_shapes(a.shape, shape)
+    return Expr("broadcast", (a,), shape)
+
+
+def unbroadcast(g, shape):
+    """Sum g down to `shape` (the reverse of broadcasting)."""
+    if g.shape == tuple(shape):
+        return g
+    lead = len(g.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
+    out = reduce("sum", g, axes, keepdims=True) if axes else g
+    return reshape(out, shape)
+
+
+def topo_order(root):
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for a in reversed(node.args):
+            if id(a) not in seen:
+                stack.append((a, False))
+    return order
+
+
+def count(shape, batch):
+    n = 1
+    for d in shape:
+        n *= batch if d == B else d
+    return n
+
+
+# --- numpy evaluation (the reference the C is tested against) -------------------------------
+def evaluate(root, y_true, y_pred):
+    vals = {}
+    for n in topo_order(root):
+        a = [vals[id(x)] for x in n.args]
+        if n.op == "y_true":
+            v = np.asarray(y_true, np.float32)
+        elif n.op == "y_pred":
+            v = np.asarray(y_pred, np.float32)
+        elif n.op == "const":
+            v = np.float32(n.attrs["value"])
+        elif n.op in _NP_UNARY:
+            v = _NP_UNARY[n.op](a[0])
+        elif n.op in _NP_BINARY:
+            v = _NP_BINARY[n.op](a[0], a[1])
+        elif n.op == "clip":
+            v = np.minimum(np.maximum(a[0], a[1]), a[2])
+        elif n.op == "where":
+            v = np.where(a[0] != 0, a[1], a[2])
+        elif n.op in ("mean", "sum", "max", "min", "prod"):
+            fn = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}[n.op]
+            v = fn(a[0], axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
+        elif n.op in ("argmax", "argmin"):
+            fn = np.argmax if n.op == "argmax" else np.argmin
+            v = fn(a[0], axis=n.attrs["axis"][0]).astype(np.float32)
+        elif n.op == "reshape":
+            v = a[0].reshape(tuple(y_true.shape[0] if d == B else d for d in n.shape))
+        elif n.op == "broadcast":
+            v = np.broadcast_to(a[0], tuple(y_true.shape[0] if d == B else d for d in n.shape))
+        elif n.op == "iota":
+            v = np.arange(n.shape[0], dtype=np.float32)
+        elif n.op == "inv_batch":
+            v = np.float32(1.0 / np.asarray(y_true).shape[0])
+        else:
+            raise TraceError(f"cannot evaluate op {n.op}")
+        vals[id(n)] = np.asarray(v, np.float32)
+    return vals[id(root)]
+
+
+# --- reverse-mode differentiation: builds the gradient as more Expr nodes -------------------
+def grad(root, wrt):
+    """d(root)/d(wrt) as an Expr of wrt's shape; root must be a scalar (shape ())."""
+    if root.shape != ():
+        raise TraceError("can only differentiate a scalar")
+    grads = {id(root): Expr("const", (), (), value=1.0)}
+    for n in reversed(topo_order(root)):
+        g = grads.get(id(n))
+        if g is None or n.op in NONDIFF or not n.args:
+            continue
+        for arg, ga in zip(n.args, _vjp(n, g)):
+            if ga is None:
+                continue
+            ga = unbroadcast(ga, arg.shape)
+            prev = grads.get(id(arg))
+            grads[id(arg)] = ga if prev is None else binary("add", prev, ga)
+    g = grads.get(id(wrt))
+    if g is None:
+        return broadcast_to(Expr("const", (), (), value=0.0), wrt.shape)
+    return broadcast_to(g, wrt.shape)
+
+
+def _vjp(n, g):
+    op, args = n.op, n.args
+    a = args[0]
+    if op == "neg":
+        return [-g]
+    if op == "cast":
+        return [g]
+    if op == "abs":
+        return [g * unary("sign", a)]
+    if op == "square":
+        return [g * 2.0 * a]
+    if op == "sqrt":
+        return [g / (2.0 * n)]
+    if op == "exp":
+        return [g * n]
+    if op == "log":
+        return [g / a]
+    if op == "log1p":
+        return [g / (1.0 + a)]
+    if op == "expm1":
+        return [g * (n + 1.0)]
+    if op == "tanh":
+        return [g * (1.0 - n * n)]
+    if op == "sigmoid":
+        return [g * n * (1.0 - n)]
+    if op == "relu":
+        return [g * binary("greater", a, 0.0)]
+    if op == "reciprocal":
+        return [-g * n * n]
+    if op == "add":
+        return [g, g]
+    if op == "sub":
+        return [g, -g]
+    if op == "mul":
+        return [g * args[1], g * a]
+    if op == "div":
+        return [g / args[1], -g * a / (args[1] * args[1])]
+    if op == "pow":
+        b = args[1]
+        gb = None if b.op == "const" else g * n * unary("log", a)
+        return [g * b * binary("pow", a, b - 1.0), gb]
+    if op in ("maximum", "minimum"):
+        b = args[1]
+        win = binary("greater" if op == "maximum" else "less", a, b)
+        tie = 0.5 * binary("equal", a, b)
+        return [g * (win + tie), g * (1.0 - win - tie)]
+    if op == "clip":
+        inside = binary("logical_and", binary("greater_equal", a, args[1]), binary("less_equal", a, args[2]))
+        return [g * inside, None, None]
+    if op == "where":
+        c = args[0]
+        return [None, g * unary("tofloat_bool", c), g * (1.0 - unary("tofloat_bool", c))]
+    if op in ("sum", "mean"):
+        axes, keep = n.attrs["axis"], n.attrs["keepdims"]
+        gk = g if keep else reshape(g, tuple(1 if i in axes else d for i, d in enumerate(a.shape)))
+        if op == "mean":
+            k = 1
+            for i in axes:
+                if a.shape[i] == B:
+                    return [broadcast_to(gk, a.shape) * Expr("inv_batch", (), ())]
+                k *= a.shape[i]
+            gk = gk * (1.0 / k)
+        return [broadcast_to(gk, a.shape)]
+    if op in ("max", "min"):
+        axes, keep = n.attrs["axis"], n.attrs["keepdims"]
+        shape_k = tuple(1 if i in axes else d for i, d in enumerate(a.shape))
+        mk = n if keep else reshape(n, shape_k)
+        hit = binary("equal", a, mk)
+        cnt = reduce("sum", hit, axes, keepdims=True)
+        gk = g if keep else reshape(g, shape_k)
+        return [gk * hit / cnt]
+    if op == "prod":
+        axes, keep = n.attrs["axis"], n.attrs["keepdims"]
+        shape_k = tuple(1 if i in axes else d for i, d in enumerate(a.shape))
+        nk = n if keep else reshape(n, shape_k)
+        gk = g if keep else reshape(g, shape_k)
+        return [gk * nk / a]
+    if op == "reshape":
+        return [reshape(g, a.shape)]
+    if op == "broadcast":
+        return [unbroadcast(g, a.shape)]
+    raise TraceError(f"no gradient rule for {op}")
+
+
+def trace(fn, y_true_shape, y_pred_shape, what):
+    """Call a user loss/metric function on symbolic leaves; returns the output Expr."""
+    yt = Expr("y_true", (), (B,) + tuple(y_true_shape))
+    yp = Expr("y_pred", (), (B,) + tuple(y_pred_shape))
+    try:
+        out = fn(yt, yp)
+    except TraceError as e:
+        raise TraceError(f"{what}: {e}") from None
+    if isinstance(out, dict) or isinstance(out, (list, tuple)):
+        raise TraceError(f"{what} must return a single tensor")
+    return as_expr(out)
