@@ -320,7 +320,7 @@ def generate(graph, flags, source="<api>"):
             used_acts.add(act.name)
             kernels.append(render("activation.c.j2", fn=fn, name=op.name, act=act.name, kind=act.kind,
                                   n=x.shape[-1], n_out=y.shape[-1], rows_per_sample=math.prod(x.shape[:-1]),
-                                  grad_is_pre=op.grad_is_pre))
+                                  emit_backward=op.needs_dx and not op.grad_is_pre))
             fwd.append(f"{fn}_forward(B, BUF({X}), BUF({Y}));")
             if op.needs_dx and not op.grad_is_pre:
                 bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}), BUF({Y}_GRAD), BUF({X}_GRAD));")
@@ -329,7 +329,7 @@ def generate(graph, flags, source="<api>"):
                 bwd.append(f"memcpy(BUF({X}_GRAD), BUF({Y}_GRAD), sizeof(float) * (size_t)B * {y.size});")
         elif op.kind == "dropout":
             kernels.append(render("dropout.c.j2", fn=fn, name=op.name, size=x.size, rate=op.attrs["rate"],
-                                  stream=op.attrs["stream"] + 1))
+                                  stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
             fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}));")
             if op.needs_dx:
                 bwd.append(f"{fn}_backward(B, seed, BUF({Y}_GRAD), BUF({X}_GRAD));")
@@ -350,9 +350,11 @@ def generate(graph, flags, source="<api>"):
         loss_call = f"    return loss_fused(B, BUF(Y_TRUE), BUF({OUT}), BUF({OUT}_GRAD));"
         del last
     else:
+        y_pred = _find_y_pred(loss.expr)
+        if y_pred is None:   # a loss that ignores the prediction has a zero gradient
+            y_pred = trace.Expr("y_pred", (), (trace.B,) + out.shape)
         loss_c, s = emit_expr("loss_fn", f"loss {loss.name}: mean over the batch, and its gradient",
-                              loss.expr, grad_of=True, y_pred_node=_find_y_pred(loss.expr) or trace.Expr(
-                                  "y_pred", (), (trace.B,) + out.shape))
+                              loss.expr, grad_of=True, y_pred_node=y_pred)
         scratch = max(scratch, s)
         loss_call = f"    return loss_fn(B, BUF(Y_TRUE), BUF({OUT}), BUF({OUT}_GRAD), BUF(SCRATCH));"
     metric_c, metric_calls = [], []
