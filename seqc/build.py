@@ -15,19 +15,37 @@ import subprocess
 import sys
 import tempfile
 
-import cffi
-
 from . import __version__
-from .codegen import CDEF
 from .errors import BuildError
 
-_ffi = cffi.FFI()
-_ffi.cdef(CDEF)
+_ffi = None
 _loaded = {}
 
 
 def ffi():
+    """The cffi FFI declaring the C API (created on first use: parsing the cdef takes time)."""
+    global _ffi
+    if _ffi is None:
+        import cffi
+        from .codegen import CDEF
+        _ffi = cffi.FFI()
+        _ffi.cdef(CDEF)
     return _ffi
+
+
+@functools.lru_cache(maxsize=None)
+def source_id():
+    """Hash of seqc's own code and templates: part of every cache key, so that an edited
+    template or pass never reuses a stale build."""
+    h = hashlib.sha256(__version__.encode())
+    root = os.path.dirname(os.path.abspath(__file__))
+    for dirpath, dirnames, files in sorted(os.walk(root)):
+        dirnames.sort()
+        for f in sorted(files):
+            if f.endswith((".py", ".j2")):
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    h.update(f.encode() + b"\0" + fh.read())
+    return h.hexdigest()[:16]
 
 
 def cache_dir():
@@ -79,7 +97,7 @@ def compiler_id():
 
 def build_key(c_source, h_source, flags):
     h = hashlib.sha256()
-    for part in (__version__, compiler_id(), " ".join(flags), c_source, h_source):
+    for part in (source_id(), compiler_id(), " ".join(flags), c_source, h_source):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:20]
@@ -117,7 +135,7 @@ def load(path):
     """dlopen a built model library (each path once per process)."""
     path = os.path.abspath(path)
     if path not in _loaded:
-        _loaded[path] = _ffi.dlopen(path)
+        _loaded[path] = ffi().dlopen(path)
     return _loaded[path]
 
 

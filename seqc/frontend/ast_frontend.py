@@ -1,0 +1,1367 @@
+"""Static front end: a Keras script -> ModelSpec, read with Python's `ast` and never executed.
+
+A small interpreter walks the module: it follows imports of Keras (`keras`, `tensorflow.keras`,
+`seqc.keras`, under any alias), constant assignments and arithmetic, `Sequential([...])`,
+`.add(...)`, optimizer objects and `model.compile(...)`, and the `def`s of user functions.
+Layers, optimizers, losses and metrics are built by calling the real `seqc.keras` classes with
+the evaluated arguments, so both front ends share one set of argument rules; each object's
+`loc` is then set to the script's file and line.
+
+Everything else (numpy data, `fit`, `print`, file I/O...) evaluates to an `Unknown`: harmless
+until the model needs it, then an error naming the name and line, with the `-D NAME=VALUE`
+that would supply it. A user `def` used as a loss or metric becomes a Python callable that
+interprets its body when the lowering traces it with symbolic tensors (seqc.trace.Expr), so
+it builds the same graph a real Python function would.
+"""
+import ast
+import builtins
+import inspect
+import math
+import operator
+import os
+
+from ..errors import SeqcError, SourceLoc
+
+_MAX_LOOP = 100_000          # iterations of a static loop before we give up
+_MAX_DEPTH = 60              # nested user-function calls
+_MAX_SIZE = 1_000_000        # elements in a computed str/list/tuple
+
+
+# ---------------------------------------------------------------------------------------------
+# values the interpreter cannot know
+# ---------------------------------------------------------------------------------------------
+class Unknown:
+    """A value seqc compile cannot know statically. Harmless until something the model needs
+    depends on it; then `error()` says why, where, and which -D would supply it.
+
+    kind 'undefined': a name that is never assigned (`name`);
+    kind 'runtime':   computed by code seqc does not run (`text`, at `line`; `name` if bound);
+    kind 'error':     a deferred error (`message` at `line`), e.g. a constructor that failed.
+    """
+    __slots__ = ("kind", "message", "line", "name", "text", "at_use")
+
+    def __init__(self, kind, message=None, line=None, name=None, text=None, at_use=False):
+        self.kind, self.message, self.line, self.name, self.text, self.at_use = kind, message, line, name, text, at_use
+
+    def copy(self, **changes):
+        u = Unknown(self.kind, self.message, self.line, self.name, self.text, self.at_use)
+        for k, v in changes.items():
+            setattr(u, k, v)
+        return u
+
+    def describe(self):
+        if self.kind == "undefined":
+            return f"name {self.name!r} is not defined (pass -D {self.name}=VALUE)"
+        if self.kind == "error":
+            return self.message
+        if self.name:
+            return (f"{self.name!r} cannot be evaluated statically: it comes from `{self.text}` (line {self.line}), "
+                    f"which seqc compile does not run (pass -D {self.name}=VALUE)")
+        return f"`{self.text}` cannot be evaluated statically (seqc compile does not run the script)"
+
+    def error(self, file, use_line):
+        line = use_line if (self.kind == "runtime" and self.name) or self.line is None else self.line
+        return SeqcError(self.describe(), SourceLoc(file, line))
+
+    def __repr__(self):
+        return f"<Unknown {self.describe()}>"
+
+
+def _text(node, limit=60):
+    try:
+        s = ast.unparse(node)
+    except Exception:  # pragma: no cover
+        s = type(node).__name__
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _first_unknown(value, depth=0):
+    """The first Unknown inside a value (searching lists, tuples, dicts), or None."""
+    if isinstance(value, Unknown):
+        return value
+    if depth > 20:
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            u = _first_unknown(v, depth + 1)
+            if u is not None:
+                return u
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            u = _first_unknown(k, depth + 1) or _first_unknown(v, depth + 1)
+            if u is not None:
+                return u
+    return None
+
+
+def _is_traced(*values):
+    from ..trace import Expr
+    return any(isinstance(v, Expr) for v in values)
+
+
+def _body_trace_error_class():
+    from ..trace import TraceError
+
+    class BodyTraceError(TraceError):
+        """An error inside an interpreted loss/metric body; the message names its line."""
+    return BodyTraceError
+
+
+# ---------------------------------------------------------------------------------------------
+# modules: keras (under any of its names), tensorflow, opaque others
+# ---------------------------------------------------------------------------------------------
+_SUBMODULES = {
+    (): "seqc.keras", ("models",): "seqc.keras.models", ("layers",): "seqc.keras.layers",
+    ("optimizers",): "seqc.keras.optimizers", ("optimizers", "schedules"): "seqc.keras.schedules",
+    ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
+    ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
+    ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
+    ("ops",): "seqc.keras.ops",
+}
+# Keras-2 / TF spellings of the same modules
+_LEGACY = {("optimizers", "legacy"): ("optimizers",), ("utils", "np_utils"): ("utils",),
+           ("layers", "core"): ("layers",), ("engine", "sequential"): ("models",),
+           ("optimizers", "experimental"): ("optimizers",)}
+
+
+def normalize_keras_path(path):
+    """keras sub-path tuple -> canonical tuple (legacy spellings folded)."""
+    path = tuple(path)
+    if path[:1] in (("src",), ("api",), ("_v2",)):
+        path = path[1:]
+    return _LEGACY.get(path, path)
+
+
+def keras_subpath(dotted):
+    """'tensorflow.keras.layers' -> ('layers',); 'keras' -> (); None if not a Keras module."""
+    parts = dotted.split(".")
+    if parts[0] == "keras":
+        return normalize_keras_path(parts[1:])
+    if parts[0] == "tensorflow" and len(parts) >= 2:
+        rest = parts[1:]
+        if rest[:1] == ["python"]:
+            rest = rest[1:]
+        if rest[:1] == ["compat"] and len(rest) >= 2:      # tf.compat.v1.keras / tf.compat.v2.keras
+            rest = rest[2:]
+        if rest[:1] == ["keras"]:
+            return normalize_keras_path(rest[1:])
+        return None
+    if parts[:2] == ["seqc", "keras"]:
+        return normalize_keras_path(parts[2:])
+    return None
+
+
+class KerasModule:
+    """A Keras module as the script sees it; attributes resolve in the matching seqc.keras module."""
+
+    def __init__(self, path):
+        self.path = tuple(path)
+
+    def dotted(self):
+        return ".".join(("keras",) + self.path)
+
+    def real(self):
+        name = _SUBMODULES.get(self.path)
+        if name is None:
+            return None
+        import importlib
+        return importlib.import_module(name)
+
+    def getattr(self, attr, line):
+        sub = normalize_keras_path(self.path + (attr,))
+        if sub in _SUBMODULES or (self.path == () and attr in _KNOWN_KERAS_PACKAGES):
+            return KerasModule(sub)
+        mod = self.real()
+        if mod is None:       # keras.datasets, keras.preprocessing...: data, not the model
+            return Unknown("runtime", text=f"{self.dotted()}.{attr}", line=line)
+        if not attr.startswith("_") and hasattr(mod, attr):
+            value = getattr(mod, attr)
+            if inspect.ismodule(value):   # e.g. seqc.keras.utils.np
+                return Unknown("runtime", text=f"{self.dotted()}.{attr}", line=line)
+            return value
+        return Unknown("error", message=_missing_message(self.path, attr), line=line, at_use=True)
+
+    def __repr__(self):
+        return f"<module {self.dotted()}>"
+
+
+# Keras packages that are not part of seqc but that scripts import for data or preprocessing
+_KNOWN_KERAS_PACKAGES = {"datasets", "preprocessing", "applications", "regularizers", "constraints",
+                         "wrappers", "mixed_precision", "saving", "export", "random", "config", "tree",
+                         "quantizers", "visualization", "dtype_policies", "engine", "distribution"}
+
+
+def _missing_message(path, attr):
+    if path == ("layers",):
+        from ..keras.layers import get_layer_class
+        try:
+            get_layer_class(attr)
+        except SeqcError as e:
+            return e.message
+    if path == ("optimizers",):
+        from ..keras.optimizers import _BY_NAME
+        return (f"unknown or unsupported optimizer {attr!r}; seqc supports: "
+                f"{', '.join(sorted(c.__name__ for c in set(_BY_NAME.values())))}")
+    return f"{'.'.join(('keras',) + path + (attr,))} is not supported by seqc"
+
+
+class TFModule:
+    """`import tensorflow as tf`: only `tf.keras` matters to the model."""
+
+    def getattr(self, attr, line):
+        if attr == "keras":
+            return KerasModule(())
+        if attr == "compat":
+            return _TFCompat()
+        return Unknown("runtime", text=f"tensorflow.{attr}", line=line)
+
+    def __repr__(self):
+        return "<module tensorflow>"
+
+
+class _TFCompat:
+    def getattr(self, attr, line):
+        return TFModule() if attr in ("v1", "v2") else Unknown("runtime", text=f"tensorflow.compat.{attr}", line=line)
+
+
+class SeqcRoot:
+    """`import seqc`: `seqc.keras` is Keras."""
+
+    def getattr(self, attr, line):
+        if attr == "keras":
+            return KerasModule(())
+        return Unknown("runtime", text=f"seqc.{attr}", line=line)
+
+
+class PureModule:
+    """A standard-library module whose functions are pure (math): callable with known arguments."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def getattr(self, attr, line):
+        if attr.startswith("_") or not hasattr(self.module, attr):
+            return Unknown("error", message=f"module {self.module.__name__!r} has no attribute {attr!r}", line=line)
+        return getattr(self.module, attr)
+
+
+_MODULE_TYPES = (KerasModule, TFModule, _TFCompat, SeqcRoot, PureModule)
+
+
+# ---------------------------------------------------------------------------------------------
+# builtins a shape computation may use
+# ---------------------------------------------------------------------------------------------
+def _materialize(fn):
+    def wrapped(*args, **kwargs):
+        out = list(fn(*args, **kwargs))
+        if len(out) > _MAX_SIZE:
+            raise ValueError("sequence too long for a static evaluation")
+        return out
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+_BUILTINS = {name: getattr(builtins, name)
+             for name in ("int", "float", "str", "bool", "tuple", "list", "dict", "set", "frozenset", "len",
+                          "min", "max", "abs", "round", "sum", "pow", "divmod", "any", "all", "range",
+                          "isinstance", "repr", "format", "ord", "chr", "slice")}
+_BUILTINS.update(zip=_materialize(zip), enumerate=_materialize(enumerate), reversed=_materialize(reversed),
+                 sorted=sorted)
+_BUILTIN_IDS = {id(f) for f in _BUILTINS.values()} | {id(f) for f in vars(math).values() if callable(f)}
+_BUILTIN_CONSTS = {"True": True, "False": False, "None": None, "Ellipsis": Ellipsis}
+_PURE_STDLIB = {"math": math}
+_SAFE_TYPES = (str, list, tuple, dict, set, frozenset, int, float, bool, complex, range, bytes)
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+           ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
+           ast.BitAnd: operator.and_, ast.BitXor: operator.xor, ast.MatMult: operator.matmul}
+_CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+           ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+           ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: operator.not_}
+
+
+def _guard_binop(op, a, b):
+    """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12)."""
+    if op is operator.pow and isinstance(a, int) and isinstance(b, int) and abs(b) > 10_000 and abs(a) > 1:
+        raise ValueError("exponent too large for a static evaluation")
+    if op in (operator.mul, operator.lshift):
+        for seq, n in ((a, b), (b, a)):
+            if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
+                raise ValueError("sequence too long for a static evaluation")
+        if op is operator.lshift and isinstance(b, int) and b > 10_000:
+            raise ValueError("shift too large for a static evaluation")
+
+
+# ---------------------------------------------------------------------------------------------
+# control flow
+# ---------------------------------------------------------------------------------------------
+class _Return(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+_MODEL_METHODS = {"add", "compile", "pop"}
+
+
+def _shapes_model(nodes):
+    """Does this code (syntactically) build or compile a model?"""
+    for root in nodes:
+        for n in ast.walk(root):
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+                if name in _MODEL_METHODS or name in ("Sequential",):
+                    return True
+    return False
+
+
+def _assigned_names(nodes):
+    out = []
+    for root in nodes:
+        for n in ast.walk(root):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.append(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(n.name)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# user functions
+# ---------------------------------------------------------------------------------------------
+class UserFunction:
+    """A `def` (or `lambda`) of the script. Calling it interprets its body; called by the
+    lowering with seqc.trace.Expr leaves it builds the loss/metric graph with backend ops."""
+
+    def __init__(self, interp, node, defaults, kw_defaults, scope):
+        self._interp = interp
+        self._node = node
+        self._scope = scope            # enclosing function scope (closures), or None at module level
+        self.__name__ = getattr(node, "name", "<lambda>")
+        self.__qualname__ = self.__name__
+        self.line = node.lineno
+        self.__signature__ = self._signature(node.args, defaults, kw_defaults)
+
+    @staticmethod
+    def _signature(args, defaults, kw_defaults):
+        P = inspect.Parameter
+        params = []
+        positional = list(args.posonlyargs) + list(args.args)
+        first_default = len(positional) - len(defaults)
+        for i, a in enumerate(positional):
+            kind = P.POSITIONAL_ONLY if i < len(args.posonlyargs) else P.POSITIONAL_OR_KEYWORD
+            default = defaults[i - first_default] if i >= first_default else P.empty
+            params.append(P(a.arg, kind, default=default))
+        if args.vararg:
+            params.append(P(args.vararg.arg, P.VAR_POSITIONAL))
+        for a, d in zip(args.kwonlyargs, kw_defaults):
+            params.append(P(a.arg, P.KEYWORD_ONLY, default=P.empty if d is _NO_DEFAULT else d))
+        if args.kwarg:
+            params.append(P(args.kwarg.arg, P.VAR_KEYWORD))
+        return inspect.Signature(params)
+
+    def bind(self, args, kwargs):
+        """Python's argument binding; a TypeError names the function, as Python does."""
+        try:
+            bound = self.__signature__.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}() {e}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def run(self, values):
+        interp = self._interp
+        if interp.depth >= _MAX_DEPTH:
+            raise SeqcError(f"{self.__name__}(): calls nested too deeply for a static evaluation",
+                            SourceLoc(interp.file, self.line))
+        local = _Scope(values, parent=self._scope)
+        saved_line = interp.line
+        interp.depth += 1
+        try:
+            if isinstance(self._node, ast.Lambda):
+                result = interp.eval(self._node.body, local)
+            else:
+                try:
+                    interp.exec_block(self._node.body, local)
+                    result = None
+                except _Return as r:
+                    result = r.value
+        finally:
+            interp.depth -= 1
+        interp.line = saved_line
+        return result
+
+    def __call__(self, *args, **kwargs):
+        """Called by the lowering with Expr leaves (or by seqc.keras code with anything)."""
+        from ..trace import TraceError
+        interp = self._interp
+        values = self.bind(args, kwargs)
+        traced = _is_traced(*args, *kwargs.values())
+        try:
+            result = self.run(values)
+        except _BodyTraceError:
+            raise
+        except SeqcError:
+            raise
+        except (TraceError, ValueError, TypeError, ArithmeticError) as e:
+            if not traced:
+                raise
+            raise _BodyTraceError(f"{e} (line {interp.line})") from None
+        if isinstance(result, Unknown) and traced:
+            # a loss/metric computed something that is not a backend op (numpy, a runtime value)
+            raise _BodyTraceError(f"{result.describe()} (line {result.line or interp.line}); losses and metrics "
+                                  "must be formulas of keras.backend / keras.ops functions")
+        return result
+
+    def __repr__(self):
+        return f"<function {self.__name__} (line {self.line})>"
+
+
+_NO_DEFAULT = object()
+_BodyTraceError = _body_trace_error_class()
+
+
+class _Scope:
+    """A function's local variables; `parent` is the enclosing function's scope (closures)."""
+
+    def __init__(self, values, parent=None):
+        self.values = values
+        self.parent = parent
+        self.globals = set()
+
+
+# ---------------------------------------------------------------------------------------------
+# the interpreter
+# ---------------------------------------------------------------------------------------------
+class _ModelMethod:
+    def __init__(self, model, name):
+        self.model = model
+        self.name = name
+
+
+class Interpreter:
+    def __init__(self, file, defines=None):
+        from ..keras import layers as _layers
+        self.file = file
+        self.defines = dict(defines or {})
+        self.env = {"__name__": "__main__", "__file__": file, "__doc__": None}
+        self.env.update(self.defines)
+        self.star_modules = []        # keras modules imported with `*`
+        self.models = []              # every Sequential built, in order
+        self.compiled = []            # models in the order of their compile() calls
+        self.depth = 0
+        self.line = None              # line of the statement being interpreted
+        _layers.reset_names()
+
+    # ---- helpers --------------------------------------------------------------------------
+    def loc(self, node_or_line):
+        line = node_or_line if isinstance(node_or_line, int) or node_or_line is None else node_or_line.lineno
+        return SourceLoc(self.file, line)
+
+    def require(self, value, node):
+        """The value, or the SeqcError explaining why the model cannot have it."""
+        u = _first_unknown(value)
+        if u is not None:
+            raise u.error(self.file, node.lineno)
+        return value
+
+    # ---- statements -----------------------------------------------------------------------
+    def run(self, tree):
+        self.exec_block(tree.body, None)
+
+    def exec_block(self, stmts, scope):
+        for s in stmts:
+            self.exec_stmt(s, scope)
+
+    def exec_stmt(self, s, scope):
+        self.line = s.lineno
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is not None:
+            method(s, scope)
+        # anything else (class bodies, async code, match...) does not shape a Sequential model
+
+    def stmt_Expr(self, s, scope):
+        self.eval(s.value, scope)
+
+    def stmt_Pass(self, s, scope):
+        pass
+
+    def stmt_Assign(self, s, scope):
+        value = self.eval(s.value, scope)
+        if isinstance(value, Unknown) and value.kind == "runtime":
+            value = value.copy(text=_text(s.value), line=s.lineno, name=None)
+        for target in s.targets:
+            self.assign(target, value, scope, s)
+
+    def stmt_AnnAssign(self, s, scope):
+        if s.value is not None:
+            self.stmt_Assign(ast.Assign(targets=[s.target], value=s.value, lineno=s.lineno), scope)
+
+    def stmt_AugAssign(self, s, scope):
+        target = s.target
+        load = ast.Name(id=target.id, ctx=ast.Load(), lineno=s.lineno) if isinstance(target, ast.Name) else None
+        if load is None:
+            if isinstance(target, (ast.Attribute, ast.Subscript)):
+                t = type(target)(**{f: getattr(target, f) for f in target._fields})
+                t.ctx = ast.Load()
+                ast.copy_location(t, target)
+                load = t
+            else:  # pragma: no cover
+                return
+        expr = ast.BinOp(left=load, op=s.op, right=s.value)
+        ast.copy_location(expr, s)
+        self.stmt_Assign(ast.Assign(targets=[target], value=expr, lineno=s.lineno), scope)
+
+    def assign(self, target, value, scope, stmt):
+        if isinstance(target, ast.Name):
+            self.bind(target.id, value, scope)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            n = len(target.elts)
+            star = [i for i, t in enumerate(target.elts) if isinstance(t, ast.Starred)]
+            items = None
+            if not isinstance(value, Unknown):
+                try:
+                    items = list(value)
+                except TypeError:
+                    items = None
+            if items is not None and not star and len(items) != n:
+                items = None
+            if items is not None and star:
+                i = star[0]
+                after = n - i - 1
+                if len(items) < n - 1:
+                    items = None
+                else:
+                    items = items[:i] + [items[i:len(items) - after]] + items[len(items) - after:]
+            for i, t in enumerate(target.elts):
+                t = t.value if isinstance(t, ast.Starred) else t
+                if items is not None:
+                    v = items[i]
+                elif isinstance(value, Unknown):
+                    v = value
+                else:
+                    v = Unknown("runtime", text=_text(stmt.value if hasattr(stmt, "value") else target),
+                                line=stmt.lineno)
+                self.assign(t, v, scope, stmt)
+        elif isinstance(target, ast.Attribute):
+            obj = self.eval(target.value, scope)
+            self.set_attribute(obj, target.attr, value, target)
+        elif isinstance(target, ast.Subscript):
+            obj = self.eval(target.value, scope)
+            key = self.eval(target.slice, scope)
+            if isinstance(obj, (list, dict)) and not isinstance(key, Unknown):
+                try:
+                    obj[key] = value
+                except (TypeError, IndexError, KeyError, ValueError):
+                    pass
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, value, scope, stmt)
+
+    def bind(self, name, value, scope):
+        if scope is None or name in scope.globals:
+            if name in self.defines:        # -D NAME=VALUE overrides the script's assignments
+                return
+            self.env[name] = value
+        else:
+            scope.values[name] = value
+
+    def set_attribute(self, obj, attr, value, node):
+        from ..keras.layers import Layer
+        from ..keras.models import Sequential
+        if attr != "trainable":
+            return
+        if isinstance(obj, (Layer, Sequential)):
+            value = self.require(value, node)
+            if not isinstance(value, bool):
+                raise SeqcError(f"`trainable` must be a boolean, got {value!r}", self.loc(node))
+            for layer in (obj.layers if isinstance(obj, Sequential) else [obj]):
+                layer.trainable = value
+
+    def stmt_Delete(self, s, scope):
+        for t in s.targets:
+            if isinstance(t, ast.Name):
+                values = self.env if scope is None or t.id in scope.globals else scope.values
+                values.pop(t.id, None)
+
+    def stmt_Import(self, s, scope):
+        for alias in s.names:
+            name = alias.name
+            if alias.asname:
+                self.bind(alias.asname, self.module_value(name, s.lineno), scope)
+            else:
+                top = name.split(".")[0]
+                self.bind(top, self.module_value(top, s.lineno), scope)
+
+    def stmt_ImportFrom(self, s, scope):
+        if s.level or not s.module:
+            for alias in s.names:
+                if alias.name != "*":
+                    self.bind(alias.asname or alias.name,
+                              Unknown("runtime", text=f"from {'.' * s.level}{s.module or ''} import {alias.name}",
+                                      line=s.lineno), scope)
+            return
+        if s.module == "__future__":
+            return
+        mod = self.module_value(s.module, s.lineno)
+        for alias in s.names:
+            if alias.name == "*":
+                if isinstance(mod, KerasModule) and mod.real() is not None:
+                    self.star_modules.append(mod)
+                    real = mod.real()
+                    public = getattr(real, "__all__", None) or [n for n in vars(real) if not n.startswith("_")]
+                    for n in public:
+                        v = mod.getattr(n, s.lineno)
+                        if not isinstance(v, Unknown):
+                            self.bind(n, v, scope)
+                continue
+            self.bind(alias.asname or alias.name, self.attribute_of(mod, alias.name, s.lineno), scope)
+
+    def module_value(self, dotted, line):
+        sub = keras_subpath(dotted)
+        if sub is not None:
+            return KerasModule(sub)
+        if dotted == "tensorflow":
+            return TFModule()
+        if dotted == "seqc":
+            return SeqcRoot()
+        if dotted in _PURE_STDLIB:
+            return PureModule(_PURE_STDLIB[dotted])
+        return Unknown("runtime", text=f"import {dotted}", line=line)
+
+    def stmt_FunctionDef(self, s, scope):
+        defaults = [self.eval(d, scope) for d in s.args.defaults]
+        kw_defaults = [_NO_DEFAULT if d is None else self.eval(d, scope) for d in s.args.kw_defaults]
+        self.bind(s.name, UserFunction(self, s, defaults, kw_defaults, scope), scope)
+
+    def stmt_AsyncFunctionDef(self, s, scope):
+        self.bind(s.name, Unknown("runtime", text=f"async def {s.name}", line=s.lineno), scope)
+
+    def stmt_ClassDef(self, s, scope):
+        self.bind(s.name, Unknown("error", line=s.lineno, at_use=True,
+                                  message=f"class {s.name} is defined in the script (line {s.lineno}); seqc compile "
+                                          "supports the built-in Keras layers, losses and metrics only"), scope)
+
+    def stmt_Return(self, s, scope):
+        raise _Return(None if s.value is None else self.eval(s.value, scope))
+
+    def stmt_Break(self, s, scope):
+        raise _Break()
+
+    def stmt_Continue(self, s, scope):
+        raise _Continue()
+
+    def stmt_Global(self, s, scope):
+        if scope is not None:
+            scope.globals.update(s.names)
+
+    def stmt_Nonlocal(self, s, scope):
+        pass
+
+    def _unknowable(self, test_value, node, bodies, scope, what):
+        """A branch or loop seqc cannot decide: fine unless it builds the model."""
+        if _shapes_model(bodies):
+            u = _first_unknown(test_value)
+            err = u.error(self.file, node.lineno)
+            raise SeqcError(f"cannot decide this {what} statically, and it builds the model: {err.message}", err.loc)
+        for name in _assigned_names(bodies):
+            self.bind(name, Unknown("runtime", text=f"{what} at line {node.lineno}", line=node.lineno), scope)
+
+    def stmt_If(self, s, scope):
+        test = self.eval(s.test, scope)
+        if _first_unknown(test) is not None:
+            return self._unknowable(test, s, s.body + s.orelse, scope, "`if`")
+        self.exec_block(s.body if self.truth(test, s) else s.orelse, scope)
+
+    def truth(self, value, node):
+        try:
+            return bool(value)
+        except Exception as e:
+            if _is_traced(value):
+                raise
+            raise SeqcError(f"cannot take the truth value of {value!r}: {e}", self.loc(node)) from None
+
+    def stmt_For(self, s, scope):
+        it = self.eval(s.iter, scope)
+        items = None
+        if _first_unknown(it) is None:
+            try:
+                items = list(it) if not isinstance(it, range) or len(it) <= _MAX_LOOP else None
+            except TypeError:
+                items = None
+        if items is None or len(items) > _MAX_LOOP:
+            return self._unknowable(it if isinstance(it, Unknown) else
+                                    Unknown("runtime", text=_text(s.iter), line=s.lineno),
+                                    s, s.body + s.orelse, scope, "`for` loop")
+        for item in items:
+            self.assign(s.target, item, scope, s)
+            try:
+                self.exec_block(s.body, scope)
+            except _Break:
+                break
+            except _Continue:
+                continue
+        else:
+            self.exec_block(s.orelse, scope)
+
+    def stmt_While(self, s, scope):
+        for _ in range(_MAX_LOOP):
+            test = self.eval(s.test, scope)
+            if _first_unknown(test) is not None:
+                return self._unknowable(test, s, s.body + s.orelse, scope, "`while` loop")
+            if not self.truth(test, s):
+                self.exec_block(s.orelse, scope)
+                return
+            try:
+                self.exec_block(s.body, scope)
+            except _Break:
+                return
+            except _Continue:
+                continue
+        self._unknowable(Unknown("runtime", text="a loop that does not end", line=s.lineno), s, s.body, scope,
+                         "`while` loop")
+
+    def stmt_With(self, s, scope):
+        for item in s.items:
+            self.eval(item.context_expr, scope)
+            if item.optional_vars is not None:
+                self.assign(item.optional_vars, Unknown("runtime", text=_text(item.context_expr), line=s.lineno),
+                            scope, s)
+        self.exec_block(s.body, scope)
+
+    def stmt_Try(self, s, scope):
+        self.exec_block(s.body, scope)
+        self.exec_block(s.orelse, scope)
+        self.exec_block(s.finalbody, scope)
+
+    stmt_TryStar = stmt_Try
+
+    # ---- expressions ----------------------------------------------------------------------
+    def eval(self, node, scope):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            return Unknown("runtime", text=_text(node), line=getattr(node, "lineno", None))
+        return method(node, scope)
+
+    def expr_Constant(self, node, scope):
+        return node.value
+
+    def expr_Name(self, node, scope):
+        name = node.id
+        s = scope
+        while s is not None:
+            if name in s.values and name not in s.globals:
+                return self._named(s.values[name], name, node)
+            s = s.parent
+        if name in self.env:
+            return self._named(self.env[name], name, node)
+        if name in _BUILTIN_CONSTS:
+            return _BUILTIN_CONSTS[name]
+        if name in _BUILTINS:
+            return _BUILTINS[name]
+        missing = None
+        for mod in reversed(self.star_modules):     # `from keras.layers import *` then Conv2D(...)
+            v = mod.getattr(name, node.lineno)
+            if not isinstance(v, Unknown):
+                return v
+            missing = missing or v
+        if missing is not None and name[:1].isupper():
+            return missing
+        if hasattr(builtins, name):                 # print, open, input...: run-time behaviour
+            return Unknown("runtime", text=name, line=node.lineno)
+        return Unknown("undefined", name=name, line=node.lineno)
+
+    @staticmethod
+    def _named(value, name, node):
+        if isinstance(value, Unknown):
+            if value.kind == "runtime":
+                return value.copy(name=name)
+            if value.at_use:
+                return value.copy(line=node.lineno)
+        return value
+
+    def _defined(self, node):
+        """A -D define for a dotted expression (`-D args.units=64`, `-D x_train.shape[1]=20`)."""
+        if not self.defines:
+            return _NO_DEFAULT
+        key = _text(node, limit=10_000).replace(" ", "")
+        for k, v in self.defines.items():
+            if k.replace(" ", "") == key:
+                return v
+        return _NO_DEFAULT
+
+    def expr_Attribute(self, node, scope):
+        d = self._defined(node)
+        if d is not _NO_DEFAULT:
+            return d
+        obj = self.eval(node.value, scope)
+        return self.attribute_of(obj, node.attr, node.lineno, node)
+
+    def attribute_of(self, obj, attr, line, node=None):
+        from ..keras.layers import Layer
+        from ..keras.models import Sequential
+        if isinstance(obj, Unknown):
+            if obj.kind == "runtime" and obj.name and node is not None:
+                return obj.copy(name=f"{obj.name}.{attr}")
+            return obj
+        if isinstance(obj, _MODULE_TYPES):
+            v = obj.getattr(attr, line)
+            return v.copy(line=line) if isinstance(v, Unknown) and v.at_use else v
+        if isinstance(obj, Sequential):
+            if attr in _MODEL_METHODS:
+                return _ModelMethod(obj, attr)
+            if attr == "layers":
+                return list(obj.layers)
+            if attr == "name":
+                return obj.name
+            return Unknown("runtime", text=f"model.{attr}", line=line)
+        if attr.startswith("_"):
+            return Unknown("error", message=f"seqc compile does not read private attribute {attr!r}", line=line)
+        if isinstance(obj, _SAFE_TYPES) or _is_seqc_object(obj) or isinstance(obj, Layer):
+            try:
+                return getattr(obj, attr)
+            except AttributeError as e:
+                return Unknown("error", message=str(e), line=line)
+        return Unknown("runtime", text=f"{_short(obj)}.{attr}", line=line)
+
+    def expr_Subscript(self, node, scope):
+        d = self._defined(node)
+        if d is not _NO_DEFAULT:
+            return d
+        obj = self.eval(node.value, scope)
+        key = self.eval(node.slice, scope)
+        if isinstance(obj, Unknown):
+            if obj.kind == "runtime" and obj.name:
+                return obj.copy(name=_text(node, limit=10_000))
+            return obj
+        if isinstance(key, Unknown):
+            return key
+        if _is_traced(obj, key):
+            return obj[key]
+        try:
+            return obj[key]
+        except Exception as e:
+            return Unknown("error", message=f"{_text(node)}: {type(e).__name__}: {e}", line=node.lineno)
+
+    def expr_Slice(self, node, scope):
+        parts = [None if p is None else self.eval(p, scope) for p in (node.lower, node.upper, node.step)]
+        u = _first_unknown(parts)
+        return u if u is not None else slice(*parts)
+
+    def expr_Index(self, node, scope):  # pragma: no cover  (Python < 3.9)
+        return self.eval(node.value, scope)
+
+    def _sequence(self, elts, scope):
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                v = self.eval(e.value, scope)
+                if isinstance(v, Unknown):
+                    return v
+                try:
+                    out.extend(v)
+                except TypeError as ex:
+                    return Unknown("error", message=str(ex), line=e.lineno)
+            else:
+                v = self.eval(e, scope)
+                out.append(v)
+        return out
+
+    def expr_Tuple(self, node, scope):
+        v = self._sequence(node.elts, scope)
+        return v if isinstance(v, Unknown) else tuple(v)
+
+    def expr_List(self, node, scope):
+        return self._sequence(node.elts, scope)
+
+    def expr_Set(self, node, scope):
+        v = self._sequence(node.elts, scope)
+        if isinstance(v, Unknown) or _first_unknown(v) is not None:
+            return _first_unknown(v)
+        try:
+            return set(v)
+        except TypeError as e:
+            return Unknown("error", message=str(e), line=node.lineno)
+
+    def expr_Dict(self, node, scope):
+        out = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                d = self.eval(v, scope)
+                if isinstance(d, Unknown):
+                    return d
+                if not isinstance(d, dict):
+                    return Unknown("error", message=f"'**' needs a mapping, got {type(d).__name__}", line=node.lineno)
+                out.update(d)
+                continue
+            key = self.eval(k, scope)
+            if isinstance(key, Unknown):
+                return key
+            try:
+                out[key] = self.eval(v, scope)
+            except TypeError as e:
+                return Unknown("error", message=str(e), line=node.lineno)
+        return out
+
+    def expr_JoinedStr(self, node, scope):
+        parts = []
+        for v in node.values:
+            x = self.eval(v, scope)
+            if isinstance(x, Unknown):
+                return x
+            parts.append(str(x))
+        return "".join(parts)
+
+    def expr_FormattedValue(self, node, scope):
+        v = self.eval(node.value, scope)
+        if isinstance(v, Unknown):
+            return v
+        spec = "" if node.format_spec is None else self.eval(node.format_spec, scope)
+        if isinstance(spec, Unknown):
+            return spec
+        conv = {-1: lambda x: x, 115: str, 114: repr, 97: ascii}[node.conversion]
+        try:
+            return format(conv(v), spec)
+        except Exception as e:
+            return Unknown("error", message=str(e), line=node.lineno)
+
+    def _apply(self, fn, args, node, what=None):
+        """Apply a Python operator to known values; errors are deferred (or raised when tracing)."""
+        u = _first_unknown(list(args))
+        if u is not None:
+            return u
+        if _is_traced(*args):
+            return fn(*args)
+        try:
+            if len(args) == 2:
+                _guard_binop(fn, *args)
+            return fn(*args)
+        except Exception as e:
+            return Unknown("error", message=f"{what or _text(node)}: {type(e).__name__}: {e}", line=node.lineno)
+
+    def expr_BinOp(self, node, scope):
+        return self._apply(_BINOPS[type(node.op)], (self.eval(node.left, scope), self.eval(node.right, scope)), node)
+
+    def expr_UnaryOp(self, node, scope):
+        v = self.eval(node.operand, scope)
+        if isinstance(node.op, ast.Not) and not isinstance(v, Unknown) and not _is_traced(v):
+            return not self.truth(v, node)
+        return self._apply(_UNARY[type(node.op)], (v,), node)
+
+    def expr_BoolOp(self, node, scope):
+        is_and = isinstance(node.op, ast.And)
+        v = None
+        for e in node.values:
+            v = self.eval(e, scope)
+            if isinstance(v, Unknown):
+                return v
+            t = self.truth(v, node)
+            if is_and and not t or not is_and and t:
+                return v
+        return v
+
+    def expr_Compare(self, node, scope):
+        left = self.eval(node.left, scope)
+        result = True
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.eval(comp, scope)
+            r = self._apply(_CMPOPS[type(op)], (left, right), node)
+            if len(node.ops) == 1 or isinstance(r, Unknown):
+                return r
+            if not self.truth(r, node):
+                return r
+            result = r
+            left = right
+        return result
+
+    def expr_IfExp(self, node, scope):
+        test = self.eval(node.test, scope)
+        if isinstance(test, Unknown):
+            return test
+        return self.eval(node.body if self.truth(test, node) else node.orelse, scope)
+
+    def expr_NamedExpr(self, node, scope):
+        v = self.eval(node.value, scope)
+        self.bind(node.target.id, v, scope)
+        return v
+
+    def expr_Lambda(self, node, scope):
+        defaults = [self.eval(d, scope) for d in node.args.defaults]
+        kw_defaults = [_NO_DEFAULT if d is None else self.eval(d, scope) for d in node.args.kw_defaults]
+        return UserFunction(self, node, defaults, kw_defaults, scope)
+
+    def _comprehension(self, node, scope, make):
+        out = []
+        local = _Scope({}, parent=scope) if scope is not None else _Scope({}, None)
+        local.values = {}
+
+        def loop(gens):
+            if not gens:
+                out.append(make(local))
+                return
+            g = gens[0]
+            it = self.eval(g.iter, local)
+            if _first_unknown(it) is not None:
+                raise _UnknownIn(it)
+            try:
+                items = list(it)
+            except TypeError as e:
+                raise _UnknownIn(Unknown("error", message=str(e), line=node.lineno))
+            if len(items) > _MAX_LOOP:
+                raise _UnknownIn(Unknown("runtime", text=_text(g.iter), line=node.lineno))
+            for item in items:
+                self.assign(g.target, item, local, node)
+                ok = True
+                for cond in g.ifs:
+                    c = self.eval(cond, local)
+                    if isinstance(c, Unknown):
+                        raise _UnknownIn(c)
+                    if not self.truth(c, node):
+                        ok = False
+                        break
+                if ok:
+                    loop(gens[1:])
+        try:
+            loop(node.generators)
+        except _UnknownIn as e:
+            return e.value
+        return out
+
+    def expr_ListComp(self, node, scope):
+        return self._comprehension(node, scope, lambda s: self.eval(node.elt, s))
+
+    def expr_GeneratorExp(self, node, scope):
+        return self.expr_ListComp(node, scope)
+
+    def expr_SetComp(self, node, scope):
+        v = self.expr_ListComp(node, scope)
+        if isinstance(v, Unknown):
+            return v
+        try:
+            return set(v)
+        except TypeError as e:
+            return Unknown("error", message=str(e), line=node.lineno)
+
+    def expr_DictComp(self, node, scope):
+        pairs = self._comprehension(node, scope, lambda s: (self.eval(node.key, s), self.eval(node.value, s)))
+        if isinstance(pairs, Unknown):
+            return pairs
+        try:
+            return dict(pairs)
+        except TypeError as e:
+            return Unknown("error", message=str(e), line=node.lineno)
+
+    # ---- calls ----------------------------------------------------------------------------
+    def _call_args(self, node, scope):
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                v = self.eval(a.value, scope)
+                if isinstance(v, Unknown):
+                    return v, None
+                try:
+                    args.extend(v)
+                except TypeError as e:
+                    return Unknown("error", message=f"argument after * must be an iterable: {e}",
+                                   line=node.lineno), None
+            else:
+                args.append(self.eval(a, scope))
+        kwargs = {}
+        for kw in node.keywords:
+            v = self.eval(kw.value, scope)
+            if kw.arg is None:
+                if isinstance(v, Unknown):
+                    return v, None
+                if not isinstance(v, dict):
+                    return Unknown("error", message="argument after ** must be a mapping", line=node.lineno), None
+                dup = set(v) & set(kwargs)
+                if dup:
+                    return Unknown("error", message=f"got multiple values for keyword argument {sorted(dup)[0]!r}",
+                                   line=node.lineno), None
+                kwargs.update(v)
+            else:
+                if kw.arg in kwargs:      # Python reports this as a SyntaxError at compile time
+                    raise SeqcError(f"keyword argument repeated: {kw.arg}", self.loc(kw))
+                kwargs[kw.arg] = v
+        return args, kwargs
+
+    def expr_Call(self, node, scope):
+        func = self.eval(node.func, scope)
+        if isinstance(func, Unknown):
+            if func.kind == "runtime":
+                return Unknown("runtime", text=_text(node), line=node.lineno)
+            return func
+        if isinstance(func, _ModelMethod):
+            return self.call_model_method(func, node, scope)
+        args, kwargs = self._call_args(node, scope)
+        if kwargs is None:
+            return args            # an Unknown from argument unpacking
+        if isinstance(func, UserFunction):
+            if _is_traced(*args, *kwargs.values()):
+                return func(*args, **kwargs)
+            try:
+                values = func.bind(args, kwargs)
+            except TypeError as e:
+                return Unknown("error", message=str(e), line=node.lineno)
+            return func.run(values)
+        kind = _callable_kind(func)
+        if kind == "model":
+            return self.build_sequential(func, args, kwargs, node)
+        if kind == "opaque":
+            return Unknown("runtime", text=_text(node), line=node.lineno)
+        if kind is None:
+            if callable(func) and getattr(func, "__self__", None) is not None and \
+                    isinstance(func.__self__, _SAFE_TYPES) and not func.__name__.startswith("_"):
+                kind = "pure"        # a method of a str/list/dict...: 'relu'.upper(), layers.append(...)
+            elif id(func) in _BUILTIN_IDS:
+                kind = "pure"
+            else:
+                return Unknown("runtime", text=_text(node), line=node.lineno)
+        u = _first_unknown(list(args) + list(kwargs.values()))
+        if u is not None:
+            return u
+        if _is_traced(*args, *kwargs.values()):
+            return func(*args, **kwargs)     # inside a loss/metric being traced: errors go to the tracer
+        try:
+            result = func(*args, **kwargs)
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError) as e:
+            return Unknown("error", message=_call_error_message(func, e), line=node.lineno)
+        if kind == "construct" and hasattr(result, "loc"):
+            result.loc = self.loc(node)
+        return result
+
+    def build_sequential(self, cls, args, kwargs, node):
+        self.require([args, kwargs], node)
+        try:
+            model = cls(*args, **kwargs)
+        except SeqcError as e:
+            raise SeqcError(e.message, e.loc or self.loc(node)) from None
+        except (TypeError, ValueError) as e:
+            raise SeqcError(_call_error_message(cls, e), self.loc(node)) from None
+        model.loc = self.loc(node)
+        self.models.append(model)
+        return model
+
+    def call_model_method(self, method, node, scope):
+        model, name = method.model, method.name
+        args, kwargs = self._call_args(node, scope)
+        if kwargs is None:
+            self.require(args, node)
+        self.require([args, kwargs], node)
+        loc = self.loc(node)
+        if name == "add":
+            try:
+                inspect.signature(type(model).add).bind(model, *args, **kwargs)
+                model.add(*args, **kwargs)
+            except SeqcError as e:
+                raise SeqcError(e.message, e.loc or loc) from None
+            except (TypeError, ValueError) as e:
+                raise SeqcError(f"model.add(): {e}", loc) from None
+            return None
+        if name == "pop":
+            try:
+                model.pop(*args, **kwargs)
+            except (TypeError, ValueError) as e:
+                raise SeqcError(f"model.pop(): {e}", loc) from None
+            return None
+        return self.compile_model(model, args, kwargs, loc)
+
+    def compile_model(self, model, args, kwargs, loc):
+        """`model.compile(...)`: the CompileSpec, with the rules of seqc.keras's Sequential.compile."""
+        from ..keras import losses as _losses
+        from ..keras import metrics as _metrics
+        from ..keras import optimizers as _optimizers
+        from ..spec import CompileSpec
+        try:
+            bound = inspect.signature(type(model).compile).bind(model, *args, **kwargs)
+        except TypeError as e:
+            raise SeqcError(f"compile(): {e}", loc) from None
+        bound.apply_defaults()
+        a = bound.arguments
+        if a["loss"] is None:
+            raise SeqcError("compile() needs a `loss`", loc)
+        if not model.built:
+            raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
+                            "`input_dim=` or start with `Input(shape=...)`", loc)
+        try:
+            optimizer = a["optimizer"]
+            opt = _optimizers.get(optimizer)
+            if opt is not optimizer:          # built here from a name: it was written at compile()
+                opt.loc = loc
+            metrics = a["metrics"]
+            if isinstance(metrics, (str, dict)) or callable(metrics):
+                metrics = [metrics]
+            mspecs = [_metrics.get(m) for m in (metrics or [])]
+            for raw, m in zip(metrics or [], mspecs):
+                m.loc = self.loc(raw.line) if isinstance(raw, UserFunction) else loc
+            names = [m.name for m in mspecs]
+            if len(set(names)) != len(names):
+                raise ValueError(f"metric names must be unique, got {names}")
+            lspec = _losses.get(a["loss"])
+            lspec.loc = self.loc(a["loss"].line) if isinstance(a["loss"], UserFunction) else loc
+            ospec = opt.spec()
+        except SeqcError as e:
+            raise SeqcError(e.message, e.loc or loc) from None
+        except (TypeError, ValueError) as e:
+            raise SeqcError(f"compile(): {e}", loc) from None
+        model._compile = CompileSpec(optimizer=ospec, loss=lspec, metrics=mspecs, loc=loc)
+        self.compiled.append(model)
+        return None
+
+
+class _UnknownIn(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+def _short(obj):
+    return type(obj).__name__
+
+
+def _call_error_message(func, e):
+    """'Dense.__init__() got multiple values for argument 'units'' -> 'Dense() got ...'."""
+    msg = str(e)
+    name = getattr(func, "__name__", None) or type(func).__name__
+    for prefix in (f"{name}.__init__()", "__init__()", f"{name}()"):
+        if msg.startswith(prefix):
+            return f"{name}(){msg[len(prefix):]}"
+    if isinstance(e, SeqcError):
+        return e.message
+    if isinstance(e, TypeError) and "argument" in msg and not msg.startswith(name):
+        return f"{name}(): {msg}"
+    return msg
+
+
+def _is_seqc_object(obj):
+    mod = getattr(type(obj), "__module__", "") or ""
+    return mod.startswith("seqc.")
+
+
+_KIND_CACHE = {}
+
+
+def _callable_kind(func):
+    """How a value found in the script may be called statically:
+    'model' (Sequential), 'construct' (a layer/optimizer/loss/... class: build it),
+    'pure' (a seqc function without side effects: call it), 'opaque' (data utilities, callbacks:
+    not run), None (not a seqc callable)."""
+    try:
+        return _KIND_CACHE[func]
+    except (KeyError, TypeError):
+        pass
+    kind = _classify(func)
+    try:
+        _KIND_CACHE[func] = kind
+    except TypeError:
+        pass
+    return kind
+
+
+def _classify(func):
+    from ..initializers import Initializer
+    from ..keras import layers as _layers
+    from ..keras.losses import Loss
+    from ..keras.metrics import Metric
+    from ..keras.models import Sequential
+    from ..keras.optimizers import Optimizer
+    from ..keras.schedules import LearningRateSchedule
+    if func is Sequential:
+        return "model"
+    if isinstance(func, type):
+        if issubclass(func, Sequential):
+            return "model"
+        if issubclass(func, (_layers.Layer, Optimizer, LearningRateSchedule, Loss, Metric, Initializer)):
+            return "construct"
+    if func is _layers.Input:
+        return "construct"
+    mod = getattr(func, "__module__", None) or ""
+    if not mod.startswith("seqc.") or not callable(func):
+        return None
+    if mod.startswith(("seqc.keras.utils", "seqc.keras.callbacks", "seqc.runtime", "seqc.keras.models")):
+        return "opaque"
+    if getattr(func, "__name__", "") in ("set_epsilon",):
+        return "opaque"
+    return "pure"
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------------
+def parse_defines(items):
+    """['units=64', 'name=relu'] -> {'units': 64, 'name': 'relu'} (literal_eval, else a string)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SeqcError(f"-D expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        name = name.strip()
+        if not name or not all(part.split("[")[0].isidentifier() for part in name.split(".")):
+            raise SeqcError(f"-D expects NAME=VALUE with NAME a Python name, got {item!r}")
+        try:
+            out[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            out[name] = value
+    return out
+
+
+def read_source(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise SeqcError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SeqcError(f"{path}: is a directory, expected a Python script") from None
+    except OSError as e:
+        raise SeqcError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def parse_tree(path):
+    source = read_source(path)
+    try:
+        return ast.parse(source, filename=path)
+    except SyntaxError as e:
+        msg = e.msg
+        if msg.startswith("invalid syntax") and e.text and "print " in e.text:
+            msg += " (seqc reads Python 3 scripts)"
+        raise SeqcError(msg, SourceLoc(path, e.lineno)) from None
+    except ValueError as e:   # null bytes
+        raise SeqcError(f"cannot parse: {e}", SourceLoc(path, 1)) from None
+
+
+def parse_script(path, defines=None):
+    """Statically read a Keras script; return the ModelSpec of its model.
+
+    The model is the last Sequential the script compiles, or else the last one it builds.
+    `defines` supplies values for names the script computes at run time (`-D NAME=VALUE`).
+    """
+    path = os.fspath(path)
+    tree = parse_tree(path)
+    interp = Interpreter(path, defines)
+    try:
+        interp.run(tree)
+    except (_Return, _Break, _Continue):
+        pass
+    except RecursionError:
+        raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, None)) from None
+    if interp.compiled:
+        model = interp.compiled[-1]
+    else:
+        built = [m for m in interp.models if m.layers]
+        if not built:
+            raise SeqcError("no Keras Sequential model found: seqc compile looks for `Sequential([...])` or "
+                            "`model = Sequential()` with `model.add(...)`", SourceLoc(path, None))
+        model = built[-1]
+    spec = model.spec()
+    spec.loc = model.loc
+    return spec

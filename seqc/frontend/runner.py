@@ -1,0 +1,210 @@
+"""`seqc run SCRIPT.py [ARGS...]`: run an unchanged Keras script on seqc.
+
+An import hook (a sys.meta_path finder and loader) serves `keras`, `keras.<sub>`, `tensorflow`
+(a stub whose `.keras` is seqc.keras) and `tensorflow.keras.<sub>` from the seqc.keras modules,
+then the script runs as `__main__` with runpy. A user error that seqc raises while the script
+runs (SeqcError, or a ValueError/TypeError from inside seqc) is reported as `FILE:LINE: message`
+at the innermost line of the user's code, not as a Python traceback.
+"""
+import importlib
+import importlib.abc
+import importlib.machinery
+import os
+import runpy
+import sys
+import sysconfig
+import types
+
+from ..errors import SeqcError, SourceLoc
+
+# keras sub-path -> seqc module
+_ALIASES = {
+    "": "seqc.keras", "models": "seqc.keras.models", "layers": "seqc.keras.layers",
+    "optimizers": "seqc.keras.optimizers", "optimizers.schedules": "seqc.keras.schedules",
+    "optimizers.legacy": "seqc.keras.optimizers", "backend": "seqc.keras.backend", "utils": "seqc.keras.utils",
+    "utils.np_utils": "seqc.keras.utils", "losses": "seqc.keras.losses", "metrics": "seqc.keras.metrics",
+    "callbacks": "seqc.keras.callbacks", "activations": "seqc.keras.activations",
+    "initializers": "seqc.keras.initializers", "ops": "seqc.keras.ops", "layers.core": "seqc.keras.layers",
+}
+_PROVIDED = sorted(k for k in _ALIASES if k and "." not in k)
+
+
+def _keras_sub(fullname):
+    """'keras.layers' / 'tensorflow.keras.layers' -> 'layers'; 'keras' -> ''; None if not Keras."""
+    parts = fullname.split(".")
+    if parts[0] == "keras":
+        return ".".join(parts[1:])
+    if parts[0] == "tensorflow" and len(parts) >= 2:
+        rest = parts[1:]
+        if rest[0] == "python":
+            rest = rest[1:]
+        if rest[:1] == ["keras"]:
+            return ".".join(rest[1:])
+    return None
+
+
+def _set_seed(seed):
+    from ..keras.utils import set_random_seed
+    set_random_seed(seed)
+
+
+def make_tensorflow_stub():
+    """A `tensorflow` module that holds only `tf.keras` (and `tf.random.set_seed`)."""
+    import seqc.keras
+    tf = types.ModuleType("tensorflow", "seqc's stand-in for TensorFlow: only tf.keras is provided.")
+    tf.__path__ = []                  # a package, so `import tensorflow.keras.layers` works
+    tf.__version__ = "2.16.0-seqc"
+    tf.keras = seqc.keras
+    tf.random = types.SimpleNamespace(set_seed=_set_seed)
+    tf.float32 = "float32"
+
+    def __getattr__(name):
+        raise AttributeError(f"seqc runs Keras models only: tensorflow.{name} is not available "
+                             "(the tensorflow module under `seqc run` provides tf.keras)")
+    tf.__getattr__ = __getattr__
+    return tf
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Hands out an existing module object (a seqc.keras module or the tensorflow stub)."""
+
+    def __init__(self, module):
+        self.module = module
+        self.saved_spec = getattr(module, "__spec__", None)
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        # the import system stamped our alias spec on the module: give it back its own identity
+        if self.saved_spec is not None:
+            module.__spec__ = self.saved_spec
+
+
+class KerasFinder(importlib.abc.MetaPathFinder):
+    """Serves keras / tensorflow(.keras) imports from seqc.keras."""
+
+    def __init__(self):
+        self._tf = None
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "tensorflow":
+            if self._tf is None:
+                self._tf = make_tensorflow_stub()
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(self._tf), is_package=True)
+        sub = _keras_sub(fullname)
+        if sub is None:
+            if fullname.startswith("tensorflow."):
+                raise ModuleNotFoundError(f"No module named {fullname!r}: under `seqc run`, tensorflow provides "
+                                          "only tensorflow.keras", name=fullname)
+            return None
+        target_name = _ALIASES.get(sub)
+        if target_name is None:
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r}: seqc.keras provides keras.{', keras.'.join(_PROVIDED)}",
+                name=fullname)
+        module = importlib.import_module(target_name)
+        # modules with legacy sub-paths (keras.optimizers.schedules, keras.layers.core) must be packages
+        has_children = any(k.startswith(sub + ".") for k in _ALIASES) if sub else True
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
+                                              is_package=hasattr(module, "__path__") or has_children)
+
+
+def _is_alias_name(name):
+    return name == "tensorflow" or name.startswith("tensorflow.") or name == "keras" or name.startswith("keras.")
+
+
+class keras_imports:
+    """Context manager: while active, keras / tensorflow imports resolve to seqc.keras."""
+
+    def __enter__(self):
+        self.saved = {k: v for k, v in sys.modules.items() if _is_alias_name(k)}
+        for k in self.saved:
+            del sys.modules[k]
+        self.finder = KerasFinder()
+        sys.meta_path.insert(0, self.finder)
+        return self
+
+    def __exit__(self, *exc):
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        for k in [k for k in sys.modules if _is_alias_name(k)]:
+            del sys.modules[k]
+        sys.modules.update(self.saved)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# error locations
+# ---------------------------------------------------------------------------------------------
+_SEQC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _library_dirs():
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            d = sysconfig.get_paths()[key]
+        except KeyError:  # pragma: no cover
+            continue
+        dirs.add(os.path.abspath(d) + os.sep)
+    return tuple(dirs)
+
+
+def _is_user_file(filename, libs):
+    if not filename or filename.startswith("<"):
+        return False
+    f = os.path.abspath(filename)
+    return not f.startswith(_SEQC_DIR) and not f.startswith(libs)
+
+
+def user_location(exc):
+    """(SourceLoc of the innermost user frame, raised-inside-seqc?) for an exception."""
+    libs = _library_dirs()
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    last_user = None
+    for i, (f, line) in enumerate(frames):
+        if _is_user_file(f, libs):
+            last_user = i
+    if last_user is None:
+        return None, False
+    inside_seqc = any(os.path.abspath(f).startswith(_SEQC_DIR) for f, _ in frames[last_user + 1:])
+    f, line = frames[last_user]
+    return SourceLoc(f, line), inside_seqc
+
+
+def run_script(path, argv=()):
+    """Run a Keras script as __main__ on seqc. User errors raised by seqc become a SeqcError
+    located in the script (FILE:LINE); anything else propagates unchanged."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SeqcError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise SeqcError(f"{path}: is a directory, expected a Python script")
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [path, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        with keras_imports():
+            try:
+                runpy.run_path(path, run_name="__main__")
+            except SyntaxError as e:
+                if e.filename and os.path.abspath(e.filename) == os.path.abspath(path):
+                    raise SeqcError(e.msg, SourceLoc(path, e.lineno)) from None
+                raise
+            except (ValueError, TypeError) as e:
+                loc, inside_seqc = user_location(e)
+                if not (isinstance(e, SeqcError) or inside_seqc):
+                    raise                       # the script's own bug: Python's traceback
+                message = e.message if isinstance(e, SeqcError) else str(e)
+                if isinstance(e, SeqcError) and e.loc is not None and e.loc.file and _is_user_file(
+                        e.loc.file, _library_dirs()):
+                    loc = e.loc                 # seqc already knows the exact line (a layer, a def)
+                raise SeqcError(message, loc) from None
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
