@@ -295,7 +295,7 @@ def generate(graph, flags, source="<api>"):
     kernels, fwd, bwd = [], [], []
     used_acts = set()
     for i, op in enumerate(graph.ops):
-        fn = f"l{i}_{op.name}".replace("-", "_")
+        fn = f"l{i}_{op.cname}"
         x, y = op.inputs[0], op.output
         X, Y = x.name.upper(), y.name.upper()
         if op.kind == "dense":
@@ -305,7 +305,7 @@ def generate(graph, flags, source="<api>"):
             used_acts.add(act)
             kw = op.params["kernel"]
             bias = op.params.get("bias")
-            kernels.append(render("dense.c.j2", fn=fn, name=op.name, K=K, N=N, rps=rps, act=act,
+            kernels.append(render("dense.c.j2", fn=fn, name=op.cname, K=K, N=N, rps=rps, act=act,
                                   has_bias=bias is not None, save_pre=op.save_pre,
                                   grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, **gemm_ctx))
             zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
@@ -318,7 +318,7 @@ def generate(graph, flags, source="<api>"):
         elif op.kind == "activation":
             act = activations.get(op.attrs["act"])
             used_acts.add(act.name)
-            kernels.append(render("activation.c.j2", fn=fn, name=op.name, act=act.name, kind=act.kind,
+            kernels.append(render("activation.c.j2", fn=fn, name=op.cname, act=act.name, kind=act.kind,
                                   n=x.shape[-1], n_out=y.shape[-1], rows_per_sample=math.prod(x.shape[:-1]),
                                   emit_backward=op.needs_dx and not op.grad_is_pre))
             fwd.append(f"{fn}_forward(B, BUF({X}), BUF({Y}));")
@@ -328,7 +328,7 @@ def generate(graph, flags, source="<api>"):
                 # the fused loss wrote dL/dx into this op's output-gradient buffer
                 bwd.append(f"memcpy(BUF({X}_GRAD), BUF({Y}_GRAD), sizeof(float) * (size_t)B * {y.size});")
         elif op.kind == "dropout":
-            kernels.append(render("dropout.c.j2", fn=fn, name=op.name, size=x.size, rate=op.attrs["rate"],
+            kernels.append(render("dropout.c.j2", fn=fn, name=op.cname, size=x.size, rate=op.attrs["rate"],
                                   stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
             fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}));")
             if op.needs_dx:
@@ -376,7 +376,7 @@ def generate(graph, flags, source="<api>"):
     act_c = render("activations.c.j2", used=used_acts)
     gemm_c = _env.get_template("gemm.c.j2").module.shared() if False else render_gemm_shared(gemm_ctx)
     summary = [f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params"
-               for name, kind_, shape, n in graph.layers]
+               for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
     ctx = dict(name=graph.name, version=__version__, source=source, summary=summary,
                n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
                y_size=math.prod(graph.y_shape), arena_per_row=per_row, metrics=graph.metrics,

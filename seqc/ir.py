@@ -35,6 +35,7 @@ class Param:
     initializer: dict                # seqc.initializers spec
     trainable: bool = True
     offset: int = 0                  # element offset in the flat parameter arena
+    c_id: str = ""                   # stable identifier for the C code: 'dense_1_kernel'
 
     @property
     def size(self):
@@ -42,13 +43,13 @@ class Param:
 
     @property
     def cname(self):
-        return "P_" + "".join(c if c.isalnum() else "_" for c in self.name).upper()
+        return "P_" + (self.c_id or "".join(c if c.isalnum() else "_" for c in self.name)).upper()
 
 
 @dataclass(eq=False)
 class Op:
     kind: str
-    name: str                        # the layer it came from
+    name: str                        # the layer it came from (Keras's name, for messages)
     inputs: list                     # [Tensor]
     output: Tensor
     params: dict = field(default_factory=dict)   # role -> Param ('kernel', 'bias')
@@ -58,6 +59,7 @@ class Op:
     save_pre: bool = False           # keep the pre-activation z for the backward pass
     grad_is_pre: bool = False        # the incoming gradient is already w.r.t. the pre-activation
     needs_dx: bool = True            # propagate the gradient to the input
+    cname: str = ""                  # the layer's name in generated C (see lower.c_names)
 
 
 @dataclass(eq=False)
@@ -83,6 +85,7 @@ class Graph:
     optimizer: Optional[dict] = None # {'kind':..., 'config':...}
     fused: list = field(default_factory=list)   # human-readable notes for the summary
     layers: list = field(default_factory=list)  # summary rows: (name, kind, out_shape, n_params)
+    layer_cnames: list = field(default_factory=list)  # the same layers' names in the C code
 
     @property
     def output(self):

@@ -24,13 +24,15 @@ class _Builder:
         return Tensor(f"t{self.count}", tuple(shape))
 
     def param(self, layer, role, shape, init):
-        p = Param(f"{layer.name}/{role}", tuple(shape), init, trainable=layer.config.get("trainable", True))
+        p = Param(f"{layer.name}/{role}", tuple(shape), init, trainable=layer.config.get("trainable", True),
+                  c_id=f"{self.cnames[id(layer)]}_{role}")
         self.params.append(p)
         return p
 
     def op(self, kind, layer, x, out_shape, params=None, **attrs):
         y = self.tensor(out_shape)
-        self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc))
+        self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc,
+                           cname=self.cnames[id(layer)]))
         return y
 
 
@@ -75,6 +77,27 @@ def lower_InputLayer(b, layer, x):
 LOWER = {name[len("lower_"):]: fn for name, fn in globals().items() if name.startswith("lower_")}
 
 
+def c_names(layers):
+    """Names for the generated C that do not depend on how many models the session built
+    before: an auto-named layer is named as in a fresh session ('dense', 'dense_1', ... counted
+    within this model), so an unchanged model gives the same C and hits the build cache."""
+    counts, out = {}, {}
+    for layer in layers:
+        if layer.auto_name:
+            base = _base_name(layer.name)
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            out[id(layer)] = base if n == 0 else f"{base}_{n}"
+        else:
+            out[id(layer)] = "".join(c if c.isalnum() else "_" for c in layer.name)
+    return out
+
+
+def _base_name(name):
+    head, _, tail = name.rpartition("_")
+    return head if head and tail.isdigit() else name
+
+
 def lower_model(spec):
     """Forward graph of a ModelSpec (no loss yet). Raises SeqcError naming layer and line."""
     if spec.input_shape is None:
@@ -85,8 +108,9 @@ def lower_model(spec):
         raise SeqcError(f"input shape {spec.input_shape} has an open dimension; seqc needs it fixed for these "
                         "layers", spec.layers[0].loc if spec.layers else spec.loc)
     b = _Builder(spec)
+    b.cnames = c_names(spec.layers)
     x = Tensor("input", tuple(spec.input_shape))
-    rows = []
+    rows, crows = [], []
     for layer in spec.layers:
         fn = LOWER.get(layer.kind)
         if fn is None:
@@ -95,6 +119,7 @@ def lower_model(spec):
         x = fn(b, layer, x)
         if layer.kind != "InputLayer":
             rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
+            crows.append(b.cnames[id(layer)])
     offset = 0
     for p in b.params:
         p.offset = offset
@@ -103,6 +128,7 @@ def lower_model(spec):
     if g.ops:
         g.ops[0].inputs[0] = g.input
     g.layers = rows
+    g.layer_cnames = crows
     return g
 
 

@@ -36,9 +36,14 @@ def forward_graph(spec):
     return lower.lower_model(spec)
 
 
-def compile_spec(spec, y_shape=None, flags=None):
-    """Full pipeline. Returns (description dict, library path, C source)."""
+def compile_spec(spec, y_shape=None, flags=None, c_name="model"):
+    """Full pipeline. Returns (description dict, library path, C source).
+
+    `c_name` names the C files and symbols' header; it defaults to a fixed name so that the
+    same model built twice in a session (as 'sequential' and 'sequential_1') shares one build."""
     graph = lower.lower_model(spec)
+    display_name = graph.name
+    graph.name = c_name
     if y_shape is None:
         y_shape = lower.default_y_shape(spec.compile, graph.output.shape)
     lower.attach_training(graph, spec.compile, y_shape)
@@ -46,7 +51,10 @@ def compile_spec(spec, y_shape=None, flags=None):
     flags = tuple(flags or build.default_flags())
     c, h = codegen.generate(graph, flags, source=_source_name(spec))
     lib = build.build(graph.name, c, h, flags)
-    return describe(graph, spec), lib, c
+    desc = describe(graph, spec)
+    desc["name"] = display_name
+    desc["c_name"] = c_name
+    return desc, lib, c
 
 
 def _source_name(spec):

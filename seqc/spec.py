@@ -16,6 +16,7 @@ class LayerSpec:
     name: str                      # unique layer name, Keras style: 'dense', 'dense_1', ...
     config: dict                   # normalised constructor arguments (defaults filled in)
     loc: Optional[SourceLoc] = None
+    auto_name: bool = False        # named by the session counter ('dense_3'), not by the user
 
 
 @dataclass

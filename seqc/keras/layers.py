@@ -80,6 +80,7 @@ class Layer:
         if dtype not in (None, "float32"):
             raise ValueError(f"seqc computes in float32; got dtype={dtype!r}")
         self.loc = caller_loc()
+        self._auto_name = name is None
         self.name = name if name is not None else unique_name(_snake(type(self).__name__))
         self.trainable = trainable
         self.batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
@@ -102,7 +103,8 @@ class Layer:
     def spec(self):
         cfg = self.config()
         cfg["trainable"] = self.trainable
-        return LayerSpec(kind=type(self).__name__, name=self.name, config=cfg, loc=self.loc)
+        return LayerSpec(kind=type(self).__name__, name=self.name, config=cfg, loc=self.loc,
+                         auto_name=self._auto_name)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

@@ -153,11 +153,13 @@ class Model:
     # ---- training ---------------------------------------------------------------------------
     def _aggregate(self, out, sizes):
         """Keras's epoch values from per-batch [loss, metrics...] rows and batch sizes."""
+        # (elementwise products, not np.dot: a BLAS call would wake numpy's spinning threads)
         sizes = np.asarray(sizes, np.float64)
-        logs = {"loss": float(np.dot(out[:, 0], sizes) / sizes.sum())}
+        total = sizes.sum()
+        logs = {"loss": float((out[:, 0] * sizes).sum() / total)}
         for k, m in enumerate(self.desc["metrics"]):
             col = out[:, 1 + k].astype(np.float64)
-            logs[m["name"]] = float(np.dot(col, sizes) / sizes.sum()) if m["per_sample"] else float(col.mean())
+            logs[m["name"]] = float((col * sizes).sum() / total) if m["per_sample"] else float(col.mean())
         return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
