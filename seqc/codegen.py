@@ -185,7 +185,9 @@ class _ExprEmitter:
         if op == "reshape":
             src = n.args[0]
             kind, val = self.ref[id(src)]
-            if kind == "scalar":
+            if shape == ():
+                self.steps.append(f"    {name} = {val if kind == 'scalar' else val + '[0]'};")
+            elif kind == "scalar":
                 self.steps.append(self.loops(shape, lambda idx: f"{self.out_ref(name, shape, idx)} = {val};"))
             else:
                 cnt = " * ".join(_dim(d) for d in shape) or "1"
@@ -332,7 +334,7 @@ def generate(graph, flags, source="<api>"):
                                   stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
             fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}));")
             if op.needs_dx:
-                bwd.append(f"{fn}_backward(B, seed, BUF({Y}_GRAD), BUF({X}_GRAD));")
+                bwd.append(f"{fn}_backward(B, training, seed, BUF({Y}_GRAD), BUF({X}_GRAD));")
         else:
             raise NotImplementedError(op.kind)
     bwd.reverse()

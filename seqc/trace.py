@@ -367,13 +367,17 @@ def _vjp(n, g):
     if op in ("sum", "mean"):
         axes, keep = n.attrs["axis"], n.attrs["keepdims"]
         gk = g if keep else reshape(g, tuple(1 if i in axes else d for i, d in enumerate(a.shape)))
-        if op == "mean":
-            k = 1
+        if op == "mean":   # divide by the count: constant axes times, maybe, the batch size
+            k, over_batch = 1, False
             for i in axes:
                 if a.shape[i] == B:
-                    return [broadcast_to(gk, a.shape) * Expr("inv_batch", (), ())]
-                k *= a.shape[i]
-            gk = gk * (1.0 / k)
+                    over_batch = True
+                else:
+                    k *= a.shape[i]
+            if k != 1:
+                gk = gk * (1.0 / k)
+            if over_batch:
+                gk = gk * Expr("inv_batch", (), ())
         return [broadcast_to(gk, a.shape)]
     if op in ("max", "min"):
         axes, keep = n.attrs["axis"], n.attrs["keepdims"]

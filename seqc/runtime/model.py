@@ -277,7 +277,7 @@ class Model:
         cbs.on_test_batch_end(steps_n - 1, logs)
         cbs.on_test_end(logs)
         if return_dict:
-            return logs
+            return dict(sorted(logs.items()))   # Keras 3 sorts the keys
         vals = [logs[k] for k in self.metrics_names]
         return vals[0] if len(vals) == 1 else vals
 
@@ -322,7 +322,7 @@ class Model:
         for k, m in enumerate(self.desc["metrics"]):
             logs[m["name"]] = float(out[0, 1 + k])
         if return_dict:
-            return logs
+            return dict(sorted(logs.items()))   # Keras 3 sorts the keys
         vals = [logs[k] for k in self.metrics_names]
         return vals[0] if len(vals) == 1 else vals
 

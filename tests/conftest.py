@@ -1,0 +1,22 @@
+"""Test session setup: a private build cache and a bounded OpenMP thread count.
+
+SEQC_CACHE_DIR is pointed at a fresh temporary directory (removed at the end of the session)
+only when the caller has not chosen one: set it yourself to reuse compiled models between
+runs. OMP_NUM_THREADS gets a default only when it is unset; an explicit value is kept.
+"""
+import os
+import shutil
+import tempfile
+
+_OWN_CACHE = None
+if not os.environ.get("SEQC_CACHE_DIR"):
+    _OWN_CACHE = tempfile.mkdtemp(prefix="seqc-test-cache-")
+    os.environ["SEQC_CACHE_DIR"] = _OWN_CACHE
+
+if not os.environ.get("OMP_NUM_THREADS"):
+    os.environ["OMP_NUM_THREADS"] = "2"
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)

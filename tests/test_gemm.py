@@ -1,0 +1,347 @@
+"""The GEMM template (seqc/templates/gemm.c.j2) against numpy (float64) and its own naive kernel.
+
+A small C harness renders the shared part (packing, micro-kernel, gemm_naive) and several
+`gemm_driver` instances, the way seqc/templates/dense.c.j2 uses them:
+
+* runtime-shaped drivers (N and the four strides read from harness globals), so one library
+  covers every shape and operand layout: plain, with the threading threshold forced to 0, and
+  with a bias + relu epilogue;
+* compile-time-shaped drivers in exactly dense.c.j2's three forms (x.W with bias, saved
+  pre-activation and relu; x^T.dz; dz.W^T), specialised on constant K and N.
+
+Two builds: the blocking seqc uses for this machine (codegen's gemm context), and a
+"small tiles" build (4-float vectors, KC=64, MC=12) in which modest shapes already cross
+every block boundary (several K blocks, several row blocks, several NC column blocks).
+The error bound is the classical one for a K-term float32 dot product,
+|C - C64| <= 2 K u (|A| |B|), u = 2^-24, whatever the summation order.
+"""
+import itertools
+import os
+import subprocess
+
+import cffi
+import numpy as np
+import pytest
+
+from seqc import build, codegen
+
+SIZES = [1, 5, 6, 7, 31, 32, 33, 100, 257, 300]
+U = 2.0 ** -24
+MAX_THREADS = 4
+
+CDEF = """
+void t_set_threads(int n);
+int t_omp(void);
+void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+            float *C, const float *bias, float *pa, float *pb);
+void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C);
+void t_xw(int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb);
+void t_xtdz(int M, const float *x, const float *dz, float *dW, float *pa, float *pb);
+void t_dzwt(int M, const float *dz, const float *W, float *dx, float *pa, float *pb);
+"""
+
+# the constant shapes of the dense-style drivers: K inputs -> N outputs
+DENSE_K, DENSE_N = 300, 37
+
+
+def native_ctx():
+    """codegen.generate's GEMM context for the default flags."""
+    vec = codegen.target_vector_floats(build.default_flags())
+    return dict(vec_floats=vec, gemm_mr=6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96, gemm_nc=2 * vec * 32)
+
+
+SMALL_CTX = dict(vec_floats=4, gemm_mr=6, gemm_nr=8, gemm_kc=64, gemm_mc=12, gemm_nc=16)
+
+
+def harness_source(ctx):
+    gemm = codegen._env.get_template("gemm.c.j2").make_module(vars=ctx)
+    shared = codegen.render_gemm_shared(ctx)
+    rt = dict(N="g_n", a_rs="g_ars", a_cs="g_acs", b_rs="g_brs", b_cs="g_bcs")
+    drivers = [
+        gemm.gemm_driver("g_plain", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"]),
+        gemm.gemm_driver("g_threaded", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
+                         flops_min=0),
+        gemm.gemm_driver("g_bias_relu", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
+                         epilogue="v += bias[j]; v = v > 0.f ? v : 0.f;", extra=", const float *restrict bias",
+                         flops_min=0),
+        # dense.c.j2's three call shapes, constant K and N
+        gemm.gemm_driver("d_xw", "M", DENSE_N, DENSE_K, DENSE_K, 1, DENSE_N, 1,
+                         epilogue=f"v += bias[j]; zs[(long)i * {DENSE_N} + j] = v; v = v > 0.f ? v : 0.f;",
+                         extra=", const float *restrict bias, float *restrict zs"),
+        gemm.gemm_driver("d_xtdz", DENSE_K, DENSE_N, "M", 1, DENSE_K, DENSE_N, 1),
+        gemm.gemm_driver("d_dzwt", "M", DENSE_K, DENSE_N, DENSE_N, 1, 1, DENSE_N),
+    ]
+    return "\n".join([
+        "#include <math.h>", "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>",
+        "#ifdef _OPENMP", "#include <omp.h>", "#endif",
+        "#ifndef SEQC_MAYBE_UNUSED", "#define SEQC_MAYBE_UNUSED __attribute__((unused))", "#endif",
+        "static int seqc_threads = 2;",
+        "static inline int seqc_thread_id(void)",
+        "{",
+        "#ifdef _OPENMP",
+        "    return omp_get_thread_num();",
+        "#else",
+        "    return 0;",
+        "#endif",
+        "}",
+        "static int g_n; static long g_ars, g_acs, g_brs, g_bcs;",
+        str(shared),
+        *map(str, drivers),
+        """
+void t_set_threads(int n) { seqc_threads = n; }
+int t_omp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+            float *C, const float *bias, float *pa, float *pb)
+{
+    g_n = N; g_ars = ars; g_acs = acs; g_brs = brs; g_bcs = bcs;
+    if (which == 0) g_plain(M, K, A, B, C, pa, pb);
+    else if (which == 1) g_threaded(M, K, A, B, C, pa, pb);
+    else g_bias_relu(M, K, A, B, C, bias, pa, pb);
+}
+void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C)
+{
+    gemm_naive(M, N, K, A, ars, acs, B, brs, bcs, C);
+}
+void t_xw(int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb)
+{
+    d_xw(M, 0, x, W, y, bias, z, pa, pb);
+}
+void t_xtdz(int M, const float *x, const float *dz, float *dW, float *pa, float *pb)
+{
+    d_xtdz(M, M, x, dz, dW, pa, pb);
+}
+void t_dzwt(int M, const float *dz, const float *W, float *dx, float *pa, float *pb)
+{
+    d_dzwt(M, 0, dz, W, dx, pa, pb);
+}
+"""])
+
+
+class Harness:
+    def __init__(self, ctx, tmpdir, tag):
+        self.ctx = ctx
+        src = os.path.join(tmpdir, f"gemm_{tag}.c")
+        lib = os.path.join(tmpdir, f"libgemm_{tag}.so")
+        with open(src, "w") as f:
+            f.write(harness_source(ctx))
+        cmd = [build.compiler(), *build.default_flags(), "-shared", "-o", lib, src, "-lm"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr}"
+        self.warnings = r.stderr
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(CDEF)
+        self.lib = self.ffi.dlopen(lib)
+        self.pack_a = np.zeros(MAX_THREADS * ctx["gemm_mc"] * ctx["gemm_kc"] + 64, np.float32)
+        self.pack_b = np.zeros(ctx["gemm_kc"] * ctx["gemm_nc"] + 64, np.float32)
+
+    def p(self, a):
+        return self.ffi.NULL if a is None else self.ffi.cast("float *", a.ctypes.data)
+
+    def gemm(self, A, B, transa=False, transb=False, which=0, threads=1, bias=None, naive=False, out=None):
+        """C = op(A) . op(B) with op(A) (M,K), op(B) (K,N); A/B given as stored (transposed if trans)."""
+        A = np.ascontiguousarray(A, np.float32)
+        B = np.ascontiguousarray(B, np.float32)
+        M, K = (A.shape[1], A.shape[0]) if transa else A.shape
+        K2, N = (B.shape[1], B.shape[0]) if transb else B.shape
+        assert K == K2
+        ars, acs = (1, M) if transa else (K, 1)
+        brs, bcs = (1, K) if transb else (N, 1)
+        C = np.full((M, N), np.nan, np.float32) if out is None else out
+        if naive:
+            self.lib.t_naive(M, N, K, self.p(A), ars, acs, self.p(B), brs, bcs, self.p(C))
+        else:
+            self.lib.t_set_threads(threads)
+            self.lib.t_gemm(which, M, N, K, self.p(A), ars, acs, self.p(B), brs, bcs, self.p(C), self.p(bias),
+                            self.p(self.pack_a), self.p(self.pack_b))
+        return C
+
+
+@pytest.fixture(scope="module", params=["native", "small"])
+def harness(request, tmp_path_factory):
+    ctx = native_ctx() if request.param == "native" else SMALL_CTX
+    return Harness(ctx, str(tmp_path_factory.mktemp(f"gemm_{request.param}")), request.param)
+
+
+def _rand(rng, *shape):
+    return rng.uniform(-1, 1, shape).astype(np.float32)
+
+
+def _check(C, A64, B64, what):
+    """|C - A.B| <= 2 K u (|A| |B|) + tiny, elementwise."""
+    ref = A64 @ B64
+    bound = 2 * A64.shape[1] * U * (np.abs(A64) @ np.abs(B64)) + 1e-30
+    err = np.abs(C.astype(np.float64) - ref)
+    assert np.all(np.isfinite(C)), f"{what}: non-finite values (unwritten output?)"
+    worst = np.unravel_index(np.argmax(err / bound), err.shape)
+    assert np.all(err <= bound), (f"{what}: error {err[worst]:.3g} at {worst} exceeds the float32 bound "
+                                  f"{bound[worst]:.3g} (rel to 1e-4 K scale: {err.max() / (1e-4 * A64.shape[1]):.3g})")
+    return float(err.max())
+
+
+def test_harness_built_with_openmp(harness):
+    if "-fopenmp" in build.default_flags():
+        assert harness.lib.t_omp() == 1
+    assert "warning" not in harness.warnings, harness.warnings
+
+
+def test_all_shapes_plain(harness):
+    """Every (M, N, K) in SIZES^3, row-major operands, one thread, vs numpy float64 and gemm_naive."""
+    rng = np.random.default_rng(0)
+    big_a = _rand(rng, 300, 300)
+    big_b = _rand(rng, 300, 300)
+    worst = 0.0
+    for M, N, K in itertools.product(SIZES, SIZES, SIZES):
+        A = np.ascontiguousarray(big_a[:M, :K])
+        B = np.ascontiguousarray(big_b[:K, :N])
+        C = harness.gemm(A, B)
+        worst = max(worst, _check(C, A.astype(np.float64), B.astype(np.float64), f"plain M={M} N={N} K={K}"))
+        if M * N * K <= 100_000 or (M, N, K) in ((257, 33, 300), (7, 300, 257)):
+            A64, B64 = A.astype(np.float64), B.astype(np.float64)
+            Cn = harness.gemm(A, B, naive=True)
+            _check(Cn, A64, B64, f"naive M={M} N={N} K={K}")
+            bound = 4 * K * U * (np.abs(A64) @ np.abs(B64))
+            assert np.all(np.abs(C.astype(np.float64) - Cn) <= bound), f"fast vs gemm_naive M={M} N={N} K={K}"
+    assert worst < 1e-4
+
+
+TRANS_SHAPES = [(1, 1, 1), (5, 7, 6), (6, 32, 33), (7, 33, 31), (31, 5, 257), (33, 100, 7), (100, 31, 300),
+                (257, 6, 32), (300, 257, 5), (32, 300, 100), (257, 300, 300)]
+
+
+@pytest.mark.parametrize("transa,transb", [(False, True), (True, False), (True, True)])
+def test_transposed_operands(harness, transa, transb):
+    rng = np.random.default_rng(1)
+    for M, N, K in TRANS_SHAPES:
+        A = _rand(rng, M, K)
+        B = _rand(rng, K, N)
+        C = harness.gemm(A.T.copy() if transa else A, B.T.copy() if transb else B, transa=transa, transb=transb)
+        _check(C, A.astype(np.float64), B.astype(np.float64), f"transa={transa} transb={transb} M={M} N={N} K={K}")
+        Cp = harness.gemm(A, B)
+        np.testing.assert_array_equal(C, Cp, err_msg="the layout of an operand changed the result")
+
+
+THREAD_SHAPES = [(1, 1, 1), (5, 300, 7), (6, 33, 257), (7, 7, 7), (13, 300, 300), (31, 32, 33), (100, 100, 100),
+                 (257, 31, 300), (300, 5, 257), (300, 300, 300)]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_give_identical_results(harness, threads):
+    """The parallel partition must not change any element (each is summed in the same k order)."""
+    rng = np.random.default_rng(2)
+    for (M, N, K), (ta, tb) in itertools.product(THREAD_SHAPES, [(False, False), (True, True)]):
+        A = _rand(rng, M, K)
+        B = _rand(rng, K, N)
+        Aa, Bb = (A.T.copy() if ta else A), (B.T.copy() if tb else B)
+        C1 = harness.gemm(Aa, Bb, ta, tb, which=1, threads=1)
+        Ct = harness.gemm(Aa, Bb, ta, tb, which=1, threads=threads)
+        _check(Ct, A.astype(np.float64), B.astype(np.float64), f"{threads} threads M={M} N={N} K={K}")
+        np.testing.assert_array_equal(C1, Ct, err_msg=f"{threads} threads vs 1, M={M} N={N} K={K}")
+        # the second thread really worked (its pack_a slot was used), nothing beyond the last slot
+        slot = harness.ctx["gemm_mc"] * harness.ctx["gemm_kc"]
+        if harness.lib.t_omp() and M >= 2 * harness.ctx["gemm_mr"] and M * K > 1:
+            harness.pack_a[:] = 0
+            harness.gemm(Aa, Bb, ta, tb, which=1, threads=threads)
+            assert np.any(harness.pack_a[slot:2 * slot] != 0), f"no work on thread 1, M={M} N={N} K={K}"
+            assert not np.any(harness.pack_a[threads * slot:] != 0), "pack_a written beyond the thread slots"
+        # the default threshold driver, with threads available, agrees too
+        Cd = harness.gemm(Aa, Bb, ta, tb, which=0, threads=threads)
+        np.testing.assert_array_equal(C1, Cd)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bias_relu_epilogue_after_last_k_block(harness, threads):
+    """The epilogue runs once, on the fully accumulated value (K spans several KC blocks)."""
+    rng = np.random.default_rng(3)
+    for M, N, K in [(1, 1, 1), (7, 33, 257), (31, 5, 300), (100, 32, 600), (257, 300, 33), (6, 257, 700)]:
+        A = _rand(rng, M, K)
+        B = _rand(rng, K, N)
+        bias = _rand(rng, N)
+        C = harness.gemm(A, B, which=2, threads=threads, bias=bias)
+        A64, B64 = A.astype(np.float64), B.astype(np.float64)
+        pre = A64 @ B64 + bias
+        bound = 2 * (K + 1) * U * (np.abs(A64) @ np.abs(B64) + np.abs(bias)) + 1e-30
+        want = np.maximum(pre, 0)
+        assert np.all(np.abs(C - want) <= bound), f"bias+relu M={M} N={N} K={K} threads={threads}"
+        assert np.all(C >= 0)
+        # and transposed B with the epilogue
+        Ct = harness.gemm(A, B.T.copy(), transb=True, which=2, threads=threads, bias=bias)
+        np.testing.assert_array_equal(C, Ct)
+
+
+def test_output_is_overwritten_not_accumulated(harness):
+    """C's previous contents never leak in: the first K block stores, later ones add."""
+    rng = np.random.default_rng(4)
+    for M, N, K in [(5, 7, 6), (33, 31, 300), (100, 257, 513)]:
+        A = _rand(rng, M, K)
+        B = _rand(rng, K, N)
+        junk = np.full((M, N), 1e6, np.float32)
+        C = harness.gemm(A, B, out=junk)
+        _check(C, A.astype(np.float64), B.astype(np.float64), f"preset output M={M} N={N} K={K}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dense_call_shapes(harness, threads):
+    """dense.c.j2's forward x.W (+bias, saved z, relu), dW = x^T.dz and dx = dz.W^T, constant K, N."""
+    rng = np.random.default_rng(5)
+    harness.lib.t_set_threads(threads)
+    K, N = DENSE_K, DENSE_N
+    for M in [1, 6, 7, 64, 257]:
+        x = _rand(rng, M, K)
+        W = _rand(rng, K, N)
+        b = _rand(rng, N)
+        dz = _rand(rng, M, N)
+        y = np.full((M, N), np.nan, np.float32)
+        z = np.full((M, N), np.nan, np.float32)
+        p = harness.p
+        harness.lib.t_xw(M, p(x), p(W), p(b), p(y), p(z), p(harness.pack_a), p(harness.pack_b))
+        x64, W64, dz64 = x.astype(np.float64), W.astype(np.float64), dz.astype(np.float64)
+        pre = x64 @ W64 + b
+        bound = 2 * (K + 1) * U * (np.abs(x64) @ np.abs(W64) + np.abs(b))
+        assert np.all(np.abs(z - pre) <= bound), f"saved pre-activation, M={M}"
+        np.testing.assert_array_equal(y, np.maximum(z, 0))
+        dW = np.full((K, N), np.nan, np.float32)
+        harness.lib.t_xtdz(M, p(x), p(dz), p(dW), p(harness.pack_a), p(harness.pack_b))
+        _check(dW, x64.T, dz64, f"x^T dz M={M}")
+        dx = np.full((M, K), np.nan, np.float32)
+        harness.lib.t_dzwt(M, p(dz), p(W), p(dx), p(harness.pack_a), p(harness.pack_b))
+        _check(dx, dz64, W64.T, f"dz W^T M={M}")
+
+
+def test_threaded_model_matches_single_thread_and_numpy():
+    """A model large enough for the threaded GEMM path (M*N*K >= flops_min): its forward and
+    gradients are bitwise identical with 1 and 2 threads, and the forward matches numpy."""
+    from seqc import keras
+    model = keras.Sequential([keras.layers.Dense(300, activation="relu", input_shape=(257,), name="big0"),
+                              keras.layers.Dense(33, name="big1")], name="gemm_threads_model")
+    model.loc = None
+    model.compile(optimizer="sgd", loss="mse")
+    eng = model._runtime._engine
+    if eng.lib.seqc_get_threads() < 2:
+        pytest.skip("the model library was created with one thread (OMP_NUM_THREADS=1?)")
+    rng = np.random.default_rng(6)
+    ws = [rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(ws)
+    x = rng.uniform(-1, 1, (100, 257)).astype(np.float32)
+    y = rng.normal(0, 1, (100, 33)).astype(np.float32)
+    try:
+        results = {}
+        for n in (1, 2):
+            eng.lib.seqc_set_threads(n)
+            results[n] = (eng.predict(x, 100), eng.gradients(x, y))
+    finally:
+        eng.lib.seqc_set_threads(2)
+    (p1, (l1, g1)), (p2, (l2, g2)) = results[1], results[2]
+    np.testing.assert_array_equal(p1, p2)
+    assert l1 == l2
+    np.testing.assert_array_equal(g1, g2)
+    x64 = x.astype(np.float64)
+    h = np.maximum(x64 @ ws[0] + ws[1], 0)
+    ref = h @ ws[2] + ws[3]
+    np.testing.assert_allclose(p1, ref, rtol=1e-4, atol=1e-5)
