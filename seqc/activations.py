@@ -592,6 +592,8 @@ def get(name) -> Activation:
             f"Could not interpret activation identifier {name!r}: only Keras "
             f"built-in activations are supported. Valid names: {_valid_names()}"
         )
+    if callable(name) and getattr(name, "__module__", "").startswith("seqc.keras"):
+        name = name.__name__      # keras.activations.relu passed as a function
     if not isinstance(name, str):
         raise ValueError(
             f"Could not interpret activation identifier {name!r} (type "

@@ -121,6 +121,8 @@ def build(name, c_source, h_source, flags=None):
                 f.write(text)
         tmp = tempfile.NamedTemporaryFile(dir=d, suffix=".so", delete=False).name
         cmd = [compiler(), *flags, "-shared", "-o", tmp, os.path.join(d, name + ".c"), "-lm"]
+        if sys.platform.startswith("linux"):
+            cmd.insert(-1, "-Wl,-z,nodelete")
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             os.unlink(tmp)
@@ -135,7 +137,11 @@ def load(path):
     """dlopen a built model library (each path once per process)."""
     path = os.path.abspath(path)
     if path not in _loaded:
-        _loaded[path] = ffi().dlopen(path)
+        f = ffi()
+        # RTLD_NODELETE: OpenMP worker threads may still be parked in the library's code when
+        # Python unloads it at exit; keeping it mapped avoids a crash at shutdown.
+        flags = f.RTLD_NOW | getattr(f, "RTLD_NODELETE", 0)
+        _loaded[path] = f.dlopen(path, flags)
     return _loaded[path]
 
 

@@ -407,7 +407,7 @@ def trace(fn, y_true_shape, y_pred_shape, what):
     try:
         out = fn(yt, yp)
     except TraceError as e:
-        raise TraceError(f"{what}: {e}") from None
+        raise TraceError(str(e)) from None
     if isinstance(out, dict) or isinstance(out, (list, tuple)):
         raise TraceError(f"{what} must return a single tensor")
     return as_expr(out)

@@ -21,10 +21,12 @@ import operator
 import os
 
 from ..errors import SeqcError, SourceLoc
+from .source import parse_defines, read_source  # noqa: F401  (re-exported)
 
 _MAX_LOOP = 100_000          # iterations of a static loop before we give up
 _MAX_DEPTH = 60              # nested user-function calls
 _MAX_SIZE = 1_000_000        # elements in a computed str/list/tuple
+_MAX_STEPS = 2_000_000       # statements and loop items interpreted in one parse
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,12 +102,19 @@ def _is_traced(*values):
     return any(isinstance(v, Expr) for v in values)
 
 
-def _body_trace_error_class():
-    from ..trace import TraceError
+_BODY_ERROR = []
 
-    class BodyTraceError(TraceError):
-        """An error inside an interpreted loss/metric body; the message names its line."""
-    return BodyTraceError
+
+def _body_error(message):
+    """A seqc.trace.TraceError raised inside an interpreted loss/metric body (its message names
+    the line). The class is made on first use, so that importing this module stays light."""
+    if not _BODY_ERROR:
+        from ..trace import TraceError
+
+        class BodyTraceError(TraceError):
+            pass
+        _BODY_ERROR.append(BodyTraceError)
+    return _BODY_ERROR[0](message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,9 +250,9 @@ class PureModule:
         self.module = module
 
     def getattr(self, attr, line):
-        if attr.startswith("_") or not hasattr(self.module, attr):
-            return Unknown("error", message=f"module {self.module.__name__!r} has no attribute {attr!r}", line=line)
-        return getattr(self.module, attr)
+        if self.module is math and attr in _MATH:
+            return _MATH[attr]
+        return Unknown("runtime", text=f"{self.module.__name__}.{attr}", line=line)
 
 
 _MODULE_TYPES = (KerasModule, TFModule, _TFCompat, SeqcRoot, PureModule)
@@ -266,9 +275,27 @@ _BUILTINS = {name: getattr(builtins, name)
              for name in ("int", "float", "str", "bool", "tuple", "list", "dict", "set", "frozenset", "len",
                           "min", "max", "abs", "round", "sum", "pow", "divmod", "any", "all", "range",
                           "isinstance", "repr", "format", "ord", "chr", "slice")}
+
+
+def _range(*args):
+    r = range(*args)
+    if len(r) > _MAX_SIZE:
+        raise ValueError(f"range of {len(r)} items is too long for a static evaluation")
+    return r
+
+
+def _pow(base, exp, mod=None):
+    _guard_binop(operator.pow, base, exp)
+    return pow(base, exp) if mod is None else pow(base, exp, mod)
+
+
 _BUILTINS.update(zip=_materialize(zip), enumerate=_materialize(enumerate), reversed=_materialize(reversed),
-                 sorted=sorted)
-_BUILTIN_IDS = {id(f) for f in _BUILTINS.values()} | {id(f) for f in vars(math).values() if callable(f)}
+                 sorted=sorted, range=_range, pow=_pow)
+_MATH = {name: getattr(math, name) for name in (
+    "ceil", "floor", "trunc", "sqrt", "isqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "fabs", "gcd",
+    "sin", "cos", "tan", "tanh", "atan", "hypot", "isfinite", "isnan", "isinf", "copysign", "fmod", "modf",
+    "pi", "e", "inf", "nan", "tau")}
+_BUILTIN_IDS = {id(f) for f in _BUILTINS.values()} | {id(f) for f in _MATH.values() if callable(f)}
 _BUILTIN_CONSTS = {"True": True, "False": False, "None": None, "Ellipsis": Ellipsis}
 _PURE_STDLIB = {"math": math}
 _SAFE_TYPES = (str, list, tuple, dict, set, frozenset, int, float, bool, complex, range, bytes)
@@ -287,6 +314,9 @@ def _guard_binop(op, a, b):
     """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12)."""
     if op is operator.pow and isinstance(a, int) and isinstance(b, int) and abs(b) > 10_000 and abs(a) > 1:
         raise ValueError("exponent too large for a static evaluation")
+    if op is operator.add and isinstance(a, (str, list, tuple, bytes)) and isinstance(b, (str, list, tuple, bytes)):
+        if len(a) + len(b) > _MAX_SIZE:
+            raise ValueError("sequence too long for a static evaluation")
     if op in (operator.mul, operator.lshift):
         for seq, n in ((a, b), (b, a)):
             if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
@@ -383,8 +413,8 @@ class UserFunction:
     def run(self, values):
         interp = self._interp
         if interp.depth >= _MAX_DEPTH:
-            raise SeqcError(f"{self.__name__}(): calls nested too deeply for a static evaluation",
-                            SourceLoc(interp.file, self.line))
+            raise _TooDeep(f"{self.__name__}(): calls nested too deeply for a static evaluation",
+                           SourceLoc(interp.file, self.line))
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
@@ -410,18 +440,19 @@ class UserFunction:
         traced = _is_traced(*args, *kwargs.values())
         try:
             result = self.run(values)
-        except _BodyTraceError:
-            raise
         except SeqcError:
             raise
         except (TraceError, ValueError, TypeError, ArithmeticError) as e:
-            if not traced:
+            if not traced or (_BODY_ERROR and isinstance(e, _BODY_ERROR[0])):
                 raise
-            raise _BodyTraceError(f"{e} (line {interp.line})") from None
+            raise _body_error(f"{e} (line {interp.line})") from None
         if isinstance(result, Unknown) and traced:
             # a loss/metric computed something that is not a backend op (numpy, a runtime value)
-            raise _BodyTraceError(f"{result.describe()} (line {result.line or interp.line}); losses and metrics "
-                                  "must be formulas of keras.backend / keras.ops functions")
+            line = result.line or interp.line
+            what = (f"`{result.text}` is not a keras.backend / keras.ops function" if result.kind == "runtime"
+                    else result.describe())
+            raise _body_error(f"{what} (line {line}); seqc traces losses and metrics written with "
+                                  "keras.backend / keras.ops functions")
         return result
 
     def __repr__(self):
@@ -429,7 +460,6 @@ class UserFunction:
 
 
 _NO_DEFAULT = object()
-_BodyTraceError = _body_trace_error_class()
 
 
 class _Scope:
@@ -460,7 +490,9 @@ class Interpreter:
         self.star_modules = []        # keras modules imported with `*`
         self.models = []              # every Sequential built, in order
         self.compiled = []            # models in the order of their compile() calls
+        self.missing_model = None     # `Sequential()` called without importing it
         self.depth = 0
+        self.steps = 0
         self.line = None              # line of the statement being interpreted
         _layers.reset_names()
 
@@ -484,8 +516,16 @@ class Interpreter:
         for s in stmts:
             self.exec_stmt(s, scope)
 
+    def step(self, line):
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise SeqcError("the script computes too much for a static evaluation (seqc compile interprets "
+                            "only the code that builds the model); simplify the loop here or use -D",
+                            SourceLoc(self.file, line))
+
     def exec_stmt(self, s, scope):
         self.line = s.lineno
+        self.step(s.lineno)
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is not None:
             method(s, scope)
@@ -1020,6 +1060,7 @@ class Interpreter:
             if len(items) > _MAX_LOOP:
                 raise _UnknownIn(Unknown("runtime", text=_text(g.iter), line=node.lineno))
             for item in items:
+                self.step(node.lineno)
                 self.assign(g.target, item, local, node)
                 ok = True
                 for cond in g.ifs:
@@ -1098,6 +1139,8 @@ class Interpreter:
     def expr_Call(self, node, scope):
         func = self.eval(node.func, scope)
         if isinstance(func, Unknown):
+            if func.kind == "undefined" and func.name in ("Sequential", "Model") and not self.missing_model:
+                self.missing_model = func.copy(line=node.lineno)
             if func.kind == "runtime":
                 return Unknown("runtime", text=_text(node), line=node.lineno)
             return func
@@ -1113,7 +1156,12 @@ class Interpreter:
                 values = func.bind(args, kwargs)
             except TypeError as e:
                 return Unknown("error", message=str(e), line=node.lineno)
-            return func.run(values)
+            if self.depth:
+                return func.run(values)
+            try:
+                return func.run(values)
+            except _TooDeep as e:     # e.g. a recursive helper: harmless unless the model needs it
+                return Unknown("error", message=e.message, line=node.lineno)
         kind = _callable_kind(func)
         if kind == "model":
             return self.build_sequential(func, args, kwargs, node)
@@ -1134,6 +1182,9 @@ class Interpreter:
             return func(*args, **kwargs)     # inside a loss/metric being traced: errors go to the tracer
         try:
             result = func(*args, **kwargs)
+            for v in (result, getattr(func, "__self__", None)):
+                if isinstance(v, (str, bytes, list, tuple, dict, set)) and len(v) > _MAX_SIZE:
+                    raise ValueError("value too large for a static evaluation")
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError) as e:
             return Unknown("error", message=_call_error_message(func, e), line=node.lineno)
         if kind == "construct" and hasattr(result, "loc"):
@@ -1219,6 +1270,10 @@ class Interpreter:
         return None
 
 
+class _TooDeep(SeqcError):
+    pass
+
+
 class _UnknownIn(Exception):
     def __init__(self, value):
         self.value = value
@@ -1297,35 +1352,6 @@ def _classify(func):
 # ---------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------
-def parse_defines(items):
-    """['units=64', 'name=relu'] -> {'units': 64, 'name': 'relu'} (literal_eval, else a string)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SeqcError(f"-D expects NAME=VALUE, got {item!r}")
-        name, value = item.split("=", 1)
-        name = name.strip()
-        if not name or not all(part.split("[")[0].isidentifier() for part in name.split(".")):
-            raise SeqcError(f"-D expects NAME=VALUE with NAME a Python name, got {item!r}")
-        try:
-            out[name] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            out[name] = value
-    return out
-
-
-def read_source(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise SeqcError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SeqcError(f"{path}: is a directory, expected a Python script") from None
-    except OSError as e:
-        raise SeqcError(f"{path}: cannot read: {e.strerror or e}") from None
-
-
 def parse_tree(path):
     source = read_source(path)
     try:
@@ -1358,6 +1384,10 @@ def parse_script(path, defines=None):
         model = interp.compiled[-1]
     else:
         built = [m for m in interp.models if m.layers]
+        if not built and interp.missing_model is not None:
+            u = interp.missing_model
+            raise SeqcError(f"name {u.name!r} is not defined: import it (`from keras.models import {u.name}`)",
+                            SourceLoc(path, u.line))
         if not built:
             raise SeqcError("no Keras Sequential model found: seqc compile looks for `Sequential([...])` or "
                             "`model = Sequential()` with `model.add(...)`", SourceLoc(path, None))

@@ -68,9 +68,11 @@ def make_tensorflow_stub():
 class _AliasLoader(importlib.abc.Loader):
     """Hands out an existing module object (a seqc.keras module or the tensorflow stub)."""
 
-    def __init__(self, module):
+    def __init__(self, module, patched):
         self.module = module
         self.saved_spec = getattr(module, "__spec__", None)
+        self.had_path = hasattr(module, "__path__")
+        self.patched = patched          # modules given a __path__ for the run, to undo afterwards
 
     def create_module(self, spec):
         return self.module
@@ -79,6 +81,8 @@ class _AliasLoader(importlib.abc.Loader):
         # the import system stamped our alias spec on the module: give it back its own identity
         if self.saved_spec is not None:
             module.__spec__ = self.saved_spec
+        if not self.had_path and hasattr(module, "__path__"):
+            self.patched.append(module)
 
 
 class KerasFinder(importlib.abc.MetaPathFinder):
@@ -86,12 +90,13 @@ class KerasFinder(importlib.abc.MetaPathFinder):
 
     def __init__(self):
         self._tf = None
+        self.patched = []
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "tensorflow":
             if self._tf is None:
                 self._tf = make_tensorflow_stub()
-            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(self._tf), is_package=True)
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(self._tf, []), is_package=True)
         sub = _keras_sub(fullname)
         if sub is None:
             if fullname.startswith("tensorflow."):
@@ -106,7 +111,7 @@ class KerasFinder(importlib.abc.MetaPathFinder):
         module = importlib.import_module(target_name)
         # modules with legacy sub-paths (keras.optimizers.schedules, keras.layers.core) must be packages
         has_children = any(k.startswith(sub + ".") for k in _ALIASES) if sub else True
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module, self.patched),
                                               is_package=hasattr(module, "__path__") or has_children)
 
 
@@ -128,6 +133,11 @@ class keras_imports:
     def __exit__(self, *exc):
         if self.finder in sys.meta_path:
             sys.meta_path.remove(self.finder)
+        for module in self.finder.patched:
+            try:
+                del module.__path__
+            except AttributeError:
+                pass
         for k in [k for k in sys.modules if _is_alias_name(k)]:
             del sys.modules[k]
         sys.modules.update(self.saved)
@@ -177,6 +187,59 @@ def user_location(exc):
     return SourceLoc(f, line), inside_seqc
 
 
+_KERAS_MODULES = ("seqc.keras", "seqc.keras.models", "seqc.keras.layers", "seqc.keras.optimizers",
+                  "seqc.keras.schedules", "seqc.keras.backend", "seqc.keras.utils", "seqc.keras.losses",
+                  "seqc.keras.metrics", "seqc.keras.callbacks", "seqc.keras.activations",
+                  "seqc.keras.initializers", "seqc.keras.ops")
+_KERAS_NAME = {m: "keras" + m[len("seqc.keras"):] for m in _KERAS_MODULES}
+_KERAS_NAME["seqc.keras.schedules"] = "keras.optimizers.schedules"
+
+
+def _seqc_callable_named(name):
+    """Is `name` (as Python prints it in a TypeError) a class or function of seqc.keras?"""
+    for m in _KERAS_MODULES:
+        mod = sys.modules.get(m)
+        if mod is not None and callable(getattr(mod, name, None)) and not name.startswith("_"):
+            return True
+    return False
+
+
+def _missing(module_name, attr):
+    from .ast_frontend import _missing_message
+    sub = _KERAS_NAME[module_name].split(".")[1:]
+    from .ast_frontend import normalize_keras_path
+    return _missing_message(normalize_keras_path(sub), attr)
+
+
+def as_user_error(e):
+    """The SeqcError to report for an exception raised while a script runs, or None when it is
+    the script's own bug (then Python's traceback is the right report)."""
+    import re
+    loc, inside_seqc = user_location(e)
+    if isinstance(e, SeqcError):
+        if e.loc is not None and e.loc.file and _is_user_file(e.loc.file, _library_dirs()):
+            loc = e.loc                 # seqc already knows the exact line (a layer, a def)
+        return SeqcError(e.message, loc)
+    if isinstance(e, ModuleNotFoundError) and e.name and _is_alias_name(e.name):
+        return SeqcError(str(e), loc)
+    if isinstance(e, ImportError) and e.name in _KERAS_MODULES:
+        m = re.match(r"cannot import name '(\w+)'", str(e))
+        if m:
+            return SeqcError(f"cannot import {m.group(1)} from {_KERAS_NAME[e.name]}: "
+                             f"{_missing(e.name, m.group(1))}", loc)
+    if isinstance(e, AttributeError) and getattr(e, "obj", None) is not None and \
+            getattr(e.obj, "__name__", None) in _KERAS_MODULES and getattr(e, "name", None):
+        return SeqcError(_missing(e.obj.__name__, e.name), loc)
+    if isinstance(e, (ValueError, TypeError)):
+        if inside_seqc:
+            return SeqcError(str(e), loc)
+        if isinstance(e, TypeError):    # argument binding of a seqc class: raised at the call site
+            m = re.match(r"(\w+)(?:\.__init__)?\(\) (.*)", str(e), re.S)
+            if m and _seqc_callable_named(m.group(1)):
+                return SeqcError(f"{m.group(1)}() {m.group(2)}", loc)
+    return None
+
+
 def run_script(path, argv=()):
     """Run a Keras script as __main__ on seqc. User errors raised by seqc become a SeqcError
     located in the script (FILE:LINE); anything else propagates unchanged."""
@@ -196,15 +259,11 @@ def run_script(path, argv=()):
                 if e.filename and os.path.abspath(e.filename) == os.path.abspath(path):
                     raise SeqcError(e.msg, SourceLoc(path, e.lineno)) from None
                 raise
-            except (ValueError, TypeError) as e:
-                loc, inside_seqc = user_location(e)
-                if not (isinstance(e, SeqcError) or inside_seqc):
-                    raise                       # the script's own bug: Python's traceback
-                message = e.message if isinstance(e, SeqcError) else str(e)
-                if isinstance(e, SeqcError) and e.loc is not None and e.loc.file and _is_user_file(
-                        e.loc.file, _library_dirs()):
-                    loc = e.loc                 # seqc already knows the exact line (a layer, a def)
-                raise SeqcError(message, loc) from None
+            except (ValueError, TypeError, ImportError, AttributeError) as e:
+                err = as_user_error(e)
+                if err is None:
+                    raise
+                raise err from None
     finally:
         sys.argv = saved_argv
         sys.path[:] = saved_path

@@ -2,7 +2,7 @@
 delegates fit / evaluate / predict to the runtime model over the generated C."""
 import numpy as np
 
-from .. import initializers, pipeline
+from .. import initializers
 from ..errors import SeqcError
 from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng
 from ..spec import CompileSpec, ModelSpec
@@ -67,6 +67,7 @@ class Sequential:
         return bool(self.layers) and self.layers[0].input_shape_arg is not None
 
     def _forward_graph(self):
+        from .. import pipeline   # imported on first use: it brings jinja2 and the code generator
         return pipeline.forward_graph(self.spec())
 
     def _build_weights(self, keep=None):
@@ -107,6 +108,7 @@ class Sequential:
         key = None if y_shape is None else tuple(y_shape)
         if key in self._variants:
             return self._variants[key]
+        from .. import pipeline
         desc, lib, _ = pipeline.compile_spec(self.spec(), y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()

@@ -1,0 +1,366 @@
+"""The `seqc` command line.
+
+  seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]
+  seqc run SCRIPT.py [ARGS...]
+  seqc summary MODEL.py [-D NAME=VALUE ...]
+
+User errors print `FILE:LINE: message` (or `seqc: message`) on stderr and exit 1, without a
+Python traceback (set SEQC_TRACEBACK=1 to see one). Imports are deferred so that a compile with
+a warm build cache stays well under a second.
+"""
+import argparse
+import json
+import keyword
+import os
+import sys
+
+from .errors import BuildError, SeqcError
+
+USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]
+       seqc run SCRIPT.py [ARGS...]
+       seqc summary MODEL.py [-D NAME=VALUE ...]"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _parser():
+    p = _Parser(prog="seqc", usage=USAGE,
+                description="Compile Keras Sequential models to specialised C, and run Keras scripts on it.")
+    p.add_argument("--version", action="store_true", help="print seqc's version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("compile", help="compile a Keras script's model into a Python package (static: the "
+                                       "script is read, never run)",
+                       usage="seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]")
+    c.add_argument("model", metavar="MODEL.py")
+    c.add_argument("-o", "--outdir", default="build", metavar="OUTDIR",
+                   help="where to write the package NAME/ (default: build)")
+    c.add_argument("--name", help="package name (default: the script's file name)")
+    c.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
+                   help="value for a name the script computes at run time (repeatable)")
+
+    r = sub.add_parser("run", help="run an unchanged Keras script with its keras imports served by seqc",
+                       usage="seqc run SCRIPT.py [ARGS...]")
+    r.add_argument("script", metavar="SCRIPT.py")
+    r.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
+    s = sub.add_parser("summary", help="print the model summary of a Keras script (static)",
+                       usage="seqc summary MODEL.py [-D NAME=VALUE ...]")
+    s.add_argument("model", metavar="MODEL.py")
+    s.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
+                   help="value for a name the script computes at run time (repeatable)")
+    return p
+
+
+def package_name(path):
+    """The default package name: the file's stem as a Python identifier."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem) or "model"
+    if not name.isascii():
+        name = "".join(ch if ch.isascii() else "_" for ch in name)
+    if name[0].isdigit():
+        name = "m_" + name
+    if keyword.iskeyword(name):
+        name += "_"
+    return name
+
+
+def _check_name(name):
+    if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name):
+        raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name!r}")
+    return name
+
+
+def _parse(path, define):
+    from .frontend.ast_frontend import parse_script
+    from .frontend.source import parse_defines
+    return parse_script(path, parse_defines(define))
+
+
+# ---------------------------------------------------------------------------------------------
+# compile
+# ---------------------------------------------------------------------------------------------
+_INIT_TEMPLATE = '''"""{name}: a Keras model compiled to C by seqc {version} from {source}.
+
+    import {name}
+    model = {name}.Model(seed=0)        # fit / evaluate / predict / get_weights ... as in Keras
+"""
+import json as _json
+import os as _os
+
+_HERE = _os.path.dirname(_os.path.abspath(__file__))
+LIBRARY = _os.path.join(_HERE, "lib{name}.so")
+DESCRIPTION = _os.path.join(_HERE, "model.json")
+
+
+def description():
+    """The model description the runtime needs (layers, parameters, loss, metrics, optimizer)."""
+    with open(DESCRIPTION) as f:
+        return _json.load(f)
+
+
+def Model(seed=None):
+    """A fresh model with newly initialised weights (`seed` makes them reproducible)."""
+    from seqc.runtime.model import Model as _Model
+    return _Model(description(), LIBRARY, seed=seed)
+'''
+
+
+def export_library(lib_path, outdir):
+    """The library and its C source and header, from the build cache (as seqc.build.export)."""
+    import shutil
+    src = os.path.dirname(lib_path)
+    for f in os.listdir(src):
+        if f.endswith((".c", ".h", ".so")):
+            shutil.copy2(os.path.join(src, f), os.path.join(outdir, f))
+
+
+def write_package(outdir, name, desc, lib_path, source):
+    """OUTDIR/NAME/: __init__.py, model.json, NAME.c, NAME.h, libNAME.so. Files are replaced
+    atomically, so a process that has the old library loaded keeps a valid mapping."""
+    import shutil
+    import tempfile
+
+    from . import __version__
+    pkg = os.path.join(outdir, name)
+    try:
+        os.makedirs(pkg, exist_ok=True)
+    except OSError as e:
+        raise SeqcError(f"cannot create {pkg}: {e.strerror or e}") from None
+    if not os.path.isdir(pkg):
+        raise SeqcError(f"{pkg} exists and is not a directory")
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp = None
+    try:
+        tmp = tempfile.mkdtemp(prefix=".seqc-", dir=pkg)
+        export_library(lib_path, tmp)
+        with open(os.path.join(tmp, "model.json"), "w") as f:
+            json.dump(desc, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(tmp, "__init__.py"), "w") as f:
+            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source)))
+        files = sorted(os.listdir(tmp))
+        for fname in files:
+            os.chmod(os.path.join(tmp, fname), (0o755 if fname.endswith(".so") else 0o644) & ~umask)
+            os.replace(os.path.join(tmp, fname), os.path.join(pkg, fname))
+    except OSError as e:
+        raise SeqcError(f"cannot write the package {pkg}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return pkg, files
+
+
+def cmd_compile(args):
+    from .frontend.source import parse_defines, read_source
+    name = _check_name(args.name) if args.name else package_name(args.model)
+    source = read_source(args.model)
+    defines = parse_defines(args.define)
+    key = memo_key(source, defines, name, args.model)
+    hit = memo_get(key)
+    if hit is not None:
+        desc, lib_path, summary = hit
+    else:
+        from . import pipeline
+        from .frontend.ast_frontend import parse_script
+        from .runtime.model import format_summary
+        spec = parse_script(args.model, defines)
+        if spec.compile is None:
+            raise SeqcError("the model is never compiled: seqc compile needs `model.compile(optimizer=..., "
+                            "loss=..., metrics=...)` in the script", spec.loc)
+        desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)    # NAME.c, NAME.h, libNAME.so
+        summary = format_summary(desc)
+        memo_put(key, desc, lib_path, summary)
+    pkg, files = write_package(args.outdir, name, desc, lib_path, args.model)
+    print(summary)
+    print(f"Wrote {pkg}{os.sep} ({', '.join(f for f in files)})")
+    print(f"  use: sys.path.insert(0, {args.outdir!r}); import {name}; model = {name}.Model(seed=0)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# compile memo: an unchanged script compiled again skips parsing, code generation and the
+# compiler probes (the build itself is cached by seqc.build; this makes `seqc compile` of a
+# known script cost little more than the imports). The key covers everything the result depends
+# on: the script's bytes and name, -D defines, the package name, seqc's own source files, the C
+# compiler binary, the flags' environment and the host CPU.
+# ---------------------------------------------------------------------------------------------
+def _seqc_fingerprint():
+    root = os.path.dirname(os.path.abspath(__file__))
+    items = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if f.endswith((".py", ".j2", ".h", ".c")):
+                st = os.stat(os.path.join(d, f))
+                items.append(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_mtime_ns}:{st.st_size}")
+    return "\n".join(items)
+
+
+def _compiler_fingerprint():
+    import shutil
+    cc = os.environ.get("CC", "cc")
+    exe = shutil.which(cc.split()[0]) if cc.split() else None
+    if exe is None:
+        return f"{cc}:missing"
+    real = os.path.realpath(exe)
+    st = os.stat(real)
+    return f"{cc}:{real}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def _host_fingerprint():
+    import platform
+    parts = [platform.machine()]
+    try:
+        with open("/proc/cpuinfo") as f:
+            seen = set()
+            for line in f:
+                k = line.split(":", 1)[0].strip()
+                if k in ("model name", "flags", "Features", "CPU part", "isa") and k not in seen:
+                    seen.add(k)
+                    parts.append(line.strip())
+    except OSError:
+        parts.append(platform.processor())
+    return "\n".join(parts)
+
+
+def memo_key(source, defines, name, path):
+    import hashlib
+    from . import __version__
+    h = hashlib.sha256()
+    for part in (__version__, _seqc_fingerprint(), _compiler_fingerprint(), _host_fingerprint(),
+                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"), name,
+                 os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items()))):
+        h.update(part.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+    h.update(source)
+    return h.hexdigest()[:32]
+
+
+def cache_dir():
+    """seqc.build.cache_dir(), without importing the build machinery (tests check they agree)."""
+    return os.environ.get("SEQC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "seqc")
+
+
+def _memo_path(key):
+    return os.path.join(cache_dir(), "compile-memo", key + ".json")
+
+
+def memo_get(key):
+    if os.environ.get("SEQC_NO_MEMO"):
+        return None
+    try:
+        with open(_memo_path(key)) as f:
+            entry = json.load(f)
+        desc, lib, summary = entry["desc"], entry["lib"], entry["summary"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (desc, lib, summary) if os.path.isfile(lib) else None
+
+
+def memo_put(key, desc, lib_path, summary):
+    path = _memo_path(key)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump({"desc": desc, "lib": os.path.abspath(lib_path), "summary": summary}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass      # a read-only cache only costs speed
+
+
+# ---------------------------------------------------------------------------------------------
+# summary
+# ---------------------------------------------------------------------------------------------
+def summary_description(spec):
+    """The description used by the summary: shapes, parameters and (when compiled) the fusions,
+    without generating or building any C."""
+    from . import lower, passes, pipeline
+    graph = lower.lower_model(spec)
+    if spec.compile is not None:
+        lower.attach_training(graph, spec.compile, lower.default_y_shape(spec.compile, graph.output.shape))
+        passes.run_passes(graph)
+        return pipeline.describe(graph, spec)
+    return {"name": graph.name,
+            "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c} for n, k, s, c in graph.layers],
+            "params": [{"shape": list(p.shape), "trainable": p.trainable} for p in graph.params], "fused": []}
+
+
+def cmd_summary(args):
+    from .runtime.model import format_summary
+    spec = _parse(args.model, args.define)
+    print(format_summary(summary_description(spec)))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+def cmd_run(args):
+    from .frontend.runner import run_script
+    run_script(args.script, args.args)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def format_error(e):
+    loc = getattr(e, "loc", None)
+    message = getattr(e, "message", None) or str(e)
+    if loc is not None and loc.file:
+        if loc.line is None:
+            return f"{loc.file}: {message}"
+        return f"{loc.file}:{loc.line}: {message}"
+    return f"seqc: {message}"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        print(f"seqc: {e}", file=sys.stderr)
+        print(f"usage: {USAGE}", file=sys.stderr)
+        return 1
+    if args.version:
+        from . import __version__
+        print(f"seqc {__version__}")
+        return 0
+    if args.command is None:
+        print(f"usage: {USAGE}", file=sys.stderr)
+        return 1
+    command = {"compile": cmd_compile, "run": cmd_run, "summary": cmd_summary}[args.command]
+    debug = os.environ.get("SEQC_TRACEBACK")
+    try:
+        return command(args)
+    except SeqcError as e:
+        if debug:
+            raise
+        print(format_error(e), file=sys.stderr)
+        return 1
+    except BuildError as e:
+        if debug:
+            raise
+        print(f"seqc: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("seqc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:          # `seqc summary m.py | head`
+        try:
+            sys.stdout = None
+        finally:
+            return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The `seqc` command line: compile -> an importable package that trains; run; summary; errors.
+
+Commands run as `python -m seqc` in a subprocess (the build cache is the session's, from
+conftest.py), so a crash fails a test instead of the run."""
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def seqc(*args, cwd=None, timeout=300):
+    r = subprocess.run([sys.executable, "-m", "seqc", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd, timeout=timeout)
+    return r
+
+
+def assert_user_error(r, start):
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(start), r.stderr
+
+
+def import_package(outdir, name):
+    sys.path.insert(0, str(outdir))
+    try:
+        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[mod]
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(outdir))
+
+
+@pytest.fixture(scope="module")
+def softmax_pkg(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    r = seqc("compile", os.path.join(EXAMPLES, "mlp_softmax.py"), "-o", out)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_compile_writes_package(softmax_pkg):
+    out, r = softmax_pkg
+    pkg = out / "mlp_softmax"
+    assert sorted(os.listdir(pkg)) == ["__init__.py", "libmlp_softmax.so", "mlp_softmax.c", "mlp_softmax.h",
+                                       "model.json"]
+    desc = json.loads((pkg / "model.json").read_text())
+    assert [l["kind"] for l in desc["layers"]] == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert desc["optimizer"]["kind"] == "SGD"
+    # the summary: layers, shapes, parameter counts, fused kernels, and where the package went
+    assert "dense_2 (Dense)" in r.stdout and "(None, 10)" in r.stdout
+    assert "Total params: 6,154" in r.stdout
+    assert "Fused kernels" in r.stdout and "softmax" in r.stdout
+    assert str(pkg) in r.stdout
+    assert '#include "mlp_softmax.h"' in (pkg / "mlp_softmax.c").read_text()
+
+
+def test_compiled_package_trains(softmax_pkg):
+    out, _ = softmax_pkg
+    mod = import_package(out, "mlp_softmax")
+    model = mod.Model(seed=0)
+    again = mod.Model(seed=0)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [w.shape for w in model.get_weights()] == [(20, 64), (64,), (64, 64), (64,), (64, 10), (10,)]
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 20))
+    y = np.eye(10, dtype=np.float32)[rng.integers(10, size=64)]
+    hist = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert set(hist.history) == {"loss", "accuracy"} and len(hist.history["loss"]) == 2
+    loss, acc = model.evaluate(x, y, batch_size=32, verbose=0)
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    assert model.predict(x[:5], verbose=0).shape == (5, 10)
+
+
+def test_compile_binary_name_and_warm_cache(tmp_path):
+    src = os.path.join(EXAMPLES, "mlp_binary.py")
+    r1 = seqc("compile", src, "-o", tmp_path, "--name", "binnet")
+    assert r1.returncode == 0, r1.stderr
+    r2 = seqc("compile", src, "-o", tmp_path, "--name", "binnet")       # warm: from the caches
+    assert r2.returncode == 0, r2.stderr
+    assert r1.stdout == r2.stdout
+    mod = import_package(tmp_path, "binnet")
+    model = mod.Model(seed=1)
+    x = np.random.default_rng(1).random((40, 20))
+    y = np.random.default_rng(2).integers(2, size=(40, 1))
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    out = model.evaluate(x, y, verbose=0)
+    assert len(out) == 2 and model.metrics_names == ["loss", "accuracy"]
+
+
+def test_compile_default_outdir_defines_and_custom_metric(tmp_path):
+    script = tmp_path / "my-net.py"
+    script.write_text(textwrap.dedent("""
+        import keras.backend as K
+        from tensorflow.keras.models import Sequential
+        from tensorflow.keras.layers import Dense
+
+        def mean_pred(y_true, y_pred):
+            return K.mean(y_pred)
+
+        model = Sequential()
+        model.add(Dense(hidden, activation='relu', input_dim=n_in))
+        model.add(Dense(1, activation='sigmoid'))
+        model.compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy', mean_pred])
+    """))
+    r = seqc("compile", script.name, cwd=tmp_path)
+    assert_user_error(r, f"{script.name}:10: name 'hidden' is not defined (pass -D hidden=VALUE)")
+    r = seqc("compile", script.name, "-D", "hidden=6", "-Dn_in=3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pkg = tmp_path / "build" / "my_net"                 # default OUTDIR and the stem as an identifier
+    assert (pkg / "libmy_net.so").exists()
+    mod = import_package(tmp_path / "build", "my_net")
+    model = mod.Model(seed=0)
+    assert model.metrics_names == ["loss", "accuracy", "mean_pred"]
+    x = np.random.default_rng(0).random((10, 3))
+    y = np.random.default_rng(1).integers(2, size=(10, 1))
+    loss, acc, mp = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(mp, model.predict(x, verbose=0).mean(), rtol=1e-5)
+
+
+def test_summary():
+    r = seqc("summary", os.path.join(EXAMPLES, "mlp_binary.py"))
+    assert r.returncode == 0, r.stderr
+    assert "Layer (type)" in r.stdout and "dense_2 (Dense)" in r.stdout and "(None, 1)" in r.stdout
+    assert "Total params: 5,569" in r.stdout
+    assert "sigmoid" in r.stdout        # the fused sigmoid + binary cross-entropy
+
+
+@pytest.mark.parametrize("example", ["mlp_softmax.py", "mlp_binary.py"])
+def test_run_examples(example, tmp_path):
+    r = seqc("run", os.path.join(EXAMPLES, example), cwd=tmp_path)
+    assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
+    assert "Epoch 20/20" in r.stdout and "accuracy" in r.stdout
+
+
+def test_run_passes_arguments_and_serves_tensorflow_keras(tmp_path):
+    script = tmp_path / "args.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        from tensorflow.keras import layers, optimizers
+        from keras.optimizers.schedules import ExponentialDecay
+        import keras
+        assert tf.keras is keras
+        units = int(sys.argv[1])
+        model = tf.keras.Sequential([layers.Dense(units, activation='relu', input_shape=(3,)), layers.Dense(1)])
+        model.compile(optimizer=optimizers.SGD(ExponentialDecay(0.1, 10, 0.5)), loss='mse')
+        h = model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=2, verbose=0)
+        print("argv", sys.argv[1:], "params", model.count_params(), "epochs", len(h.history['loss']))
+    """))
+    r = seqc("run", script, "5", "--flag", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "argv ['5', '--flag'] params 26 epochs 2" in r.stdout
+
+
+def test_run_errors_are_reported_at_the_script_line(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import keras\nfrom keras.layers import Dense\nm = keras.Sequential()\nm.add(Dense(12, units=784))\n")
+    r = seqc("run", bad)
+    assert_user_error(r, f"{bad}:4: ")
+    assert "units" in r.stderr
+    shape = tmp_path / "shape.py"
+    shape.write_text(textwrap.dedent("""
+        import numpy as np
+        from keras.models import Sequential
+        from keras.layers import Dense
+        model = Sequential([Dense(2, activation='softmax', input_dim=4)])
+        model.compile(optimizer='sgd', loss='categorical_crossentropy')
+
+        def train():
+            model.fit(np.zeros((10, 5)), np.zeros((10, 2)), epochs=1, verbose=0)
+
+        train()
+    """))
+    r = seqc("run", shape)
+    assert_user_error(r, f"{shape}:9: ")
+    unsupported = tmp_path / "conv.py"
+    unsupported.write_text("from keras.layers import Dense, Conv2D\n")
+    assert_user_error(seqc("run", unsupported), f"{unsupported}:1: ")
+    # the script's own bug is the script's: Python's traceback, as with `python script.py`
+    own = tmp_path / "own.py"
+    own.write_text("x = int('abc')\n")
+    r = seqc("run", own)
+    assert r.returncode != 0 and "Traceback" in r.stderr and "invalid literal" in r.stderr
+    syn = tmp_path / "syn.py"
+    syn.write_text("import keras\nx = (\n")
+    r = seqc("run", syn)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.startswith(f"{syn}:")
+
+
+def test_compile_errors(tmp_path):
+    assert_user_error(seqc("compile", tmp_path / "missing.py"), "seqc: ")
+    assert "no such file" in seqc("compile", tmp_path / "missing.py").stderr
+    bad = tmp_path / "bad.py"
+    bad.write_text("from keras.models import Sequential\nfrom keras.layers import Dense\n"
+                   "model = Sequential()\nmodel.add(Dense(12, units=784))\n")
+    r = seqc("compile", bad, "-o", tmp_path)
+    assert_user_error(r, f"{bad}:4: ")
+    assert "multiple values for argument 'units'" in r.stderr
+    syn = tmp_path / "syn.py"
+    syn.write_text("from keras.models import Sequential\nmodel = Sequential(\n")
+    assert_user_error(seqc("summary", syn), f"{syn}:2: ")
+    nocompile = tmp_path / "nocompile.py"
+    nocompile.write_text("from keras.models import Sequential\nfrom keras.layers import Dense\n"
+                         "model = Sequential([Dense(2, input_dim=3)])\n")
+    r = seqc("compile", nocompile, "-o", tmp_path)
+    assert_user_error(r, f"{nocompile}:3: ")
+    assert "compile" in r.stderr
+    shape = tmp_path / "shape.py"       # an error found by the lowering names the layer's line
+    shape.write_text("from keras.models import Sequential\nfrom keras.layers import Dense\n"
+                     "model = Sequential([Dense(2, input_dim=3), Dense(3, activation='softmax')])\n"
+                     "def m(y_true, y_pred):\n    return y_pred[0]\n"
+                     "model.compile(optimizer='sgd', loss='mse', metrics=[m])\n")
+    r = seqc("compile", shape, "-o", tmp_path)
+    assert_user_error(r, f"{shape}:4: ")
+
+
+def test_bad_options():
+    for args in ([], ["compile"], ["frobnicate"], ["compile", "x.py", "--bogus"], ["summary"],
+                 ["compile", "x.py", "-D", "novalue"], ["compile", "x.py", "--name", "not-an-id"]):
+        r = seqc(*args)
+        assert r.returncode == 1, (args, r.stderr)
+        assert "Traceback" not in r.stderr and r.stderr.startswith(("seqc: ", "usage: ")), (args, r.stderr)
+    r = seqc("--version")
+    assert r.returncode == 0 and r.stdout.startswith("seqc ")
+    r = seqc("--help")
+    assert r.returncode == 0 and "compile" in r.stdout
+
+
+def test_main_in_process(tmp_path, capsys):
+    from seqc.cli import main, package_name
+    assert package_name("a/b/my-model.v2.py") == "my_model_v2"
+    assert package_name("3layers.py") == "m_3layers"
+    assert package_name("class.py") == "class_"
+    assert main(["summary", os.path.join(EXAMPLES, "mlp_softmax.py")]) == 0
+    assert "Total params: 6,154" in capsys.readouterr().out
+    assert main(["summary", str(tmp_path / "none.py")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_compile_memo_agrees_with_build(monkeypatch, tmp_path):
+    """The CLI finds its compile memo without importing seqc.build: both must agree on the cache."""
+    from seqc import build, cli
+    monkeypatch.setenv("SEQC_CACHE_DIR", str(tmp_path))
+    assert cli.cache_dir() == build.cache_dir() == str(tmp_path)
+    monkeypatch.delenv("SEQC_CACHE_DIR")
+    assert cli.cache_dir() == build.cache_dir()
+    # the key changes with anything the result depends on
+    k = cli.memo_key(b"x = 1", {}, "m", "a.py")
+    assert k == cli.memo_key(b"x = 1", {}, "m", "a.py")
+    assert len({k, cli.memo_key(b"x = 2", {}, "m", "a.py"), cli.memo_key(b"x = 1", {"n": 1}, "m", "a.py"),
+                cli.memo_key(b"x = 1", {}, "m2", "a.py"), cli.memo_key(b"x = 1", {}, "m", "b.py")}) == 5
+    monkeypatch.setenv("SEQC_CFLAGS", "-march=x86-64")
+    assert cli.memo_key(b"x = 1", {}, "m", "a.py") != k
