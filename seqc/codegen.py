@@ -332,9 +332,9 @@ def generate(graph, flags, source="<api>"):
         elif op.kind == "dropout":
             kernels.append(render("dropout.c.j2", fn=fn, name=op.cname, size=x.size, rate=op.attrs["rate"],
                                   stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
-            fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}));")
+            fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}), BUF({Y}_MASK));")
             if op.needs_dx:
-                bwd.append(f"{fn}_backward(B, training, seed, BUF({Y}_GRAD), BUF({X}_GRAD));")
+                bwd.append(f"{fn}_backward(B, training, BUF({Y}_MASK), BUF({Y}_GRAD), BUF({X}_GRAD));")
         else:
             raise NotImplementedError(op.kind)
     bwd.reverse()

@@ -92,6 +92,9 @@ def plan_memory(graph, scratch_size):
         use(y.name, y.size, i)
         if op.save_pre:
             use(y.name + "_pre", y.size, i)
+        if op.kind == "dropout":         # the mask, kept for the backward pass
+            use(y.name + "_mask", y.size, i)
+            use(y.name + "_mask", y.size, 2 * n - 1 - i)
         tb = 2 * n - 1 - i                 # backward of op i
         use(y.name + "_grad", y.size, tb)  # read (or written by the loss, for the last op)
         use(x.name, x.size, tb)            # dense backward reads its input
