@@ -14,6 +14,7 @@ import keyword
 import os
 import sys
 
+from . import build  # cheap to import: the compiler probes and cffi load lazily
 from .errors import BuildError, SeqcError
 
 USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]
@@ -113,15 +114,6 @@ def Model(seed=None):
 '''
 
 
-def export_library(lib_path, outdir):
-    """The library and its C source and header, from the build cache (as seqc.build.export)."""
-    import shutil
-    src = os.path.dirname(lib_path)
-    for f in os.listdir(src):
-        if f.endswith((".c", ".h", ".so")):
-            shutil.copy2(os.path.join(src, f), os.path.join(outdir, f))
-
-
 def write_package(outdir, name, desc, lib_path, source):
     """OUTDIR/NAME/: __init__.py, model.json, NAME.c, NAME.h, libNAME.so. Files are replaced
     atomically, so a process that has the old library loaded keeps a valid mapping."""
@@ -141,7 +133,7 @@ def write_package(outdir, name, desc, lib_path, source):
     tmp = None
     try:
         tmp = tempfile.mkdtemp(prefix=".seqc-", dir=pkg)
-        export_library(lib_path, tmp)
+        build.export(lib_path, tmp)
         with open(os.path.join(tmp, "model.json"), "w") as f:
             json.dump(desc, f, indent=1)
             f.write("\n")
@@ -193,18 +185,6 @@ def cmd_compile(args):
 # on: the script's bytes and name, -D defines, the package name, seqc's own source files, the C
 # compiler binary, the flags' environment and the host CPU.
 # ---------------------------------------------------------------------------------------------
-def _seqc_fingerprint():
-    root = os.path.dirname(os.path.abspath(__file__))
-    items = []
-    for d, dirs, files in os.walk(root):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for f in sorted(files):
-            if f.endswith((".py", ".j2", ".h", ".c")):
-                st = os.stat(os.path.join(d, f))
-                items.append(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_mtime_ns}:{st.st_size}")
-    return "\n".join(items)
-
-
 def _compiler_fingerprint():
     import shutil
     cc = os.environ.get("CC", "cc")
@@ -236,7 +216,7 @@ def memo_key(source, defines, name, path):
     import hashlib
     from . import __version__
     h = hashlib.sha256()
-    for part in (__version__, _seqc_fingerprint(), _compiler_fingerprint(), _host_fingerprint(),
+    for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
                  os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"), name,
                  os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items()))):
         h.update(part.encode("utf-8", "surrogateescape"))
@@ -245,13 +225,8 @@ def memo_key(source, defines, name, path):
     return h.hexdigest()[:32]
 
 
-def cache_dir():
-    """seqc.build.cache_dir(), without importing the build machinery (tests check they agree)."""
-    return os.environ.get("SEQC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "seqc")
-
-
 def _memo_path(key):
-    return os.path.join(cache_dir(), "compile-memo", key + ".json")
+    return os.path.join(build.cache_dir(), "compile-memo", key + ".json")
 
 
 def memo_get(key):

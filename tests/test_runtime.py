@@ -274,3 +274,13 @@ def test_hostile_inputs_never_crash_the_process(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "alive" in r.stdout
+
+
+def test_to_categorical_like_keras():
+    out = keras.utils.to_categorical(np.array([[1], [0], [2]]))
+    assert out.shape == (3, 3) and out.dtype == np.float64
+    np.testing.assert_array_equal(out, np.eye(3)[[1, 0, 2]])
+    assert keras.utils.to_categorical([1, 3], num_classes=5).shape == (2, 5)
+    assert keras.utils.to_categorical(np.zeros((2, 3), int), 4).shape == (2, 3, 4)
+    with pytest.raises(ValueError):
+        keras.utils.to_categorical([5], num_classes=3)

@@ -5,7 +5,8 @@ from ..runtime.model import set_random_seed  # noqa: F401
 
 
 def to_categorical(x, num_classes=None):
-    """One-hot encode integer labels; a trailing axis of size 1 is dropped, as in Keras."""
+    """One-hot encode integer labels as Keras does: a trailing axis of size 1 is dropped,
+    `num_classes` None or 0 means max + 1, and the result is float64."""
     x = np.asarray(x)
     if x.dtype.kind == "f":
         if not np.all(np.isfinite(x)) or not np.all(x == np.floor(x)):
@@ -15,11 +16,11 @@ def to_categorical(x, num_classes=None):
     if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:
         input_shape = input_shape[:-1]
     x = x.reshape(-1)
-    if num_classes is None:
+    if not num_classes:
         num_classes = int(x.max()) + 1 if x.size else 0
     if x.size and (x.min() < 0 or x.max() >= num_classes):
         raise ValueError(f"to_categorical: labels must be in [0, {num_classes}), got values in "
                          f"[{x.min()}, {x.max()}]")
-    out = np.zeros((x.shape[0], num_classes), dtype=np.float32)
+    out = np.zeros((x.shape[0], num_classes))
     out[np.arange(x.shape[0]), x] = 1
     return out.reshape(input_shape + (num_classes,))
