@@ -38,15 +38,16 @@ SEED = 1234
 # ---------------------------------------------------------------------------------------------
 # Model registry. A benchmark is: data (numpy, generated once by the driver and shared by both
 # frameworks), a seqc.keras model, and the equivalent PyTorch model / loss / optimizer.
-# Later issues add convnets and LSTMs as further entries.
 # ---------------------------------------------------------------------------------------------
 
 class Bench:
     def __init__(self, name, example, batch_size, make_data, seqc_build, seqc_xy, torch_build, torch_xy,
-                 train_flops_per_sample=None, note=""):
+                 train_flops_per_sample=None, note="", rows=20480, samples=None):
         self.name = name
         self.example = example                  # examples/<example>: the script `seqc compile` times
         self.batch_size = batch_size
+        self.rows = rows                        # default data set size
+        self.samples = samples or rows          # default training samples per rep
         self.make_data = make_data              # (rows, seed) -> dict of numpy arrays
         self.seqc_build = seqc_build            # () -> compiled seqc.keras model
         self.seqc_xy = seqc_xy                  # data -> (x, y) for model.fit
@@ -61,25 +62,77 @@ class TorchSetup:
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.correct = correct                  # (output, yb) -> number of correct predictions (tensor)
+        self.correct = correct                  # (output, yb) -> number of correct predictions (tensor),
+                                                # or None when the Keras model has no accuracy metric
         self.scheduler = scheduler              # stepped once per batch, if given
 
 
-def dense_train_flops(dims):
-    """GEMM flops per sample of one training step of an MLP with layer widths dims:
-    forward 2*in*out, weight gradient 2*in*out, input gradient 2*in*out except the first layer."""
-    macs = [a * b for a, b in zip(dims[:-1], dims[1:])]
+def train_flops(macs):
+    """Flops per sample of one training step, given the multiply-adds of each weighted layer's
+    forward pass (in order): forward 2*MACs, weight gradient 2*MACs, input gradient 2*MACs except
+    for the first layer (nothing needs the gradient of the data). So 3x forward, less the first
+    layer's input gradient. Bias adds, activations, pooling and the optimizer are not counted."""
     return 2 * sum(macs) + 2 * sum(macs) + 2 * sum(macs[1:])
 
 
-def _tutorial_mlp_data(features, classes):
-    """The Keras tutorial's random data: x uniform in [0, 1), integer labels of shape (rows, 1)."""
+def dense_train_flops(dims):
+    """GEMM flops per sample of one training step of an MLP with layer widths dims."""
+    return train_flops([a * b for a, b in zip(dims[:-1], dims[1:])])
+
+
+def layer_macs(input_shape, layers):
+    """Forward multiply-adds per sample of each conv / dense layer of a Keras Sequential stack
+    (channels last, 'valid' padding, stride 1 convolutions, pooling stride = pool size, floor).
+    layers: ("conv", filters, kernel) with kernel an int (1D) or a tuple (2D), ("pool", size),
+    ("flatten",), ("gap",) (global average pooling), ("dense", units)."""
+    shape = tuple(input_shape)
+    macs = []
+    for layer in layers:
+        kind = layer[0]
+        if kind == "conv":
+            filters, kernel = layer[1], layer[2]
+            kernel = (kernel,) if isinstance(kernel, int) else tuple(kernel)
+            spatial = tuple(n - k + 1 for n, k in zip(shape[:-1], kernel))
+            taps = 1
+            for k in kernel:
+                taps *= k
+            out = 1
+            for n in spatial:
+                out *= n
+            macs.append(out * filters * taps * shape[-1])
+            shape = spatial + (filters,)
+        elif kind == "pool":
+            size = (layer[1],) * (len(shape) - 1) if isinstance(layer[1], int) else tuple(layer[1])
+            shape = tuple(n // p for n, p in zip(shape[:-1], size)) + (shape[-1],)
+        elif kind == "flatten":
+            n = 1
+            for d in shape:
+                n *= d
+            shape = (n,)
+        elif kind == "gap":
+            shape = (shape[-1],)
+        elif kind == "dense":
+            macs.append(shape[-1] * layer[1])
+            shape = shape[:-1] + (layer[1],)
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}")
+    return macs
+
+
+def _tutorial_data(sample_shape, classes):
+    """The Keras tutorial's random data: x uniform in [0, 1) of shape (rows, *sample_shape), in
+    Keras's channels-last layout, and integer labels of shape (rows, 1)."""
+    sample_shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+
     def make(rows, seed):
         import numpy as np
         rng = np.random.default_rng(seed)
-        return {"x": rng.random((rows, features), dtype=np.float32),
+        return {"x": rng.random((rows,) + sample_shape, dtype=np.float32),
                 "labels": rng.integers(0, classes, size=(rows, 1)).astype(np.int64)}
     return make
+
+
+_tutorial_mlp_data = _tutorial_data
 
 
 def _seqc_mlp(hidden_out, activation, optimizer, loss):
@@ -163,6 +216,107 @@ register(Bench(
     note="Dense64-Dropout-Dense64-Dropout-Dense1 sigmoid, RMSprop, binary CE"))
 
 
+# --- convnets: the tutorial's VGG-like convnet and its Conv1D sequence classifier ------------
+# seqc gets channels-last data as Keras does (NHWC images, (N, steps, features) sequences); the
+# PyTorch models are written as PyTorch users write them, channels first (NCHW, (N, C, L)), and
+# get the same arrays permuted once, outside the timed region.
+
+VGG_INPUT = (100, 100, 3)
+VGG_LAYERS = [("conv", 32, (3, 3)), ("conv", 32, (3, 3)), ("pool", (2, 2)),
+              ("conv", 64, (3, 3)), ("conv", 64, (3, 3)), ("pool", (2, 2)),
+              ("flatten",), ("dense", 256), ("dense", 10)]
+CONV1D_INPUT = (100, 100)                   # seq_length 100 steps x 100 features
+CONV1D_LAYERS = [("conv", 64, 3), ("conv", 64, 3), ("pool", 3), ("conv", 128, 3), ("conv", 128, 3),
+                 ("gap",), ("dense", 1)]
+
+
+def _seqc_vgg():
+    from seqc.keras.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from seqc.keras.models import Sequential
+    model = Sequential()
+    model.add(Conv2D(32, (3, 3), activation="relu", input_shape=VGG_INPUT))
+    model.add(Conv2D(32, (3, 3), activation="relu"))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Dropout(0.25))
+    model.add(Conv2D(64, (3, 3), activation="relu"))
+    model.add(Conv2D(64, (3, 3), activation="relu"))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Dropout(0.25))
+    model.add(Flatten())
+    model.add(Dense(256, activation="relu"))
+    model.add(Dropout(0.5))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=_seqc_sgd())    # no metrics, as in the tutorial
+    return model
+
+
+def _torch_vgg(torch):
+    nn = torch.nn
+    h = ((VGG_INPUT[0] - 4) // 2 - 4) // 2        # 22: two valid 3x3 convs, 2x2 pool, twice
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(64 * h * h, 256), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(256, 10))                        # logits; softmax is inside CrossEntropyLoss
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + 1e-6 * t))
+    return TorchSetup(model, nn.CrossEntropyLoss(), opt, correct=None, scheduler=sched)
+
+
+def _seqc_conv1d():
+    from seqc.keras.layers import Conv1D, Dense, Dropout, GlobalAveragePooling1D, MaxPooling1D
+    from seqc.keras.models import Sequential
+    model = Sequential()
+    model.add(Conv1D(64, 3, activation="relu", input_shape=CONV1D_INPUT))
+    model.add(Conv1D(64, 3, activation="relu"))
+    model.add(MaxPooling1D(3))
+    model.add(Conv1D(128, 3, activation="relu"))
+    model.add(Conv1D(128, 3, activation="relu"))
+    model.add(GlobalAveragePooling1D())
+    model.add(Dropout(0.5))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    return model
+
+
+def _torch_conv1d(torch):
+    nn = torch.nn
+    features = CONV1D_INPUT[1]
+    model = nn.Sequential(
+        nn.Conv1d(features, 64, 3), nn.ReLU(), nn.Conv1d(64, 64, 3), nn.ReLU(), nn.MaxPool1d(3),
+        nn.Conv1d(64, 128, 3), nn.ReLU(), nn.Conv1d(128, 128, 3), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(0.5),
+        nn.Linear(128, 1))                         # logit; sigmoid is inside BCEWithLogitsLoss
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    return TorchSetup(model, nn.BCEWithLogitsLoss(), opt,
+                      correct=lambda out, yb: ((out > 0).to(yb.dtype) == yb).sum())
+
+
+register(Bench(
+    "vgg", example="vgg_like.py", batch_size=32, rows=320,
+    make_data=_tutorial_data(VGG_INPUT, 10),
+    seqc_build=_seqc_vgg,
+    seqc_xy=_seqc_xy_categorical(10),
+    torch_build=_torch_vgg,
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]).permute(0, 3, 1, 2).contiguous(),   # NHWC -> NCHW
+                               torch.from_numpy(d["labels"][:, 0].copy())),
+    train_flops_per_sample=train_flops(layer_macs(VGG_INPUT, VGG_LAYERS)),
+    note="VGG-like: 2x(Conv2D 3x3 x2, MaxPool 2x2, Dropout), Dense256, Dense10 softmax on 100x100x3; "
+         "SGD nesterov, categorical CE"))
+
+register(Bench(
+    "conv1d", example="conv1d_classifier.py", batch_size=16, rows=2000, samples=4000,
+    make_data=_tutorial_data(CONV1D_INPUT, 2),
+    seqc_build=_seqc_conv1d,
+    seqc_xy=lambda d: (d["x"], d["labels"].astype("float32")),
+    torch_build=_torch_conv1d,
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]).permute(0, 2, 1).contiguous(),      # (N, L, C) -> (N, C, L)
+                               torch.from_numpy(d["labels"].astype("float32"))),
+    train_flops_per_sample=train_flops(layer_macs(CONV1D_INPUT, CONV1D_LAYERS)),
+    note="Conv1D 64x2, MaxPool 3, Conv1D 128x2, GlobalAvgPool, Dropout, Dense1 sigmoid on 100 steps x "
+         "100 features; RMSprop, binary CE"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Workers: one process per framework and model, commands as JSON lines on stdin, replies as
 # JSON lines on the original stdout (fd 1 is pointed at stderr so nothing else lands there).
@@ -174,16 +328,25 @@ def _ensure_seqc_importable():
         sys.path.insert(0, REPO)
 
 
-def _median_us(fn, x, calls):
+def _median_us(fn, x, calls, budget=3.0):
+    """(median microseconds, calls timed): up to `calls` calls after up to 200 untimed ones, but
+    stopping the untimed ones after budget/4 s and the timed ones after `budget` s (at least 5
+    timed calls), so that a model taking milliseconds per call does not take minutes."""
+    clock = time.perf_counter
+    t_end = clock() + budget / 4
     for _ in range(min(200, calls)):
         fn(x)
+        if clock() > t_end:
+            break
     times = []
-    clock = time.perf_counter_ns
+    t_end = clock() + budget
     for _ in range(calls):
-        t0 = clock()
+        t0 = time.perf_counter_ns()
         fn(x)
-        times.append(clock() - t0)
-    return statistics.median(times) / 1000.0
+        times.append(time.perf_counter_ns() - t0)
+        if len(times) >= 5 and clock() > t_end:
+            break
+    return statistics.median(times) / 1000.0, len(times)
 
 
 class SeqcRunner:
@@ -213,8 +376,9 @@ class SeqcRunner:
 
     def predict(self, calls):
         x1 = self.x[:1].copy()
-        return {"predict_on_batch_us": _median_us(self.model.predict_on_batch, x1, calls),
-                "call_us": _median_us(self.model, x1, calls)}
+        pob, n_pob = _median_us(self.model.predict_on_batch, x1, calls)
+        call, n_call = _median_us(self.model, x1, calls)
+        return {"predict_on_batch_us": pob, "call_us": call, "calls": min(n_pob, n_call)}
 
 
 class TorchRunner:
@@ -238,6 +402,7 @@ class TorchRunner:
             perm = torch.randperm(rows)
             total_loss = torch.zeros(())
             correct = torch.zeros((), dtype=torch.int64)
+            count_correct = s.correct is not None
             for i in range(0, rows, bs):
                 idx = perm[i:i + bs]
                 xb, yb = X[idx], Y[idx]
@@ -250,8 +415,10 @@ class TorchRunner:
                     sched.step()
                 with torch.no_grad():              # running loss and accuracy, per batch, like Keras
                     total_loss += loss.detach() * len(idx)
-                    correct += s.correct(out, yb)
-            epoch_loss, epoch_acc = total_loss.item() / rows, correct.item() / rows
+                    if count_correct:
+                        correct += s.correct(out, yb)
+            epoch_loss = total_loss.item() / rows
+            epoch_acc = correct.item() / rows if count_correct else None
         seconds = time.perf_counter() - t0
         return {"seconds": seconds, "samples": rows * epochs, "loss": epoch_loss, "acc": epoch_acc}
 
@@ -260,8 +427,8 @@ class TorchRunner:
         model.eval()
         x1 = self.X[:1].clone()
         with torch.no_grad():
-            us = _median_us(model, x1, calls)
-        return {"call_us": us}
+            us, n = _median_us(model, x1, calls)
+        return {"call_us": us, "calls": n}
 
 
 def worker_main(args):
@@ -299,6 +466,31 @@ def worker_main(args):
     return 0
 
 
+class WorkerError(RuntimeError):
+    """A worker failed: `error` is its traceback (or exit status), `stderr` the tail of its stderr."""
+
+    def __init__(self, kind, what, error, stderr):
+        self.kind, self.what, self.error, self.stderr = kind, what, error, stderr
+        super().__init__(f"{kind} worker {what}:\n{error}\n{stderr}")
+
+    def summary(self):
+        """The exception line of the traceback (`ImportError: cannot import name ...`), else the
+        last non-empty line of whatever there is."""
+        lines = [l for l in (self.error or "").splitlines() if l.strip()]
+        for line in reversed(lines):
+            if not line.startswith((" ", "\t", "Traceback")):
+                return line.strip()
+        if lines:
+            return lines[-1].strip()
+        tail = [l for l in (self.stderr or "").splitlines() if l.strip()]
+        return f"worker {self.what}" + (f": {tail[-1].strip()}" if tail else ", no output")
+
+    def where(self):
+        """The innermost `File "...", line N, in f` of the traceback, or None."""
+        frames = [l.strip() for l in (self.error or "").splitlines() if l.strip().startswith("File ")]
+        return frames[-1] if frames else None
+
+
 class Worker:
     """The driver's handle on a worker process."""
 
@@ -307,18 +499,26 @@ class Worker:
         self.log = tempfile.TemporaryFile(mode="w+")
         cmd = [python, os.path.abspath(__file__), "--worker", kind, "--model", model, "--data", data_path,
                "--threads", str(threads)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     text=True, bufsize=1, env=env, cwd=REPO)
-        self.info = self._reply()["info"]
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                         text=True, bufsize=1, env=env, cwd=REPO)
+        except OSError as e:
+            self.log.close()
+            raise WorkerError(kind, "could not start", f"{python}: {e.strerror or e}", "") from None
+        try:
+            self.info = self._reply()["info"]
+        except BaseException:
+            self.close()
+            raise
 
     def _reply(self):
         line = self.proc.stdout.readline()
         if not line:
             self.proc.wait()
-            raise RuntimeError(f"{self.kind} worker exited (code {self.proc.returncode}):\n{self._stderr()}")
+            raise WorkerError(self.kind, f"exited (code {self.proc.returncode})", "", self._stderr())
         reply = json.loads(line)
         if not reply.get("ok"):
-            raise RuntimeError(f"{self.kind} worker failed:\n{reply.get('error')}\n{self._stderr()}")
+            raise WorkerError(self.kind, "failed", reply.get("error") or "", self._stderr())
         return reply
 
     def _stderr(self):
@@ -365,7 +565,13 @@ def measure_compile(bench, env):
         try:
             return _measure_compile(bench, env, "cli")
         except RuntimeError as e:       # fall back to the API so the number still exists; say why
-            print(f"  note: {e}\n  timing the API compile instead")
+            try:
+                out = _measure_compile(bench, env, "api")
+            except RuntimeError as e_api:
+                raise RuntimeError(f"{e.args[0]}\n  and the seqc.keras compile() in a fresh process fails too: "
+                                   f"{e_api.args[1] if len(e_api.args) > 1 else e_api}") from None
+            print(f"  note: {e.args[0]}\n  timed the API compile instead")
+            return out
     return _measure_compile(bench, env, "api")
 
 
@@ -386,8 +592,11 @@ def _measure_compile(bench, env, how):
             r = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True)
             out[phase] = time.perf_counter() - t0
             if r.returncode != 0:
+                lines = [l for l in r.stderr.strip().splitlines() if l.strip()] or ["(no output)"]
+                # a Python traceback: its exception line; seqc's CLI errors (`FILE:LINE: message`): the tail
+                tail = lines[-1:] if any(l.startswith("Traceback") for l in lines) else lines[-6:]
                 raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {r.returncode}):\n"
-                                   + _indent(r.stderr.strip()[-1500:], "    "))
+                                   + _indent("\n".join(tail), "    "), tail[-1].strip())
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -480,75 +689,142 @@ def fmt_rate(x):
     return f"{x:,.0f}" if x is not None else "-"
 
 
+def _fmt_acc(r):
+    return f"loss {r['loss']:.4f}" + (f", acc {r['acc']:.4f}" if r.get("acc") is not None else "")
+
+
+def _report_failure(kind, bench, e, result):
+    """Print a worker failure briefly (the exception line and where it was raised) and record the
+    whole traceback in the JSON results."""
+    if isinstance(e, WorkerError):
+        print(f"  {kind} FAILED for {bench.name}: {e.summary()}")
+        if e.where():
+            print(f"    at {e.where()}")
+        result.setdefault("errors", {})[kind] = (e.error or "") + ("\n" + e.stderr if e.stderr else "")
+    else:
+        print(f"  {kind} FAILED for {bench.name}: {type(e).__name__}: {e}")
+        result.setdefault("errors", {})[kind] = traceback.format_exc()
+
+
+def model_rows(bench, args):
+    """(data rows, samples per rep) for this model: --rows / --samples, else the model's own
+    defaults times --scale."""
+    rows = args.rows if args.rows is not None else max(1, round(bench.rows * args.scale))
+    samples = args.samples if args.samples is not None else (
+        rows if args.rows is not None else max(1, round(bench.samples * args.scale)))
+    return rows, samples
+
+
 def run_model(bench, args, tpy, base_env, peak):
     import numpy as np
     print(f"\n== {bench.name}: {bench.note}")
     result = {"model": bench.name}
 
     if not args.no_compile:
-        c = measure_compile(bench, base_env)
-        result["compile"] = c
-        what = f"`python -m seqc compile examples/{bench.example}`" if c["how"] == "cli" else \
-            "seqc.keras compile() in a fresh process; the CLI or the example is not there"
-        print(f"compile, wall time of the subprocess [{what}]: cold {c['cold']:.2f} s, warm {c['warm']:.2f} s")
+        try:
+            c = measure_compile(bench, base_env)
+            result["compile"] = c
+            what = f"`python -m seqc compile examples/{bench.example}`" if c["how"] == "cli" else \
+                "seqc.keras compile() in a fresh process; the CLI or the example is not there"
+            print(f"compile, wall time of the subprocess [{what}]: cold {c['cold']:.2f} s, warm {c['warm']:.2f} s")
+        except RuntimeError as e:
+            print(f"compile timing FAILED: {e.args[0]}")
+            result.setdefault("errors", {})["compile"] = e.args[0]
 
-    rows, epochs = plan(args.samples, args.rows)
+    data_rows, samples = model_rows(bench, args)
+    rows, epochs = plan(samples, data_rows)
     tmp = tempfile.mkdtemp(prefix="seqc-bench-")
     workers = []
     try:
         data_path = os.path.join(tmp, "data.npz")
-        np.savez(data_path, **bench.make_data(args.rows, SEED))
+        np.savez(data_path, **bench.make_data(data_rows, SEED))
         env = dict(base_env, SEQC_CACHE_DIR=os.path.join(tmp, "cache"), OMP_NUM_THREADS=str(args.threads))
         frameworks = [("seqc", sys.executable)] + ([("torch", tpy)] if tpy else [])
         for kind, py in frameworks:
-            workers.append(Worker(kind, py, bench.name, data_path, args.threads, env))
+            try:
+                workers.append(Worker(kind, py, bench.name, data_path, args.threads, env))
+            except WorkerError as e:         # e.g. seqc cannot build the model yet: go on with the other
+                _report_failure(kind, bench, e, result)
         by_kind = {w.kind: w for w in workers}
-        s_info = by_kind["seqc"].info
-        print(f"seqc {s_info['seqc']} ({s_info['python']}), in-process compile {s_info['compile_in_process_s']:.2f} s, "
-              f"flags {s_info['flags']}")
+        if "seqc" in by_kind:
+            s_info = by_kind["seqc"].info
+            print(f"seqc {s_info['seqc']} ({s_info['python']}), in-process compile "
+                  f"{s_info['compile_in_process_s']:.2f} s, flags {s_info['flags']}")
         if "torch" in by_kind:
             t_info = by_kind["torch"].info
             print(f"torch {t_info['torch']} ({t_info['python']}), {t_info['threads']} threads")
+        if not workers:
+            return result
         print(f"per rep: {rows * epochs:,} samples ({epochs} epoch(s) over {rows:,} rows), batch {bench.batch_size}, "
               f"{args.threads} threads; warm-up rep then {args.reps} reps alternating")
 
-        for w in workers:                                  # warm-up
-            r = w.ask(op="train", rows=rows, epochs=epochs)
-            print(f"  warm-up {w.kind:5s} {fmt_rate(r['samples'] / r['seconds']):>12s} samples/s   "
-                  f"(loss {r['loss']:.4f}, acc {r['acc']:.4f})")
+        def ask_all(**cmd):
+            """Ask every live worker; a worker that fails is reported, closed and dropped."""
+            replies = {}
+            for w in list(workers):
+                try:
+                    replies[w.kind] = w.ask(**cmd)
+                except WorkerError as e:
+                    _report_failure(w.kind, bench, e, result)
+                    workers.remove(w)
+                    by_kind.pop(w.kind, None)
+                    w.close()
+            return replies
+
+        for kind, r in ask_all(op="train", rows=rows, epochs=epochs).items():      # warm-up
+            print(f"  warm-up {kind:5s} {fmt_rate(r['samples'] / r['seconds']):>12s} samples/s   ({_fmt_acc(r)})")
         rates = {w.kind: [] for w in workers}
         for rep in range(args.reps):
+            replies = ask_all(op="train", rows=rows, epochs=epochs)
+            if not replies:
+                break
             parts = []
-            for w in workers:
-                r = w.ask(op="train", rows=rows, epochs=epochs)
+            for kind, r in replies.items():
                 rate = r["samples"] / r["seconds"]
-                rates[w.kind].append(rate)
-                parts.append(f"{w.kind} {fmt_rate(rate):>12s}")
+                rates[kind].append(rate)
+                parts.append(f"{kind} {fmt_rate(rate):>12s}")
             print(f"  rep {rep + 1:2d}   " + "   ".join(parts) + "   samples/s")
-        med = {k: statistics.median(v) for k, v in rates.items()}
+        med = {k: statistics.median(v) for k, v in rates.items() if v}
+        if not med:
+            return result
         result["rates"] = rates
         result["median"] = med
         line = "  median  " + "   ".join(f"{k} {fmt_rate(v):>12s}" for k, v in med.items()) + "   samples/s"
-        if "torch" in med:
+        if "torch" in med and "seqc" in med:
             result["ratio"] = med["seqc"] / med["torch"]
             line += f"   seqc/torch {result['ratio']:.2f}x"
         print(line)
-        if bench.train_flops_per_sample and peak and args.threads in peak:
+        if bench.train_flops_per_sample:
+            fl = bench.train_flops_per_sample
+            result["train_flops_per_sample"] = fl
+            result["gflops"] = {k: v * fl * 1e-9 for k, v in med.items()}
+            have_peak = peak and args.threads in peak
+            print(f"  training work: {fl / 1e6:,.2f} MFLOP per sample (conv + dense multiply-adds x2: forward, "
+                  f"weight and input gradients)")
             for k, v in med.items():
-                gf = v * bench.train_flops_per_sample * 1e-9
-                print(f"  {k}: ~{gf:.3g} GFLOP/s of GEMM work = {100 * gf / peak[args.threads]:.2g}% of the "
-                      f"{args.threads}-thread FMA peak")
+                gf = v * fl * 1e-9
+                text = f"  {k}: {gf:,.1f} GFLOP/s"
+                if have_peak:
+                    frac = gf / peak[args.threads]
+                    result.setdefault("peak_fraction", {})[k] = frac
+                    text += f" = {100 * frac:.1f}% of the {args.threads}-thread FP32 FMA peak ({peak[args.threads]:.1f} GFLOP/s)"
+                print(text)
 
-        if args.predict_calls > 0:
-            p = by_kind["seqc"].ask(op="predict", calls=args.predict_calls)
-            result["predict"] = {"seqc_pob": p["predict_on_batch_us"], "seqc_call": p["call_us"]}
-            line = (f"  predict batch 1 (median of {args.predict_calls}): seqc predict_on_batch "
-                    f"{p['predict_on_batch_us']:.1f} us, seqc model(x) {p['call_us']:.1f} us")
-            if "torch" in by_kind:
-                p = by_kind["torch"].ask(op="predict", calls=args.predict_calls)
+        if args.predict_calls > 0 and workers:
+            replies = ask_all(op="predict", calls=args.predict_calls)
+            result["predict"] = {}
+            parts = []
+            if "seqc" in replies:
+                p = replies["seqc"]
+                result["predict"].update(seqc_pob=p["predict_on_batch_us"], seqc_call=p["call_us"])
+                parts.append(f"seqc predict_on_batch {p['predict_on_batch_us']:.1f} us, seqc model(x) "
+                             f"{p['call_us']:.1f} us (median of {p['calls']})")
+            if "torch" in replies:
+                p = replies["torch"]
                 result["predict"]["torch"] = p["call_us"]
-                line += f", torch no_grad model(x) {p['call_us']:.1f} us"
-            print(line)
+                parts.append(f"torch no_grad model(x) {p['call_us']:.1f} us (median of {p['calls']})")
+            if parts:
+                print("  predict batch 1: " + ", ".join(parts))
     finally:
         for w in workers:
             w.close()
@@ -557,20 +833,28 @@ def run_model(bench, args, tpy, base_env, peak):
 
 
 def print_table(results):
-    head = ["model", "seqc samp/s", "torch samp/s", "seqc/torch", "cold s", "warm s",
+    head = ["model", "seqc samp/s", "torch samp/s", "seqc/torch", "seqc GFLOP/s", "% peak", "cold s", "warm s",
             "pred1 seqc us", "pred1 torch us"]
     rows = []
+    failed = []
     for r in results:
         med, c, p = r.get("median", {}), r.get("compile", {}), r.get("predict", {})
+        gf, frac = r.get("gflops", {}), r.get("peak_fraction", {})
         rows.append([r["model"], fmt_rate(med.get("seqc")), fmt_rate(med.get("torch")),
                      f"{r['ratio']:.2f}x" if "ratio" in r else "-",
+                     f"{gf['seqc']:.1f}" if "seqc" in gf else "-",
+                     f"{100 * frac['seqc']:.1f}" if "seqc" in frac else "-",
                      f"{c['cold']:.2f}" if c else "-", f"{c['warm']:.2f}" if c else "-",
                      f"{p['seqc_pob']:.1f}" if "seqc_pob" in p else "-",
                      f"{p['torch']:.1f}" if "torch" in p else "-"])
+        if r.get("errors"):
+            failed.append(f"{r['model']} ({', '.join(r['errors'])})")
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     print("\n" + "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for row in rows:
         print("  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(row, widths))))
+    if failed:
+        print("failures (see above): " + "; ".join(failed))
 
 
 def main(argv=None):
@@ -578,9 +862,12 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", metavar="MODEL", help=f"models to run (default: all of {', '.join(MODELS)})")
     ap.add_argument("--reps", type=int, default=5, help="timed reps per framework, after one warm-up (default 5)")
-    ap.add_argument("--rows", type=int, default=20480, help="rows of random training data (default 20480)")
+    ap.add_argument("--rows", type=int, default=None,
+                    help="rows of random training data (default: the model's own, see --list)")
     ap.add_argument("--samples", type=int, default=None,
-                    help="training samples per rep (default: one epoch over --rows)")
+                    help="training samples per rep (default: one epoch over the rows)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiply each model's default rows and samples (default 1; e.g. 0.1 for a quick run)")
     ap.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
     ap.add_argument("--predict-calls", type=int, default=2000, help="batch-1 predict calls timed (0: skip)")
     ap.add_argument("--no-compile", action="store_true", help="skip the compile-time measurement")
@@ -602,15 +889,18 @@ def main(argv=None):
         return compile_api_main(args)
     if args.list:
         for name, b in MODELS.items():
-            print(f"{name:14s} {b.note}")
+            flops = f", {b.train_flops_per_sample / 1e6:,.2f} MFLOP/sample" if b.train_flops_per_sample else ""
+            rows, epochs = plan(b.samples, b.rows)
+            print(f"{name:12s} {b.rows:>6,} rows x {epochs} epoch(s) per rep, batch {b.batch_size:3d}{flops}  "
+                  f"[examples/{b.example}]\n"
+                  f"{'':12s} {b.note}")
         return 0
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
-    if args.samples is None:
-        args.samples = args.rows
-    if args.reps < 1 or args.samples < 1 or args.rows < 1:
-        ap.error("--reps, --samples and --rows must be positive")
+    if args.reps < 1 or (args.samples is not None and args.samples < 1) or (args.rows is not None and args.rows < 1) \
+            or not args.scale > 0:
+        ap.error("--reps, --samples, --rows and --scale must be positive")
     models = args.models or list(MODELS)
 
     # children find seqc even when this interpreter does not have it installed (e.g. /work/refenv)
@@ -640,7 +930,13 @@ def main(argv=None):
 
     results = []
     for name in models:
-        results.append(run_model(MODELS[name], args, tpy, base_env, peak))
+        try:
+            results.append(run_model(MODELS[name], args, tpy, base_env, peak))
+        except KeyboardInterrupt:
+            raise
+        except Exception:                       # report and go on with the other models
+            print(f"  {name} FAILED:\n" + _indent(traceback.format_exc().rstrip(), "    "))
+            results.append({"model": name, "errors": {"driver": traceback.format_exc()}})
     print_table(results)
     if args.json:
         with open(args.json, "w") as f:

@@ -128,7 +128,7 @@ def build(name, c_source, h_source, flags=None):
             os.unlink(tmp)
             raise BuildError(f"C compiler failed building {name} ({' '.join(cmd)}):\n{r.stderr}")
         with open(os.path.join(d, "build.log"), "w") as f:
-            f.write(" ".join(cmd) + "\n" + r.stderr)
+            f.write(f"# seqc {source_id()}\n" + " ".join(cmd) + "\n" + r.stderr)
         os.replace(tmp, lib)
     return lib
 

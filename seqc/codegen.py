@@ -296,6 +296,7 @@ def generate(graph, flags, source="<api>"):
                     gemm_nc=2 * vec * 32)
     kernels, fwd, bwd = [], [], []
     used_acts = set()
+    work = 1
     for i, op in enumerate(graph.ops):
         fn = f"l{i}_{op.cname}"
         x, y = op.inputs[0], op.output
@@ -329,6 +330,35 @@ def generate(graph, flags, source="<api>"):
             elif op.grad_is_pre and op.needs_dx:
                 # the fused loss wrote dL/dx into this op's output-gradient buffer
                 bwd.append(f"memcpy(BUF({X}_GRAD), BUF({Y}_GRAD), sizeof(float) * (size_t)B * {y.size});")
+        elif op.kind == "conv":
+            a = op.attrs
+            KK = a["KH"] * a["KW"] * a["C"]
+            P = a["OH"] * a["OW"]
+            offs = {"dw": 0, "db": KK * a["F"], "dcol": KK * a["F"] + a["F"]}
+            work = max(work, offs["dcol"] + (P * KK if op.needs_dx else 0))
+            act = a["act"]
+            used_acts.add(act)
+            kw = op.params["kernel"]
+            bias = op.params.get("bias")
+            kernels.append(render("conv.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
+                                  save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
+                                  work_offsets=offs, **{k: v for k, v in a.items()}, **gemm_ctx))
+            zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
+            bptr = f"m->params + {bias.cname}" if bias else "NULL"
+            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, {bptr}, BUF({Y}), {zbuf}, m->pack_a, m->pack_b);")
+            dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
+            db = f"m->grads + {bias.cname}" if bias else "NULL"
+            bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, BUF({Y}), {zbuf}, BUF({Y}_GRAD), {dx}, "
+                       f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b, m->work);")
+        elif op.kind in ("pool", "global_pool", "pad2d"):
+            tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
+            kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))
+            fwd.append(f"{fn}_forward(B, BUF({X}), BUF({Y}));")
+            if op.needs_dx:
+                if op.kind == "pad2d":
+                    bwd.append(f"{fn}_backward(B, BUF({Y}_GRAD), BUF({X}_GRAD));")
+                else:
+                    bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), BUF({X}_GRAD));")
         elif op.kind == "dropout":
             kernels.append(render("dropout.c.j2", fn=fn, name=op.cname, size=x.size, rate=op.attrs["rate"],
                                   stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
@@ -386,7 +416,7 @@ def generate(graph, flags, source="<api>"):
                activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
                optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
                loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
-               output_buf=out.name)
+               output_buf=out.name, work_per_thread=work)
     c = render("model.c.j2", **ctx)
     h = render("model.h.j2", name=graph.name, cdef=CDEF)
     return c, h

@@ -87,8 +87,12 @@ class Graph:
     layers: list = field(default_factory=list)  # summary rows: (name, kind, out_shape, n_params)
     layer_cnames: list = field(default_factory=list)  # the same layers' names in the C code
 
+    out: Optional[Tensor] = None     # the model's output (a reshape may follow the last op)
+
     @property
     def output(self):
+        if self.out is not None:
+            return self.out
         return self.ops[-1].output if self.ops else self.input
 
     @property

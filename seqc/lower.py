@@ -4,6 +4,8 @@ Each layer kind has one `lower_<kind>` function: it checks the incoming shape, c
 layer's parameters (Keras's order, shapes and initializers) and appends ops. Errors name the
 layer and the source line where the user wrote it.
 """
+import math
+
 from . import activations
 from . import trace
 from .errors import SeqcError
@@ -74,6 +76,131 @@ def lower_InputLayer(b, layer, x):
     return x
 
 
+# --- convolution and pooling: Keras's output-size arithmetic ----------------------------------
+def conv_geometry(n, k, s, d, padding):
+    """(output length, padding before) for one spatial axis, as Keras computes them."""
+    span = d * (k - 1) + 1
+    if padding == "valid":
+        return (n - span) // s + 1, 0
+    if padding == "causal":
+        return (n - 1) // s + 1, span - 1
+    out = -(-n // s)
+    total = max(0, (out - 1) * s + span - n)
+    return out, total // 2
+
+
+def _spatial(b, layer, x, rank):
+    """(H, W, C) of the input seen as 2-D (a 1-D input is H = 1)."""
+    want = rank + 1
+    if len(x.shape) != want:
+        raise SeqcError(f"layer {layer.name!r} ({layer.kind}) expects inputs of rank {want + 1} "
+                        f"(batch, {'steps' if rank == 1 else 'rows, cols'}, channels), got {_fmt(x.shape)}",
+                        layer.loc)
+    return (1,) + tuple(x.shape) if rank == 1 else tuple(x.shape)
+
+
+def _window(layer, x_shape, rank, kernel, strides, dilation, padding, what):
+    H, W, C = x_shape
+    if rank == 1:
+        kernel, strides, dilation = (1,) + tuple(kernel), (1,) + tuple(strides), (1,) + tuple(dilation)
+    oh, pt = conv_geometry(H, kernel[0], strides[0], dilation[0], "valid" if rank == 1 else padding)
+    ow, pl = conv_geometry(W, kernel[1], strides[1], dilation[1], padding)
+    if oh <= 0 or ow <= 0:
+        size = "x".join(str(d) for d in (x_shape[1:2] if rank == 1 else x_shape[:2]))
+        k = "x".join(str(v) for v in (kernel[1:] if rank == 1 else kernel))
+        raise SeqcError(f"layer {layer.name!r} ({layer.kind}): the {what} {k} (dilation "
+                        f"{'x'.join(str(v) for v in (dilation[1:] if rank == 1 else dilation))}) is larger than "
+                        f"its input {size} with padding '{padding}'", layer.loc)
+    return dict(H=H, W=W, C=C, OH=oh, OW=ow, KH=kernel[0], KW=kernel[1], SH=strides[0], SW=strides[1],
+                DH=dilation[0], DW=dilation[1], PT=pt, PL=pl)
+
+
+def _lower_conv(b, layer, x):
+    cfg = layer.config
+    rank = cfg["rank"]
+    geo = _window(layer, _spatial(b, layer, x, rank), rank, cfg["kernel_size"], cfg["strides"],
+                  cfg["dilation_rate"], cfg["padding"], "kernel")
+    f = cfg["filters"]
+    params = {"kernel": b.param(layer, "kernel", tuple(cfg["kernel_size"]) + (geo["C"], f), cfg["kernel_initializer"])}
+    if cfg["use_bias"]:
+        params["bias"] = b.param(layer, "bias", (f,), cfg["bias_initializer"])
+    out = (geo["OW"], f) if rank == 1 else (geo["OH"], geo["OW"], f)
+    act = activations.get(cfg["activation"])
+    if act.kind == "elementwise":
+        return b.op("conv", layer, x, out, params, act=act.name, F=f, **geo)
+    z = b.op("conv", layer, x, out, params, act="linear", F=f, **geo)
+    return b.op("activation", layer, z, out[:-1] + (act.out_dim(f),), act=act.name)
+
+
+lower_Conv1D = lower_Conv2D = _lower_conv
+
+
+def _lower_pool(b, layer, x):
+    cfg = layer.config
+    rank = cfg["rank"]
+    geo = _window(layer, _spatial(b, layer, x, rank), rank, cfg["pool_size"], cfg["strides"], (1,) * rank,
+                  cfg["padding"], "pool size")
+    geo = {("PH" if k == "KH" else "PW" if k == "KW" else k): v for k, v in geo.items() if k not in ("DH", "DW")}
+    out = (geo["OW"], geo["C"]) if rank == 1 else (geo["OH"], geo["OW"], geo["C"])
+    mode = cfg["mode"]
+    if mode == "avg" and cfg["padding"] == "same":
+        # Keras 3.15 (torch backend): when some axis is padded unevenly, average pooling pads
+        # by repeating edge values and divides by the whole window; otherwise it averages the
+        # real cells only.
+        totals = [(geo["OH"] - 1) * geo["SH"] + geo["PH"] - geo["H"], (geo["OW"] - 1) * geo["SW"] + geo["PW"] - geo["W"]]
+        if any(t > 0 and t % 2 for t in totals):
+            mode = "avg_replicate"
+    return b.op("pool", layer, x, out, mode=mode, **geo)
+
+
+lower_MaxPooling1D = lower_MaxPooling2D = lower_AveragePooling1D = lower_AveragePooling2D = _lower_pool
+
+
+def _lower_global_pool(b, layer, x):
+    cfg = layer.config
+    shape = _spatial(b, layer, x, cfg["rank"])
+    C = shape[-1]
+    out = ((1,) * cfg["rank"] + (C,)) if cfg["keepdims"] else (C,)
+    return b.op("global_pool", layer, x, out, mode=cfg["mode"], L=shape[0] * shape[1], C=C)
+
+
+lower_GlobalAveragePooling1D = lower_GlobalAveragePooling2D = _lower_global_pool
+lower_GlobalMaxPooling1D = lower_GlobalMaxPooling2D = _lower_global_pool
+
+
+def _alias(x, shape):
+    """A reshape costs nothing: the new tensor names the same buffer."""
+    return Tensor(x.name, tuple(shape))
+
+
+def lower_Flatten(b, layer, x):
+    return _alias(x, (x.size,))
+
+
+def lower_Reshape(b, layer, x):
+    target = list(layer.config["target_shape"])
+    if -1 in target:
+        known = 1
+        for d in target:
+            if d != -1:
+                known *= d
+        if known == 0 or x.size % known:
+            raise SeqcError(f"layer {layer.name!r} (Reshape): cannot reshape {_fmt(x.shape)} into "
+                            f"{tuple(target)}", layer.loc)
+        target[target.index(-1)] = x.size // known
+    if math.prod(target) != x.size:
+        raise SeqcError(f"layer {layer.name!r} (Reshape): total size of the new shape {tuple(target)} "
+                        f"must equal that of the input {_fmt(x.shape)}", layer.loc)
+    return _alias(x, target)
+
+
+def lower_ZeroPadding2D(b, layer, x):
+    H, W, C = _spatial(b, layer, x, 2)
+    (t, bm), (l, r) = layer.config["padding"]
+    return b.op("pad2d", layer, x, (H + t + bm, W + l + r, C), H=H, W=W, C=C, T=t, L=l,
+                OH=H + t + bm, OW=W + l + r)
+
+
 LOWER = {name[len("lower_"):]: fn for name, fn in globals().items() if name.startswith("lower_")}
 
 
@@ -126,7 +253,8 @@ def lower_model(spec):
         offset += p.size
     g = Graph(spec.name, Tensor("input", tuple(spec.input_shape)), b.ops, b.params, batch_size=spec.batch_size)
     if g.ops:
-        g.ops[0].inputs[0] = g.input
+        g.ops[0].inputs[0] = Tensor("input", g.ops[0].inputs[0].shape)
+    g.out = x
     g.layers = rows
     g.layer_cnames = crows
     return g

@@ -18,11 +18,11 @@ def fuse_activations(graph):
     ops = []
     for op in graph.ops:
         prev = ops[-1] if ops else None
-        if (op.kind == "activation" and prev is not None and prev.kind == "dense"
+        if (op.kind == "activation" and prev is not None and prev.kind in ("dense", "conv")
                 and prev.attrs["act"] == "linear" and activations.get(op.attrs["act"]).kind == "elementwise"):
             prev.attrs["act"] = op.attrs["act"]
             prev.output = op.output
-            graph.fused.append(f"{prev.name} + {op.name}: dense with {op.attrs['act']} epilogue")
+            graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs['act']} epilogue")
             continue
         ops.append(op)
     graph.ops = ops
@@ -42,7 +42,7 @@ def fuse_loss(graph):
     if loss.options.get("ignore_class") is not None:
         return graph
     last = graph.ops[-1]
-    act = last.attrs.get("act") if last.kind in ("dense", "activation") else None
+    act = last.attrs.get("act") if last.kind in ("dense", "conv", "activation") else None
     kind = _FUSABLE.get((act, getattr(loss, "builtin", None)))
     if kind is None:
         return graph
@@ -55,7 +55,7 @@ def fuse_loss(graph):
 def plan_backward(graph):
     for i, op in enumerate(graph.ops):
         op.needs_dx = i > 0
-        if op.kind == "dense":
+        if op.kind in ("dense", "conv"):
             act = activations.get(op.attrs["act"])
             op.save_pre = (not op.grad_is_pre) and "x" in act.grad_needs and act.name != "linear"
         else:

@@ -183,8 +183,8 @@ def test_run_errors_are_reported_at_the_script_line(tmp_path):
     """))
     r = seqc("run", shape)
     assert_user_error(r, f"{shape}:9: ")
-    unsupported = tmp_path / "conv.py"
-    unsupported.write_text("from keras.layers import Dense, Conv2D\n")
+    unsupported = tmp_path / "convlstm.py"
+    unsupported.write_text("from keras.layers import Dense, ConvLSTM2D\n")
     assert_user_error(seqc("run", unsupported), f"{unsupported}:1: ")
     # the script's own bug is the script's: Python's traceback, as with `python script.py`
     own = tmp_path / "own.py"

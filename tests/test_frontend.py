@@ -489,14 +489,14 @@ def test_syntax_error(script):
 def test_unknown_layer(script):
     path = script("""
         from keras.models import Sequential
-        from keras.layers import Dense, Conv2D, Flatten
+        from keras.layers import Dense, ConvLSTM2D, Flatten
         model = Sequential()
         model.add(Dense(8, input_dim=4))
-        model.add(Conv2D(32, (3, 3)))
+        model.add(ConvLSTM2D(32, (3, 3)))
     """)
     msg = parse_error(path)
     assert msg.startswith(f"{path}:5: ")
-    assert "Conv2D" in msg and "unsupported layer" in msg
+    assert "ConvLSTM2D" in msg and "unsupported layer" in msg
     path = script("""
         import keras
         model = keras.Sequential([keras.layers.Dense(8, input_dim=4)])

@@ -101,9 +101,9 @@ void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, 
             float *C, const float *bias, float *pa, float *pb)
 {
     g_n = N; g_ars = ars; g_acs = acs; g_brs = brs; g_bcs = bcs;
-    if (which == 0) g_plain(M, K, A, B, C, pa, pb);
-    else if (which == 1) g_threaded(M, K, A, B, C, pa, pb);
-    else g_bias_relu(M, K, A, B, C, bias, pa, pb);
+    if (which == 0) g_plain(M, K, A, B, C, pa, pb, seqc_threads);
+    else if (which == 1) g_threaded(M, K, A, B, C, pa, pb, seqc_threads);
+    else g_bias_relu(M, K, A, B, C, bias, pa, pb, seqc_threads);
 }
 void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C)
 {
@@ -111,15 +111,15 @@ void t_naive(int M, int N, int K, const float *A, long ars, long acs, const floa
 }
 void t_xw(int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb)
 {
-    d_xw(M, 0, x, W, y, bias, z, pa, pb);
+    d_xw(M, 0, x, W, y, bias, z, pa, pb, seqc_threads);
 }
 void t_xtdz(int M, const float *x, const float *dz, float *dW, float *pa, float *pb)
 {
-    d_xtdz(M, M, x, dz, dW, pa, pb);
+    d_xtdz(M, M, x, dz, dW, pa, pb, seqc_threads);
 }
 void t_dzwt(int M, const float *dz, const float *W, float *dx, float *pa, float *pb)
 {
-    d_dzwt(M, 0, dz, W, dx, pa, pb);
+    d_dzwt(M, 0, dz, W, dx, pa, pb, seqc_threads);
 }
 """])
 

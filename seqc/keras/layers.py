@@ -16,12 +16,10 @@ _name_counts = {}
 
 
 def _snake(name):
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+    """Keras's to_snake_case: 'MaxPooling2D' -> 'max_pooling2d', 'Dense' -> 'dense'."""
+    import re
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base):
@@ -178,6 +176,230 @@ class Dropout(Layer):
         return {"rate": self.rate, "seed": self.seed}
 
 
+def standardize_tuple(value, n, name, allow_zero=False):
+    """Keras's rule: an int or n ints, all > 0 (>= 0 with allow_zero)."""
+    msg = f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        out = (value,) * n
+    else:
+        try:
+            out = tuple(value)
+        except TypeError:
+            raise ValueError(msg) from None
+        if len(out) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in out):
+            raise ValueError(msg)
+    bad = [v for v in out if (v < 0 if allow_zero else v <= 0)]
+    if bad:
+        raise ValueError(f"{msg}, including values {set(bad)} that do not satisfy "
+                         f"`value {'>= 0' if allow_zero else '> 0'}`")
+    return out
+
+
+def _padding(value, allow_causal=False):
+    ok = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    if not isinstance(value, str) or value.lower() not in ok:
+        raise ValueError(f"The `padding` argument must be one of {ok}. Received: padding={value!r}")
+    return value.lower()
+
+
+def _data_format(value):
+    if value not in (None, "channels_last"):
+        if value == "channels_first":
+            raise ValueError("seqc supports data_format='channels_last' (Keras's default) only")
+        raise ValueError(f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
+                         f"Received: data_format={value!r}")
+    return "channels_last"
+
+
+class _Conv(Layer):
+    rank = None
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ValueError(f"{type(self).__name__}: `{arg}` is not supported by seqc yet (got {value!r})")
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            raise ValueError("Invalid value for argument `filters`. Expected a strictly positive value. "
+                             f"Received filters={filters!r}.")
+        if groups != 1:
+            raise ValueError(f"{type(self).__name__}: only groups=1 is supported by seqc (got groups={groups!r})")
+        self.filters = filters
+        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
+        self.strides = standardize_tuple(strides, self.rank, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate")
+        self.padding = _padding(padding, allow_causal=self.rank == 1)
+        self.data_format = _data_format(data_format)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.activation = _activations.get(activation).name
+        if not isinstance(use_bias, bool):
+            raise ValueError(f"Expected `use_bias` to be a boolean. Received: use_bias={use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+
+    def config(self):
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate), "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer, "rank": self.rank}
+
+
+class Conv1D(_Conv):
+    rank = 1
+
+
+class Conv2D(_Conv):
+    rank = 2
+
+
+class _Pooling(Layer):
+    rank = None
+    mode = None
+    default_pool = None
+
+    def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        pool_size = self.default_pool if pool_size is None else pool_size
+        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = standardize_tuple(self.pool_size if strides is None else strides, self.rank, "strides",
+                                         allow_zero=True)
+        if 0 in self.strides:
+            raise ValueError(f"The `strides` argument cannot contain 0. Received strides={strides!r}")
+        self.padding = _padding(padding)
+        self.data_format = _data_format(data_format)
+
+    def config(self):
+        return {"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
+                "mode": self.mode, "rank": self.rank}
+
+
+class MaxPooling1D(_Pooling):
+    rank, mode, default_pool = 1, "max", 2
+
+
+class AveragePooling1D(_Pooling):
+    rank, mode, default_pool = 1, "avg", 2
+
+
+class MaxPooling2D(_Pooling):
+    rank, mode, default_pool = 2, "max", (2, 2)
+
+
+class AveragePooling2D(_Pooling):
+    rank, mode, default_pool = 2, "avg", (2, 2)
+
+
+class _GlobalPooling(Layer):
+    rank = None
+    mode = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format)
+        if not isinstance(keepdims, bool):
+            raise ValueError(f"`keepdims` must be a boolean, got {keepdims!r}")
+        self.keepdims = keepdims
+
+    def config(self):
+        return {"mode": self.mode, "rank": self.rank, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    rank, mode = 1, "avg"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    rank, mode = 1, "max"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    rank, mode = 2, "avg"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    rank, mode = 2, "max"
+
+
+class Flatten(Layer):
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format)
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            shape = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"`target_shape` must be a tuple of integers, got {target_shape!r}") from None
+        if sum(1 for d in shape if d == -1) > 1 or any(d == 0 or d < -1 for d in shape):
+            raise ValueError(f"`target_shape` may hold positive integers and at most one -1, got {target_shape!r}")
+        self.target_shape = shape
+
+    def config(self):
+        return {"target_shape": list(self.target_shape)}
+
+
+class ZeroPadding2D(Layer):
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format)
+        msg = ("`padding` should be an int, a tuple of 2 ints or a tuple of 2 tuples of 2 ints, "
+               f"got {padding!r}")
+        if isinstance(padding, int) and not isinstance(padding, bool):
+            pads = ((padding, padding), (padding, padding))
+        else:
+            try:
+                items = tuple(padding)
+                if len(items) != 2:
+                    raise ValueError(msg)
+                if all(isinstance(v, int) for v in items):
+                    pads = ((items[0], items[0]), (items[1], items[1]))
+                else:
+                    pads = tuple(tuple(standardize_tuple(v, 2, "padding", allow_zero=True)) for v in items)
+            except TypeError:
+                raise ValueError(msg) from None
+        if any(v < 0 for pair in pads for v in pair):
+            raise ValueError(msg)
+        self.padding = pads
+
+    def config(self):
+        return {"padding": [list(p) for p in self.padding]}
+
+
+class _NotYet(Layer):
+    """Layers Keras has and seqc does not compile yet: importing them works (scripts import
+    more than they use); constructing one is a clear error."""
+
+    def __init__(self, *args, **kwargs):
+        raise ValueError(f"{type(self).__name__} is not supported by seqc yet")
+
+
+class Embedding(_NotYet):
+    pass
+
+
+class LSTM(_NotYet):
+    pass
+
+
+class GRU(_NotYet):
+    pass
+
+
+class SimpleRNN(_NotYet):
+    pass
+
+
 def get_layer_class(name):
     cls = LAYERS.get(name)
     if cls is None:
@@ -186,4 +408,19 @@ def get_layer_class(name):
 
 
 LAYERS = {"InputLayer": InputLayer, "Input": Input, "Dense": Dense, "Activation": Activation,
-          "Dropout": Dropout}
+          "Dropout": Dropout, "Conv1D": Conv1D, "Conv2D": Conv2D, "MaxPooling1D": MaxPooling1D,
+          "MaxPooling2D": MaxPooling2D, "AveragePooling1D": AveragePooling1D,
+          "AveragePooling2D": AveragePooling2D, "GlobalAveragePooling1D": GlobalAveragePooling1D,
+          "GlobalAveragePooling2D": GlobalAveragePooling2D, "GlobalMaxPooling1D": GlobalMaxPooling1D,
+          "GlobalMaxPooling2D": GlobalMaxPooling2D, "Flatten": Flatten, "Reshape": Reshape,
+          "ZeroPadding2D": ZeroPadding2D}
+
+# Keras's aliases
+Convolution1D, Convolution2D = Conv1D, Conv2D
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+LAYERS.update({"Convolution1D": Conv1D, "Convolution2D": Conv2D, "MaxPool1D": MaxPooling1D,
+               "MaxPool2D": MaxPooling2D, "AvgPool1D": AveragePooling1D, "AvgPool2D": AveragePooling2D,
+               "GlobalAvgPool1D": GlobalAveragePooling1D, "GlobalAvgPool2D": GlobalAveragePooling2D,
+               "GlobalMaxPool1D": GlobalMaxPooling1D, "GlobalMaxPool2D": GlobalMaxPooling2D})

@@ -1,0 +1,178 @@
+"""Convolution, pooling and reshaping layers: forward against a numpy reference, every backward
+kernel against central finite differences, and shape / error rules."""
+import numpy as np
+import pytest
+
+import seqc.keras as keras
+from seqc.errors import SeqcError
+from seqc.keras import backend as K
+from seqc.keras.layers import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Dense, Flatten,
+                               GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                               GlobalMaxPooling2D, Input, MaxPooling1D, MaxPooling2D, Reshape, ZeroPadding2D)
+from seqc.keras.models import Sequential
+
+
+def weighted_sum(y_true, y_pred):
+    """sum(y_pred * r): its gradient w.r.t. y_pred is r, any layer's VJP can be checked."""
+    return K.sum(y_pred * y_true)
+
+
+CASES = {
+    "conv2d_valid": ((7, 8, 3), [Conv2D(4, 3)]),
+    "conv2d_same_s2": ((7, 8, 3), [Conv2D(4, (2, 3), strides=2, padding="same", activation="tanh")]),
+    "conv2d_dilated_same": ((7, 8, 2), [Conv2D(3, 3, dilation_rate=2, padding="same", use_bias=False)]),
+    # relu itself is checked exactly against Keras (test_conv_golden); FD needs smooth functions
+    "conv2d_s21_softplus": ((7, 8, 2), [Conv2D(3, (3, 2), strides=(2, 1), activation="softplus")]),
+    "conv2d_two_layers": ((9, 9, 2), [Conv2D(5, 3, activation="elu"), Conv2D(3, 2, padding="same")]),
+    "conv1d_causal_dilated": ((11, 4), [Conv1D(3, 3, padding="causal", dilation_rate=2)]),
+    "conv1d_same_s2": ((11, 4), [Conv1D(3, 3, strides=2, padding="same", activation="sigmoid")]),
+    "maxpool2d_same": ((7, 8, 3), [Conv2D(3, 1), MaxPooling2D(3, strides=2, padding="same")]),
+    "avgpool2d_same": ((7, 8, 3), [Conv2D(3, 1), AveragePooling2D((2, 3), padding="same")]),
+    "maxpool1d": ((11, 4), [Conv1D(3, 1), MaxPooling1D(3)]),
+    "avgpool1d_s1": ((11, 4), [Conv1D(3, 1), AveragePooling1D(3, strides=1, padding="same")]),
+    "global_avg2d": ((5, 6, 3), [Conv2D(4, 2), GlobalAveragePooling2D()]),
+    "global_max2d_keep": ((5, 6, 3), [Conv2D(4, 2), GlobalMaxPooling2D(keepdims=True)]),
+    "global_avg1d": ((9, 4), [Conv1D(4, 2), GlobalAveragePooling1D()]),
+    "global_max1d": ((9, 4), [Conv1D(4, 2), GlobalMaxPooling1D()]),
+    "pad_flatten_dense": ((4, 5, 2), [ZeroPadding2D(((1, 2), (0, 3))), Conv2D(2, 2), Flatten(), Dense(3)]),
+    "reshape": ((4, 6), [Reshape((3, -1)), Conv1D(2, 2), Reshape((-1,))]),
+}
+
+
+def build(name):
+    shape, layers = CASES[name]
+    model = Sequential([Input(shape)] + [type(l)(**_args(l)) for l in layers])
+    model.compile("sgd", weighted_sum)
+    return model
+
+
+def _args(layer):
+    """Re-create a layer from its config (the CASES hold templates)."""
+    cfg = dict(layer.spec().config)
+    cfg.pop("trainable")
+    kind = type(layer).__name__
+    if kind in ("Conv1D", "Conv2D"):
+        cfg.pop("rank")
+        return cfg
+    if "Pooling" in kind and "Global" not in kind:
+        return {"pool_size": tuple(cfg["pool_size"]), "strides": tuple(cfg["strides"]), "padding": cfg["padding"]}
+    if "Global" in kind:
+        return {"keepdims": cfg["keepdims"]}
+    if kind == "Reshape":
+        return {"target_shape": tuple(cfg["target_shape"])}
+    if kind == "Dense":
+        return {"units": cfg["units"]}
+    if kind == "ZeroPadding2D":
+        return {"padding": tuple(tuple(p) for p in cfg["padding"])}
+    return {}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradients_match_finite_differences(name):
+    model = build(name)
+    eng = model._runtime._engine
+    rng = np.random.default_rng(1)
+    shape = CASES[name][0]
+    x = rng.normal(size=(3,) + shape).astype(np.float32)
+    out_shape = model.predict(x, verbose=0).shape
+    r = rng.normal(size=out_shape).astype(np.float32)
+    w0 = eng.params.copy()
+    eng.params[:] = rng.normal(scale=0.5, size=w0.shape)
+    loss, g = eng.gradients(x, r.reshape(3, -1))
+
+    def f(p):
+        eng.params[:] = p
+        return eng.gradients(x, r.reshape(3, -1))[0]
+
+    p0 = eng.params.copy()
+    h = 1e-2
+    checked = 0
+    for i in rng.choice(len(p0), size=min(40, len(p0)), replace=False):
+        fd = []
+        for step in (h, h / 2):
+            pp, pm = p0.copy(), p0.copy()
+            pp[i] += step
+            pm[i] -= step
+            fd.append((f(pp) - f(pm)) / (2 * step))
+        if abs(fd[0] - fd[1]) > 1e-2 * (1 + abs(fd[1])):
+            continue          # a kink (relu at 0, a max changing hands) lies within the step
+        checked += 1
+        assert g[i] == pytest.approx(fd[1], rel=3e-2, abs=3e-3), (name, i)
+    assert checked >= min(20, len(p0) // 2)
+    eng.params[:] = p0
+
+
+def test_forward_conv_matches_numpy():
+    model = Sequential([Input((7, 8, 3)), Conv2D(4, (2, 3), strides=2, padding="same")])
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 8, 3)).astype(np.float32)
+    W, b = model.get_weights()
+    xp = np.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))     # same: total pad 1 on each axis, after
+    ref = np.zeros((2, 4, 4, 4))
+    for i in range(4):
+        for j in range(4):
+            ref[:, i, j] = np.tensordot(xp[:, 2 * i:2 * i + 2, 2 * j:2 * j + 3], W, axes=([1, 2, 3], [0, 1, 2])) + b
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_output_shapes_follow_keras_arithmetic():
+    cases = [
+        (Conv2D(2, 3, strides=2), (8, 8, 1), (3, 3, 2)),
+        (Conv2D(2, 3, strides=2, padding="same"), (7, 8, 1), (4, 4, 2)),
+        (Conv2D(2, 3, dilation_rate=2), (9, 9, 1), (5, 5, 2)),
+        (Conv1D(2, 3, padding="causal", dilation_rate=2), (10, 3), (10, 2)),
+        (Conv1D(2, 3, strides=3), (10, 3), (3, 2)),
+        (MaxPooling2D(), (7, 9, 2), (3, 4, 2)),
+        (MaxPooling2D(padding="same"), (7, 9, 2), (4, 5, 2)),
+        (MaxPooling1D(3, strides=1), (10, 2), (8, 2)),
+        (GlobalAveragePooling1D(keepdims=True), (10, 2), (1, 2)),
+        (Flatten(), (3, 4, 5), (60,)),
+        (ZeroPadding2D(2), (3, 4, 5), (7, 8, 5)),
+    ]
+    for layer, inp, out in cases:
+        model = Sequential([Input(inp), layer])
+        assert model.output_shape == (None,) + out, (layer, model.output_shape)
+
+
+def test_kernel_larger_than_input_is_a_compile_time_error():
+    model = Sequential([Input((4, 4, 1)), Conv2D(2, 5)])
+    with pytest.raises(SeqcError, match=r"conv2d.*kernel 5x5.*larger than its input 4x4") as e:
+        model.compile("sgd", "mse")
+    assert e.value.loc is not None and e.value.loc.file.endswith("test_conv.py")
+
+
+def test_wrong_spatial_shape_is_a_value_error():
+    model = Sequential([Input((10, 10, 3)), Conv2D(2, 3), Flatten(), Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"\(None, 10, 10, 3\)"):
+        model.predict(np.zeros((2, 10, 10, 4)), verbose=0)
+    with pytest.raises(ValueError, match=r"\(None, 10, 10, 3\)"):
+        model.fit(np.zeros((2, 9, 10, 3)), np.zeros((2, 1)), verbose=0)
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="filters"):
+        Conv2D(0, 3)
+    with pytest.raises(ValueError, match="kernel_size"):
+        Conv2D(2, (3, 3, 3))
+    with pytest.raises(ValueError, match="dilation"):
+        Conv2D(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="padding"):
+        Conv2D(2, 3, padding="causal")
+    with pytest.raises(ValueError, match="padding"):
+        MaxPooling2D(padding="full")
+    with pytest.raises(ValueError, match="rank"):
+        m = Sequential([Input((10, 3)), Conv2D(2, 3)])
+        m.compile("sgd", "mse")
+
+
+def test_thread_count_does_not_change_forward():
+    model = Sequential([Input((12, 12, 3)), Conv2D(8, 3, activation="relu"), MaxPooling2D(), Flatten(), Dense(2)])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).random((9, 12, 12, 3)).astype(np.float32)
+    lib = model._runtime._engine.lib
+    lib.seqc_set_threads(1)
+    a = model.predict(x, verbose=0)
+    lib.seqc_set_threads(2)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), a)
