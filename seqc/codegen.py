@@ -292,7 +292,8 @@ def _find_y_pred(expr):
 def generate(graph, flags, source="<api>"):
     """C source and header for a graph that has passed run_passes. Returns (c, h, info)."""
     vec = target_vector_floats(flags)
-    gemm_ctx = dict(vec_floats=vec, gemm_mr=6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
+    # AVX-512 has 32 vector registers: an 8 x 32 tile keeps 16 accumulators; 16 registers: 6 x 2 vectors
+    gemm_ctx = dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
                     gemm_nc=2 * vec * 32)
     kernels, fwd, bwd = [], [], []
     used_acts = set()
@@ -340,7 +341,10 @@ def generate(graph, flags, source="<api>"):
             used_acts.add(act)
             kw = op.params["kernel"]
             bias = op.params.get("bias")
+            pad_bottom = (a["OH"] - 1) * a["SH"] + (a["KH"] - 1) * a["DH"] + 1 - a["H"] - a["PT"]
+            pad_right = (a["OW"] - 1) * a["SW"] + (a["KW"] - 1) * a["DW"] + 1 - a["W"] - a["PL"]
             kernels.append(render("conv.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
+                                  pad_bottom=max(0, pad_bottom), pad_right=max(0, pad_right),
                                   save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
                                   work_offsets=offs, **{k: v for k, v in a.items()}, **gemm_ctx))
             zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
