@@ -297,7 +297,7 @@ def generate(graph, flags, source="<api>"):
                     gemm_nc=2 * vec * 32)
     kernels, fwd, bwd = [], [], []
     used_acts = set()
-    work = 1
+    work = wpack = 1
     for i, op in enumerate(graph.ops):
         fn = f"l{i}_{op.cname}"
         x, y = op.inputs[0], op.output
@@ -335,25 +335,40 @@ def generate(graph, flags, source="<api>"):
             a = op.attrs
             KK = a["KH"] * a["KW"] * a["C"]
             P = a["OH"] * a["OW"]
-            offs = {"dw": 0, "db": KK * a["F"], "dcol": KK * a["F"] + a["F"]}
-            work = max(work, offs["dcol"] + (P * KK if op.needs_dx else 0))
+            pad_b = max(0, (a["OH"] - 1) * a["SH"] + (a["KH"] - 1) * a["DH"] + 1 - a["H"] - a["PT"])
+            pad_r = max(0, (a["OW"] - 1) * a["SW"] + (a["KW"] - 1) * a["DW"] + 1 - a["W"] - a["PL"])
+            padded = a["PT"] or a["PL"] or pad_b or pad_r
+            dx_direct = op.needs_dx and a["SH"] == 1 and a["SW"] == 1
+            nr = gemm_ctx["gemm_nr"]
+            sizes = {   # per-thread scratch, in floats
+                "xpad": (a["H"] + a["PT"] + pad_b) * (a["W"] + a["PL"] + pad_r) * a["C"] if padded else 0,
+                "dzpad": ((a["H"] + (a["KH"] - 1) * a["DH"]) * (a["W"] + (a["KW"] - 1) * a["DW"]) * a["F"]
+                          if dx_direct else 0),
+                "dw": KK * a["F"], "db": a["F"],
+                "dcol": P * KK if op.needs_dx and not dx_direct else 0}
+            offs, total = {}, 0
+            for key, size in sizes.items():
+                offs[key] = total
+                total += size
+            work = max(work, total)
+            wp_fwd = KK * -(-a["F"] // nr) * nr
+            wp_dx = a["KH"] * a["KW"] * a["F"] * -(-a["C"] // nr) * nr if dx_direct else 0
+            wpack = max(wpack, wp_fwd + wp_dx)
             act = a["act"]
             used_acts.add(act)
             kw = op.params["kernel"]
             bias = op.params.get("bias")
-            pad_bottom = (a["OH"] - 1) * a["SH"] + (a["KH"] - 1) * a["DH"] + 1 - a["H"] - a["PT"]
-            pad_right = (a["OW"] - 1) * a["SW"] + (a["KW"] - 1) * a["DW"] + 1 - a["W"] - a["PL"]
             kernels.append(render("conv.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  pad_bottom=max(0, pad_bottom), pad_right=max(0, pad_right),
+                                  pad_bottom=pad_b, pad_right=pad_r, wpack_offsets={"fwd": 0, "dx": wp_fwd},
                                   save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
                                   work_offsets=offs, **{k: v for k, v in a.items()}, **gemm_ctx))
             zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
             bptr = f"m->params + {bias.cname}" if bias else "NULL"
-            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, {bptr}, BUF({Y}), {zbuf}, m->pack_a, m->pack_b);")
+            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, {bptr}, BUF({Y}), {zbuf}, m->work, m->wpack);")
             dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
             db = f"m->grads + {bias.cname}" if bias else "NULL"
             bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, BUF({Y}), {zbuf}, BUF({Y}_GRAD), {dx}, "
-                       f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b, m->work);")
+                       f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b, m->work, m->wpack);")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
             kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))
@@ -420,7 +435,7 @@ def generate(graph, flags, source="<api>"):
                activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
                optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
                loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
-               output_buf=out.name, work_per_thread=work)
+               output_buf=out.name, work_per_thread=work, wpack_size=wpack)
     c = render("model.c.j2", **ctx)
     h = render("model.h.j2", name=graph.name, cdef=CDEF)
     return c, h
