@@ -26,6 +26,10 @@ def fuse_activations(graph):
             continue
         ops.append(op)
     graph.ops = ops
+    for op in ops:
+        if op.kind in ("dense", "conv") and op.attrs["act"] != "linear" and \
+                not any(note.startswith(op.name + " +") for note in graph.fused):
+            graph.fused.append(f"{op.name}: {op.kind} + bias + {op.attrs['act']} in one kernel")
     return graph
 
 

@@ -134,11 +134,34 @@ def test_summary():
     assert "sigmoid" in r.stdout        # the fused sigmoid + binary cross-entropy
 
 
-@pytest.mark.parametrize("example", ["mlp_softmax.py", "mlp_binary.py"])
-def test_run_examples(example, tmp_path):
+@pytest.mark.parametrize("example, last_epoch, metric", [("mlp_softmax.py", 20, "accuracy"),
+                                                        ("mlp_binary.py", 20, "accuracy"),
+                                                        ("conv1d_classifier.py", 10, "accuracy"),
+                                                        ("vgg_like.py", 10, "loss")])
+def test_run_examples(example, last_epoch, metric, tmp_path):
     r = seqc("run", os.path.join(EXAMPLES, example), cwd=tmp_path)
     assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
-    assert "Epoch 20/20" in r.stdout and "accuracy" in r.stdout
+    assert f"Epoch {last_epoch}/{last_epoch}" in r.stdout and metric in r.stdout
+
+
+@pytest.mark.parametrize("example", ["vgg_like.py", "conv1d_classifier.py"])
+def test_compile_conv_examples(example, tmp_path):
+    r = seqc("compile", os.path.join(EXAMPLES, example), "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "Conv" in r.stdout and "Total params" in r.stdout
+
+
+def test_compile_tutorial_conv1d_text_needs_seq_length(tmp_path):
+    """The tutorial's Conv1D text leaves seq_length undefined: an error naming it, fixed by -D."""
+    text = open(os.path.join(EXAMPLES, "conv1d_classifier.py")).read()
+    raw = tmp_path / "raw.py"
+    raw.write_text(text[text.index("from keras.models"):])
+    r = seqc("compile", str(raw), "-o", str(tmp_path))
+    assert_user_error(r, f"{raw}:")
+    assert "seq_length" in r.stderr and "-D seq_length" in r.stderr
+    r = seqc("compile", str(raw), "-o", str(tmp_path), "-D", "seq_length=100")
+    assert r.returncode == 0, r.stderr
+    assert "105,729" in r.stdout
 
 
 def test_run_passes_arguments_and_serves_tensorflow_keras(tmp_path):
