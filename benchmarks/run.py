@@ -42,12 +42,17 @@ SEED = 1234
 
 class Bench:
     def __init__(self, name, example, batch_size, make_data, seqc_build, seqc_xy, torch_build, torch_xy,
-                 train_flops_per_sample=None, note="", rows=20480, samples=None):
+                 train_flops_per_sample=None, note="", rows=20480, samples=None, shuffle=True,
+                 row_multiple=1, predict_batch=1):
         self.name = name
         self.example = example                  # examples/<example>: the script `seqc compile` times
         self.batch_size = batch_size
         self.rows = rows                        # default data set size
         self.samples = samples or rows          # default training samples per rep
+        self.shuffle = shuffle                  # fit(shuffle=...); False: batches in order (stateful RNNs)
+        self.row_multiple = row_multiple        # rows and samples are rounded down to a multiple of this
+                                                # (a stateful model's fixed batch size)
+        self.predict_batch = predict_batch      # rows per timed predict call (a stateful model: its batch)
         self.make_data = make_data              # (rows, seed) -> dict of numpy arrays
         self.seqc_build = seqc_build            # () -> compiled seqc.keras model
         self.seqc_xy = seqc_xy                  # data -> (x, y) for model.fit
@@ -117,6 +122,40 @@ def layer_macs(input_shape, layers):
         else:
             raise ValueError(f"unknown layer kind {kind!r}")
     return macs
+
+
+def seq_train_flops(input_shape, layers):
+    """Flops per sample of one training step of a stack of ("embedding", dim) / ("lstm", units,
+    return_sequences) / ("dense", units) layers on input_shape ((steps,) of token indices, or
+    (steps, features)). An LSTM step is four gate GEMMs, [x_t, h_t-1] (in + units) x 4 units: forward
+    2*(in+units)*4*units flops per step. As in train_flops: the weight gradient as much again, the
+    input gradient (to x_t and to h_t-1) as much again, except the x_t part when x is the data (no
+    gradient needed; after an Embedding it is needed, for the embedding's gradient). Embedding
+    lookups, activations, the gate element-wise work, the loss and the optimizer are not counted."""
+    shape = tuple(input_shape)
+    total = 0
+    need_input_grad = False                       # does this layer's input need a gradient?
+    for layer in layers:
+        kind = layer[0]
+        if kind == "embedding":
+            shape = shape + (layer[1],)
+            need_input_grad = True
+            continue
+        if kind == "lstm":
+            units, return_sequences = layer[1], layer[2]
+            steps, features = shape
+            x_macs, h_macs = steps * features * 4 * units, steps * units * 4 * units
+            shape = (steps, units) if return_sequences else (units,)
+        elif kind == "dense":
+            units = layer[1]
+            x_macs, h_macs = shape[-1] * units, 0
+            shape = shape[:-1] + (units,)
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}")
+        macs = x_macs + h_macs
+        total += 2 * macs + 2 * macs + 2 * (h_macs + (x_macs if need_input_grad else 0))
+        need_input_grad = True
+    return total
 
 
 def _tutorial_data(sample_shape, classes):
@@ -317,6 +356,157 @@ register(Bench(
          "100 features; RMSprop, binary CE"))
 
 
+# --- LSTMs: the tutorial's stacked LSTM (plain and stateful) and its LSTM sequence classifier --
+# The PyTorch side uses nn.LSTM(batch_first=True), i.e. its fused LSTM kernel on (N, L, C), the
+# same layout as Keras. The three stacked LSTM(32)s are one nn.LSTM(num_layers=3): what a PyTorch
+# user writes for a stack of equal-width LSTMs (separate nn.LSTM layers would be idiomatic too).
+
+LSTM_STEPS, LSTM_FEATURES, LSTM_CLASSES = 8, 16, 10      # timesteps, data_dim, num_classes
+STATEFUL_BATCH = 32
+STACKED_LSTM_LAYERS = [("lstm", 32, True), ("lstm", 32, True), ("lstm", 32, False), ("dense", LSTM_CLASSES)]
+CLASSIFIER_FEATURES, CLASSIFIER_STEPS = 20000, 80          # max_features (vocabulary), sequence length
+CLASSIFIER_LAYERS = [("embedding", 256), ("lstm", 128, False), ("dense", 1)]
+
+
+def _stacked_lstm_data(rows, seed):
+    """The tutorial's dummy data: x uniform in [0, 1) (rows, timesteps, data_dim), and targets
+    uniform in [0, 1) (rows, num_classes), not one-hot and not normalised (as in the tutorial)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return {"x": rng.random((rows, LSTM_STEPS, LSTM_FEATURES), dtype=np.float32),
+            "y": rng.random((rows, LSTM_CLASSES), dtype=np.float32)}
+
+
+def _classifier_data(rows, seed):
+    """Token indices in [0, max_features) (rows, 80), as numpy makes them (int64), and 0/1 labels."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return {"x": rng.integers(0, CLASSIFIER_FEATURES, size=(rows, CLASSIFIER_STEPS)),
+            "labels": rng.integers(0, 2, size=(rows, 1)).astype(np.int64)}
+
+
+def _seqc_stacked_lstm(stateful):
+    def build():
+        from seqc.keras.layers import LSTM, Dense
+        from seqc.keras.models import Sequential
+        model = Sequential()
+        if stateful:
+            model.add(LSTM(32, return_sequences=True, stateful=True,
+                           batch_input_shape=(STATEFUL_BATCH, LSTM_STEPS, LSTM_FEATURES)))
+            model.add(LSTM(32, return_sequences=True, stateful=True))
+            model.add(LSTM(32, stateful=True))
+        else:
+            model.add(LSTM(32, return_sequences=True, input_shape=(LSTM_STEPS, LSTM_FEATURES)))
+            model.add(LSTM(32, return_sequences=True))
+            model.add(LSTM(32))
+        model.add(Dense(LSTM_CLASSES, activation="softmax"))
+        model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+        return model
+    return build
+
+
+def _soft_target_ce(torch):
+    """Keras's categorical cross-entropy for targets that are not one-hot (the tutorial's random
+    ones): -sum(y * log softmax(logits)) per sample, averaged (what nn.CrossEntropyLoss computes
+    for probability targets, written out)."""
+    def loss(logits, y):
+        return -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    return loss
+
+
+def _torch_stacked_lstm(stateful):
+    def build(torch):
+        nn = torch.nn
+
+        class StackedLSTM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(LSTM_FEATURES, 32, num_layers=3, batch_first=True)
+                self.fc = nn.Linear(32, LSTM_CLASSES)      # logits; softmax is inside the loss
+                self.state = None                          # (h, c) carried between batches if stateful
+
+            def forward(self, x):
+                out, state = self.lstm(x, self.state if stateful else None)
+                if stateful:                               # keep the state, cut the graph (truncated BPTT)
+                    self.state = tuple(s.detach() for s in state)
+                return self.fc(out[:, -1])
+
+        model = StackedLSTM()
+        opt = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+        return TorchSetup(model, _soft_target_ce(torch), opt,
+                          correct=lambda out, yb: (out.argmax(1) == yb.argmax(1)).sum())   # categorical accuracy
+    return build
+
+
+def _seqc_lstm_classifier():
+    from seqc.keras.layers import LSTM, Dense, Dropout, Embedding, Input
+    from seqc.keras.models import Sequential
+    model = Sequential()
+    model.add(Input(shape=(CLASSIFIER_STEPS,)))      # the tutorial gives no length; Keras 3 style
+    model.add(Embedding(CLASSIFIER_FEATURES, output_dim=256))
+    model.add(LSTM(128))
+    model.add(Dropout(0.5))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    return model
+
+
+def _torch_lstm_classifier(torch):
+    nn = torch.nn
+
+    class LSTMClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(CLASSIFIER_FEATURES, 256)      # dense gradient (sparse=False)
+            self.lstm = nn.LSTM(256, 128, batch_first=True)
+            self.dropout = nn.Dropout(0.5)
+            self.fc = nn.Linear(128, 1)                                  # logit; sigmoid is inside the loss
+
+        def forward(self, x):
+            out, _ = self.lstm(self.embedding(x))
+            return self.fc(self.dropout(out[:, -1]))
+
+    model = LSTMClassifier()
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    return TorchSetup(model, nn.BCEWithLogitsLoss(), opt,
+                      correct=lambda out, yb: ((out > 0).to(yb.dtype) == yb).sum())
+
+
+register(Bench(
+    "stacked_lstm", example="stacked_lstm.py", batch_size=64, rows=20480, samples=81920,
+    make_data=_stacked_lstm_data,
+    seqc_build=_seqc_stacked_lstm(stateful=False),
+    seqc_xy=lambda d: (d["x"], d["y"]),
+    torch_build=_torch_stacked_lstm(stateful=False),
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["y"])),
+    train_flops_per_sample=seq_train_flops((LSTM_STEPS, LSTM_FEATURES), STACKED_LSTM_LAYERS),
+    note="3x LSTM(32) (first two return_sequences), Dense10 softmax on 8 steps x 16 features; RMSprop, "
+         "categorical CE on random soft targets"))
+
+register(Bench(
+    "stateful_lstm", example="stateful_lstm.py", batch_size=STATEFUL_BATCH, rows=10240, samples=51200,
+    shuffle=False, row_multiple=STATEFUL_BATCH, predict_batch=STATEFUL_BATCH,
+    make_data=_stacked_lstm_data,
+    seqc_build=_seqc_stacked_lstm(stateful=True),
+    seqc_xy=lambda d: (d["x"], d["y"]),
+    torch_build=_torch_stacked_lstm(stateful=True),
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["y"])),
+    train_flops_per_sample=seq_train_flops((LSTM_STEPS, LSTM_FEATURES), STACKED_LSTM_LAYERS),
+    note="stacked_lstm with stateful=True, batch_input_shape (32, 8, 16), shuffle=False: the state is "
+         "carried from batch to batch"))
+
+register(Bench(
+    "lstm_classifier", example="lstm_classifier.py", batch_size=16, rows=1000, samples=2000,
+    make_data=_classifier_data,
+    seqc_build=_seqc_lstm_classifier,
+    seqc_xy=lambda d: (d["x"], d["labels"].astype("float32")),
+    torch_build=_torch_lstm_classifier,
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["labels"].astype("float32"))),
+    train_flops_per_sample=seq_train_flops((CLASSIFIER_STEPS,), CLASSIFIER_LAYERS),
+    note="Embedding(20000, 256), LSTM(128), Dropout, Dense1 sigmoid on 80 token indices; RMSprop "
+         "(dense over the whole embedding), binary CE"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Workers: one process per framework and model, commands as JSON lines on stdin, replies as
 # JSON lines on the original stdout (fd 1 is pointed at stderr so nothing else lands there).
@@ -368,14 +558,15 @@ class SeqcRunner:
     def train(self, rows, epochs):
         x, y = self.x[:rows], self.y[:rows]
         t0 = time.perf_counter()
-        hist = self.model.fit(x, y, epochs=epochs, batch_size=self.bench.batch_size, verbose=0, shuffle=True)
+        hist = self.model.fit(x, y, epochs=epochs, batch_size=self.bench.batch_size, verbose=0,
+                              shuffle=self.bench.shuffle)
         seconds = time.perf_counter() - t0
         h = hist.history
         return {"seconds": seconds, "samples": rows * epochs, "loss": float(h["loss"][-1]),
                 "acc": float(h["accuracy"][-1]) if "accuracy" in h else None}
 
     def predict(self, calls):
-        x1 = self.x[:1].copy()
+        x1 = self.x[:self.bench.predict_batch].copy()
         pob, n_pob = _median_us(self.model.predict_on_batch, x1, calls)
         call, n_call = _median_us(self.model, x1, calls)
         return {"predict_on_batch_us": pob, "call_us": call, "calls": min(n_pob, n_call)}
@@ -398,14 +589,18 @@ class TorchRunner:
         model, loss_fn, opt, sched = s.model, s.loss_fn, s.optimizer, s.scheduler
         t0 = time.perf_counter()
         model.train()
+        shuffle = self.bench.shuffle
         for _ in range(epochs):
-            perm = torch.randperm(rows)
+            perm = torch.randperm(rows) if shuffle else None
             total_loss = torch.zeros(())
             correct = torch.zeros((), dtype=torch.int64)
             count_correct = s.correct is not None
             for i in range(0, rows, bs):
-                idx = perm[i:i + bs]
-                xb, yb = X[idx], Y[idx]
+                if shuffle:
+                    idx = perm[i:i + bs]
+                    xb, yb = X[idx], Y[idx]
+                else:                              # in order (stateful: batch k follows batch k-1)
+                    xb, yb = X[i:i + bs], Y[i:i + bs]
                 opt.zero_grad()
                 out = model(xb)
                 loss = loss_fn(out, yb)
@@ -414,7 +609,7 @@ class TorchRunner:
                 if sched is not None:
                     sched.step()
                 with torch.no_grad():              # running loss and accuracy, per batch, like Keras
-                    total_loss += loss.detach() * len(idx)
+                    total_loss += loss.detach() * len(xb)
                     if count_correct:
                         correct += s.correct(out, yb)
             epoch_loss = total_loss.item() / rows
@@ -425,7 +620,7 @@ class TorchRunner:
     def predict(self, calls):
         torch, model = self.torch, self.s.model
         model.eval()
-        x1 = self.X[:1].clone()
+        x1 = self.X[:self.bench.predict_batch].clone()
         with torch.no_grad():
             us, n = _median_us(model, x1, calls)
         return {"call_us": us, "calls": n}
@@ -571,6 +766,7 @@ def measure_compile(bench, env):
                 raise RuntimeError(f"{e.args[0]}\n  and the seqc.keras compile() in a fresh process fails too: "
                                    f"{e_api.args[1] if len(e_api.args) > 1 else e_api}") from None
             print(f"  note: {e.args[0]}\n  timed the API compile instead")
+            out["cli_failed"] = True
             return out
     return _measure_compile(bench, env, "api")
 
@@ -712,7 +908,8 @@ def model_rows(bench, args):
     rows = args.rows if args.rows is not None else max(1, round(bench.rows * args.scale))
     samples = args.samples if args.samples is not None else (
         rows if args.rows is not None else max(1, round(bench.samples * args.scale)))
-    return rows, samples
+    m = bench.row_multiple                  # a stateful model's batches must all be full
+    return max(m, rows // m * m), max(m, samples // m * m)
 
 
 def run_model(bench, args, tpy, base_env, peak):
@@ -725,7 +922,9 @@ def run_model(bench, args, tpy, base_env, peak):
             c = measure_compile(bench, base_env)
             result["compile"] = c
             what = f"`python -m seqc compile examples/{bench.example}`" if c["how"] == "cli" else \
-                "seqc.keras compile() in a fresh process; the CLI or the example is not there"
+                "seqc.keras compile() in a fresh process; " + (
+                    f"the CLI failed on examples/{bench.example}" if c.get("cli_failed")
+                    else "the CLI or the example is not there")
             print(f"compile, wall time of the subprocess [{what}]: cold {c['cold']:.2f} s, warm {c['warm']:.2f} s")
         except RuntimeError as e:
             print(f"compile timing FAILED: {e.args[0]}")
@@ -799,8 +998,8 @@ def run_model(bench, args, tpy, base_env, peak):
             result["train_flops_per_sample"] = fl
             result["gflops"] = {k: v * fl * 1e-9 for k, v in med.items()}
             have_peak = peak and args.threads in peak
-            print(f"  training work: {fl / 1e6:,.2f} MFLOP per sample (conv + dense multiply-adds x2: forward, "
-                  f"weight and input gradients)")
+            print(f"  training work: {fl / 1e6:,.2f} MFLOP per sample (multiply-adds of the conv, dense and LSTM "
+                  f"gate GEMMs x2: forward, weight and input gradients)")
             for k, v in med.items():
                 gf = v * fl * 1e-9
                 text = f"  {k}: {gf:,.1f} GFLOP/s"
@@ -824,7 +1023,10 @@ def run_model(bench, args, tpy, base_env, peak):
                 result["predict"]["torch"] = p["call_us"]
                 parts.append(f"torch no_grad model(x) {p['call_us']:.1f} us (median of {p['calls']})")
             if parts:
-                print("  predict batch 1: " + ", ".join(parts))
+                print(f"  predict batch {bench.predict_batch}"
+                      + (" (the stateful model's fixed batch)" if bench.predict_batch != 1 else "")
+                      + ": " + ", ".join(parts))
+            result["predict"]["batch"] = bench.predict_batch
     finally:
         for w in workers:
             w.close()
@@ -837,22 +1039,27 @@ def print_table(results):
             "pred1 seqc us", "pred1 torch us"]
     rows = []
     failed = []
+    other_batch = False
     for r in results:
         med, c, p = r.get("median", {}), r.get("compile", {}), r.get("predict", {})
         gf, frac = r.get("gflops", {}), r.get("peak_fraction", {})
+        mark = f" (b{p['batch']})" if p.get("batch", 1) != 1 else ""
+        other_batch = other_batch or bool(mark)
         rows.append([r["model"], fmt_rate(med.get("seqc")), fmt_rate(med.get("torch")),
                      f"{r['ratio']:.2f}x" if "ratio" in r else "-",
                      f"{gf['seqc']:.1f}" if "seqc" in gf else "-",
                      f"{100 * frac['seqc']:.1f}" if "seqc" in frac else "-",
                      f"{c['cold']:.2f}" if c else "-", f"{c['warm']:.2f}" if c else "-",
-                     f"{p['seqc_pob']:.1f}" if "seqc_pob" in p else "-",
-                     f"{p['torch']:.1f}" if "torch" in p else "-"])
+                     f"{p['seqc_pob']:.1f}{mark}" if "seqc_pob" in p else "-",
+                     f"{p['torch']:.1f}{mark}" if "torch" in p else "-"])
         if r.get("errors"):
             failed.append(f"{r['model']} ({', '.join(r['errors'])})")
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     print("\n" + "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for row in rows:
         print("  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(row, widths))))
+    if other_batch:
+        print("(bN): predict timed at batch N, a stateful model's fixed batch size, not 1")
     if failed:
         print("failures (see above): " + "; ".join(failed))
 
@@ -891,9 +1098,9 @@ def main(argv=None):
         for name, b in MODELS.items():
             flops = f", {b.train_flops_per_sample / 1e6:,.2f} MFLOP/sample" if b.train_flops_per_sample else ""
             rows, epochs = plan(b.samples, b.rows)
-            print(f"{name:12s} {b.rows:>6,} rows x {epochs} epoch(s) per rep, batch {b.batch_size:3d}{flops}  "
+            print(f"{name:15s} {b.rows:>6,} rows x {epochs} epoch(s) per rep, batch {b.batch_size:3d}{flops}  "
                   f"[examples/{b.example}]\n"
-                  f"{'':12s} {b.note}")
+                  f"{'':15s} {b.note}")
         return 0
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:

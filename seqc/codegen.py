@@ -42,6 +42,7 @@ int seqc_evaluate(seqc_model *m, const float *x, const float *y, const int32_t *
 int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
+void seqc_reset_states(seqc_model *m);
 """
 
 
@@ -298,6 +299,7 @@ def generate(graph, flags, source="<api>"):
     kernels, fwd, bwd = [], [], []
     used_acts = set()
     work = wpack = 1
+    state_size = 0
     for i, op in enumerate(graph.ops):
         fn = f"l{i}_{op.cname}"
         x, y = op.inputs[0], op.output
@@ -369,6 +371,34 @@ def generate(graph, flags, source="<api>"):
             db = f"m->grads + {bias.cname}" if bias else "NULL"
             bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, BUF({Y}), {zbuf}, BUF({Y}_GRAD), {dx}, "
                        f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b, m->work, m->wpack);")
+        elif op.kind == "embedding":
+            a = op.attrs
+            emb = op.params["embeddings"]
+            kernels.append(render("embedding.c.j2", fn=fn, name=op.cname, **a))
+            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {emb.cname}, BUF({Y}));")
+            bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), m->grads + {emb.cname});")
+        elif op.kind == "lstm":
+            a = op.attrs
+            used_acts.update((a["act"], a["ract"]))
+            G = 4 * a["U"]
+            kw, rk, bias = op.params["kernel"], op.params["recurrent_kernel"], op.params.get("bias")
+            state = "NULL"
+            if a["stateful"]:
+                state = f"m->state + {state_size}L"
+                state_size += 2 * graph.batch_size * a["U"]
+            wpack = max(wpack, G * a["U"])
+            kernels.append(render("lstm.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
+                                  needs_dx=op.needs_dx, chunk_f=_chunk(G), chunk_b=_chunk(a["U"]), **a,
+                                  **gemm_ctx))
+            bptr = f"m->params + {bias.cname}" if bias else "NULL"
+            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, {bptr}, "
+                       f"BUF({Y}), BUF({Y}_XTM), BUF({Y}_Z), BUF({Y}_H), BUF({Y}_C), {state}, m->pack_a, m->pack_b);")
+            dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
+            db = f"m->grads + {bias.cname}" if bias else "NULL"
+            bwd.append(f"{fn}_backward(B, m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), {dx}, "
+                       f"m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, BUF({Y}_XTM), BUF({Y}_Z), BUF({Y}_H), "
+                       f"BUF({Y}_C), BUF({Y}_DZ), BUF({Y}_DXTM), BUF({Y}_DH), BUF({Y}_DC), m->wpack, "
+                       f"m->pack_a, m->pack_b);")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
             kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))
@@ -435,10 +465,16 @@ def generate(graph, flags, source="<api>"):
                activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
                optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
                loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
-               output_buf=out.name, work_per_thread=work, wpack_size=wpack)
+               output_buf=out.name, work_per_thread=work, wpack_size=wpack,
+               state_size=max(1, state_size))
     c = render("model.c.j2", **ctx)
     h = render("model.h.j2", name=graph.name, cdef=CDEF)
     return c, h
+
+
+def _chunk(n):
+    """Column chunk for the recurrent row-by-matrix products: all of n, or a divisor <= 64."""
+    return n if n <= 64 else max(d for d in range(1, 65) if n % d == 0)
 
 
 def render_gemm_shared(ctx):

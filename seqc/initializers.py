@@ -34,6 +34,7 @@ _BY_STRING = {
     "he_uniform": "HeUniform", "he_normal": "HeNormal",
     "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal",
     "orthogonal": "Orthogonal", "identity": "Identity",
+    "uniform": "RandomUniform", "normal": "RandomNormal",      # Keras's short aliases
 }
 for _cls in list(_DEFAULTS):
     _BY_STRING[_cls.lower()] = _cls
@@ -143,6 +144,10 @@ def initialize(spec, shape, rng):
     """Draw a float32 array of `shape` from the initializer `spec` using numpy Generator `rng`."""
     cls, cfg = spec["class_name"], spec["config"]
     shape = tuple(shape)
+    if cls == "UnitForgetBias":   # LSTM: the forget gate's block of the bias starts at 1 (Keras)
+        u = cfg["units"]
+        base = initialize(cfg["base"], (u,), rng)
+        return np.concatenate([base, np.ones(u, np.float32), initialize(cfg["base"], (2 * u,), rng)])
     if cls == "Zeros":
         out = np.zeros(shape)
     elif cls == "Ones":

@@ -88,6 +88,7 @@ class Graph:
     layer_cnames: list = field(default_factory=list)  # the same layers' names in the C code
 
     out: Optional[Tensor] = None     # the model's output (a reshape may follow the last op)
+    index_range: Optional[int] = None   # inputs are indices in [0, index_range) (an Embedding)
 
     @property
     def output(self):

@@ -194,6 +194,46 @@ def lower_Reshape(b, layer, x):
     return _alias(x, target)
 
 
+def lower_Embedding(b, layer, x):
+    cfg = layer.config
+    if len(x.shape) != 1:
+        raise SeqcError(f"layer {layer.name!r} (Embedding) expects integer inputs of shape (batch, length), "
+                        f"got {_fmt(x.shape)}", layer.loc)
+    if b.ops:
+        raise SeqcError(f"layer {layer.name!r}: seqc supports Embedding as the first layer only", layer.loc)
+    emb = b.param(layer, "embeddings", (cfg["input_dim"], cfg["output_dim"]), cfg["embeddings_initializer"])
+    b.index_range = cfg["input_dim"]
+    return b.op("embedding", layer, x, (x.shape[0], cfg["output_dim"]), {"embeddings": emb},
+                T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"])
+
+
+def lower_LSTM(b, layer, x):
+    cfg = layer.config
+    if len(x.shape) != 2:
+        raise SeqcError(f"layer {layer.name!r} (LSTM) expects inputs of shape (batch, timesteps, features), "
+                        f"got {_fmt(x.shape)}", layer.loc)
+    for what in ("activation", "recurrent_activation"):
+        if activations.get(cfg[what]).kind != "elementwise":
+            raise SeqcError(f"layer {layer.name!r}: {what}={cfg[what]!r} is not supported in a recurrent cell",
+                            layer.loc)
+    if cfg["stateful"] and not b.spec.batch_size:
+        raise SeqcError(f"layer {layer.name!r}: a stateful RNN needs a fixed batch size: give the first layer "
+                        "`batch_input_shape=(batch, timesteps, features)` or `batch_size=`", layer.loc)
+    T, F = x.shape
+    u = cfg["units"]
+    params = {"kernel": b.param(layer, "kernel", (F, 4 * u), cfg["kernel_initializer"]),
+              "recurrent_kernel": b.param(layer, "recurrent_kernel", (u, 4 * u), cfg["recurrent_initializer"])}
+    if cfg["use_bias"]:
+        init = cfg["bias_initializer"]
+        if cfg["unit_forget_bias"]:
+            init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
+        params["bias"] = b.param(layer, "bias", (4 * u,), init)
+    out = (T, u) if cfg["return_sequences"] else (u,)
+    return b.op("lstm", layer, x, out, params, T=T, F=F, U=u, act=cfg["activation"],
+                ract=cfg["recurrent_activation"], return_sequences=cfg["return_sequences"],
+                go_backwards=cfg["go_backwards"], stateful=cfg["stateful"])
+
+
 def lower_ZeroPadding2D(b, layer, x):
     H, W, C = _spatial(b, layer, x, 2)
     (t, bm), (l, r) = layer.config["padding"]
@@ -255,6 +295,7 @@ def lower_model(spec):
     if g.ops:
         g.ops[0].inputs[0] = Tensor("input", g.ops[0].inputs[0].shape)
     g.out = x
+    g.index_range = getattr(b, "index_range", None)
     g.layers = rows
     g.layer_cnames = crows
     return g

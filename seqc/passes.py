@@ -99,6 +99,9 @@ def plan_memory(graph, scratch_size):
         if op.kind == "dropout":         # the mask, kept for the backward pass
             use(y.name + "_mask", y.size, i)
             use(y.name + "_mask", y.size, 2 * n - 1 - i)
+        for suffix, size, saved in op_buffers(op):
+            use(y.name + suffix, size, i if saved else 2 * n - 1 - i)
+            use(y.name + suffix, size, 2 * n - 1 - i)
         tb = 2 * n - 1 - i                 # backward of op i
         use(y.name + "_grad", y.size, tb)  # read (or written by the loss, for the last op)
         use(x.name, x.size, tb)            # dense backward reads its input
@@ -127,6 +130,17 @@ def plan_memory(graph, scratch_size):
         placed.append(b)
     total = max((b.offset + b.size for b in placed), default=0)
     return bufs, total
+
+
+def op_buffers(op):
+    """Extra per-sample buffers of an op: (suffix, floats per sample, kept from forward)."""
+    if op.kind == "lstm":
+        a = op.attrs
+        T, F, U = a["T"], a["F"], a["U"]
+        return [("_xtm", T * F, True), ("_z", T * 4 * U, True), ("_h", (T + 1) * U, True),
+                ("_c", (T + 1) * U, True), ("_dz", T * 4 * U, False), ("_dxtm", T * F, False),
+                ("_dh", U, False), ("_dc", U, False)]
+    return []
 
 
 def _prod(shape):

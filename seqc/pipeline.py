@@ -28,6 +28,8 @@ def describe(graph, spec):
         "fused": list(graph.fused),
         "sparse_labels": bool(graph.loss is not None and spec.compile.loss.builtin == "sparse_categorical_crossentropy"),
         "num_classes": graph.output.shape[-1] if graph.output.shape else 1,
+        "index_range": graph.index_range,
+        "stateful": any(op.attrs.get("stateful") for op in graph.ops),
     }
 
 

@@ -500,10 +500,10 @@ def test_unknown_layer(script):
     path = script("""
         import keras
         model = keras.Sequential([keras.layers.Dense(8, input_dim=4)])
-        model.add(keras.layers.LSTM(4))
+        model.add(keras.layers.Bidirectional(4))
     """)
     msg = parse_error(path)
-    assert msg.startswith(f"{path}:3: ") and "LSTM" in msg
+    assert msg.startswith(f"{path}:3: ") and "Bidirectional" in msg
 
 
 def test_unknown_optimizer_loss_and_missing_loss(script):

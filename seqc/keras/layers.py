@@ -384,12 +384,94 @@ class _NotYet(Layer):
         raise ValueError(f"{type(self).__name__} is not supported by seqc yet")
 
 
-class Embedding(_NotYet):
-    pass
+class Embedding(Layer):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, **kwargs):
+        for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
+        for arg, value in (("embeddings_regularizer", embeddings_regularizer),
+                           ("embeddings_constraint", embeddings_constraint), ("weights", weights)):
+            if value is not None:
+                raise ValueError(f"Embedding: `{arg}` is not supported by seqc yet")
+        if mask_zero:
+            raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(input_length=input_length, **kwargs)
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.embeddings_initializer = _initializers.get(embeddings_initializer)
+
+    def config(self):
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer}
 
 
-class LSTM(_NotYet):
-    pass
+class _RNN(Layer):
+    cell = None
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, **kwargs):
+        kwargs.pop("implementation", None)
+        kwargs.pop("use_cudnn", None)
+        self._cell_kwargs = {k: kwargs.pop(k) for k in ("recurrent_activation", "unit_forget_bias", "reset_after")
+                             if k in kwargs}
+        for arg, value in (("kernel_regularizer", kernel_regularizer),
+                           ("recurrent_regularizer", recurrent_regularizer), ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
+                           ("recurrent_constraint", recurrent_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ValueError(f"{type(self).__name__}: `{arg}` is not supported by seqc yet (got {value!r})")
+        if dropout or recurrent_dropout:
+            raise ValueError(f"{type(self).__name__}: dropout / recurrent_dropout are not supported by seqc yet")
+        if return_state:
+            raise ValueError(f"{type(self).__name__}: return_state=True cannot be used in a Sequential model")
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError("Received an invalid value for argument `units`, expected a positive integer, "
+                             f"got {units!r}.")
+        for what, value in (("use_bias", use_bias), ("return_sequences", return_sequences),
+                            ("go_backwards", go_backwards), ("stateful", stateful)):
+            if not isinstance(value, bool):
+                raise ValueError(f"`{what}` must be a boolean, got {value!r}")
+        self.units = units
+        self.activation = _activations.get(activation).name
+        self.use_bias = use_bias
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.recurrent_initializer = _initializers.get(recurrent_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+
+    def config(self):
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer, "return_sequences": self.return_sequences,
+                "go_backwards": self.go_backwards, "stateful": self.stateful, "cell": self.cell}
+
+
+class LSTM(_RNN):
+    cell = "lstm"
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
+        self.recurrent_activation = _activations.get(recurrent_activation).name
+        if not isinstance(unit_forget_bias, bool):
+            raise ValueError(f"`unit_forget_bias` must be a boolean, got {unit_forget_bias!r}")
+        self.unit_forget_bias = unit_forget_bias
+
+    def config(self):
+        return {**super().config(), "recurrent_activation": self.recurrent_activation,
+                "unit_forget_bias": self.unit_forget_bias}
 
 
 class GRU(_NotYet):
@@ -413,7 +495,7 @@ LAYERS = {"InputLayer": InputLayer, "Input": Input, "Dense": Dense, "Activation"
           "AveragePooling2D": AveragePooling2D, "GlobalAveragePooling1D": GlobalAveragePooling1D,
           "GlobalAveragePooling2D": GlobalAveragePooling2D, "GlobalMaxPooling1D": GlobalMaxPooling1D,
           "GlobalMaxPooling2D": GlobalMaxPooling2D, "Flatten": Flatten, "Reshape": Reshape,
-          "ZeroPadding2D": ZeroPadding2D}
+          "ZeroPadding2D": ZeroPadding2D, "Embedding": Embedding, "LSTM": LSTM}
 
 # Keras's aliases
 Convolution1D, Convolution2D = Conv1D, Conv2D

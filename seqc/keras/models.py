@@ -55,20 +55,37 @@ class Sequential:
         self.layers.pop()
         self._runtime, self._variants, self._weights = None, {}, None
 
-    def spec(self):
+    def _input_shape(self):
+        """The declared per-sample input shape; None dimensions are bound at first use."""
+        if not self.layers:
+            return None
+        first = self.layers[0]
+        if first.input_shape_arg is None and isinstance(first, _layers.Embedding):
+            return (None,)        # an Embedding without input_length: sequences of any length
+        return first.input_shape_arg
+
+    @property
+    def _open(self):
+        shape = self._input_shape()
+        return shape is not None and None in shape
+
+    def spec(self, input_shape=None):
         first = self.layers[0] if self.layers else None
-        input_shape = first.input_shape_arg if first is not None else None
         batch_size = first.batch_size if first is not None else None
         return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self.layers],
-                         input_shape=input_shape, batch_size=batch_size, compile=self._compile, loc=self.loc)
+                         input_shape=input_shape or self._input_shape(), batch_size=batch_size,
+                         compile=self._compile, loc=self.loc)
 
     @property
     def built(self):
-        return bool(self.layers) and self.layers[0].input_shape_arg is not None
+        return self._input_shape() is not None
 
     def _forward_graph(self):
         from .. import pipeline   # imported on first use: it brings jinja2 and the code generator
-        return pipeline.forward_graph(self.spec())
+        shape = self._input_shape()
+        if shape is not None and None in shape:   # weight shapes do not depend on the open length
+            shape = tuple(64 if d is None else d for d in shape)
+        return pipeline.forward_graph(self.spec(shape))
 
     def _build_weights(self, keep=None):
         if self._weights is None and self.built:
@@ -101,67 +118,102 @@ class Sequential:
         weights = self.get_weights() if (self._runtime or self._weights) else None
         self._optimizer = opt
         self._variants = {}
+        self._runtime = None
+        if self._open:            # sequence length bound at first use (then cached per length)
+            self._weights = weights if weights is not None else self._build_weights()
+            self._input_key = None
+            return
+        self._input_key = tuple(self._input_shape())
         self._runtime = self._make_runtime(None, weights)
         opt._engine = self._runtime._engine
 
     def _make_runtime(self, y_shape, weights):
-        key = None if y_shape is None else tuple(y_shape)
+        key = (self._input_key, None if y_shape is None else tuple(y_shape))
         if key in self._variants:
             return self._variants[key]
         from .. import pipeline
-        desc, lib, _ = pipeline.compile_spec(self.spec(), y_shape=y_shape)
+        desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()
         rt = _RuntimeModel(desc, lib, weights=weights)
         rt._respecialize = self._respecialize
         rt.optimizer = _ProxyOptimizer(self)
         self._variants[key] = rt
-        self._variants[tuple(desc["y_shape"])] = rt
+        self._variants[(self._input_key, tuple(desc["y_shape"]))] = rt
+        return rt
+
+    def _switch_to(self, rt, old):
+        """Make `rt` the active runtime, carrying weights and optimizer state over from `old`."""
+        if rt is old or old is None:
+            self._runtime = rt
+            self._optimizer._engine = rt._engine
+            return rt
+        rt.set_weights(old.get_weights())
+        rt._engine.slots[:] = old._engine.slots
+        rt._engine.set_iterations(old._engine.get_iterations())
+        rt._engine.set_learning_rate(old._engine.get_learning_rate())
+        self._runtime = rt
+        self._optimizer._engine = rt._engine
         return rt
 
     def _respecialize(self, y_shape):
         """Labels of another shape (e.g. integer labels for 'accuracy'): compile for them, keep
         the weights and optimizer state, and make that the active runtime."""
         old = self._runtime
-        rt = self._make_runtime(y_shape, old.get_weights())
-        if rt is not old:
-            rt._engine.slots[:] = old._engine.slots
-            rt._engine.set_iterations(old._engine.get_iterations())
-            rt._engine.set_learning_rate(old._engine.get_learning_rate())
-            self._runtime = rt
-            self._optimizer._engine = rt._engine
-        return rt
+        return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
 
-    def _rt(self):
-        if self._runtime is None:
+    def _rt(self, x=None):
+        if self._compile is None:
             raise RuntimeError("You must call `compile()` before using the model.")
+        if not self._open:
+            return self._runtime
+        if x is None:
+            if self._runtime is None:
+                raise ValueError("the model's sequence length is bound by its first input: call fit, evaluate "
+                                 "or predict with data first")
+            return self._runtime
+        declared = self._input_shape()
+        shape = tuple(np.shape(x)[1:])
+        if len(shape) != len(declared) or any(d is not None and d != s for d, s in zip(declared, shape)):
+            want = "(None, " + ", ".join("None" if d is None else str(d) for d in declared) + ")"
+            raise ValueError(f"Input x has shape {tuple(np.shape(x))}, but the model expects {want}")
+        if self._input_key != shape:
+            old = self._runtime
+            self._input_key = shape
+            y_shape = None if old is None else tuple(old.desc["y_shape"])
+            weights = old.get_weights() if old is not None else self._weights
+            self._switch_to(self._make_runtime(y_shape, weights), old)
         return self._runtime
 
     # ---- delegation -------------------------------------------------------------------------
+    @staticmethod
+    def _first(args, kwargs):
+        return args[0] if args else kwargs.get("x")
+
     def fit(self, *args, **kwargs):
-        rt = self._rt()
+        rt = self._rt(self._first(args, kwargs))
         rt.stop_training = False
         hist = rt.fit(*args, **kwargs)
         self.history = hist
         return hist
 
     def evaluate(self, *args, **kwargs):
-        return self._rt().evaluate(*args, **kwargs)
+        return self._rt(self._first(args, kwargs)).evaluate(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
-        return self._rt().predict(*args, **kwargs)
+        return self._rt(self._first(args, kwargs)).predict(*args, **kwargs)
 
     def train_on_batch(self, *args, **kwargs):
-        return self._rt().train_on_batch(*args, **kwargs)
+        return self._rt(self._first(args, kwargs)).train_on_batch(*args, **kwargs)
 
     def test_on_batch(self, *args, **kwargs):
-        return self._rt().test_on_batch(*args, **kwargs)
+        return self._rt(self._first(args, kwargs)).test_on_batch(*args, **kwargs)
 
     def predict_on_batch(self, *args, **kwargs):
-        return self._rt().predict_on_batch(*args, **kwargs)
+        return self._rt(self._first(args, kwargs)).predict_on_batch(*args, **kwargs)
 
     def __call__(self, x, training=False):
-        return self._rt()(x)
+        return self._rt(x)(x)
 
     def get_weights(self):
         if self._runtime is not None:

@@ -34,6 +34,16 @@ def check_x(x, input_shape, what="x"):
     return arr
 
 
+def check_indices(arr, n, what="x"):
+    """Embedding inputs: whole numbers in [0, n). Names the first bad value and where it is."""
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr >= n) | (arr != np.floor(arr))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{what}[{', '.join(map(str, where))}] = {arr[where]:g} is not a valid index for an "
+                         f"Embedding of input_dim {n} (expected an integer in [0, {n}))")
+    return arr
+
+
 def check_y(y, n_rows, y_shape, what="y", sparse_classes=None):
     """Labels as float32 (n, *y_shape). (n,) and (n, 1) are interchangeable for one value per row."""
     arr = as_float_array(y, what)

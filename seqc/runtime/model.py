@@ -125,11 +125,22 @@ class Model:
         self.save_weights(filepath, overwrite=overwrite)
 
     def reset_states(self):
-        """Recurrent state (none in this model)."""
+        """Zero the state that stateful recurrent layers carry across batches and calls."""
+        self._engine.lib.seqc_reset_states(self._engine.m)
+
+    def _check_stateful_rows(self, n, what):
+        """A stateful model runs whole batches of its fixed size only."""
+        fixed = self.desc["batch_size"]
+        if self.desc.get("stateful") and n % fixed:
+            raise ValueError(f"{what}: a stateful model runs whole batches of {fixed} samples (its batch_input_shape); "
+                             f"got {n} samples, which is not a multiple of {fixed}")
 
     # ---- data helpers -----------------------------------------------------------------------
     def _x(self, x, what="x"):
-        return data.check_x(x, self.desc["input_shape"], what)
+        arr = data.check_x(x, self.desc["input_shape"], what)
+        if self.desc.get("index_range"):
+            data.check_indices(arr, self.desc["index_range"], what)
+        return arr
 
     def _target(self, y, n, what="y"):
         """The model specialised for these labels, and the labels as float32."""
@@ -198,6 +209,16 @@ class Model:
         if n == 0:
             raise ValueError("fit needs at least one sample")
         fixed = self.desc["batch_size"]
+        if self.desc.get("stateful"):
+            if batch_size != fixed and batch_size != 32:   # 32: fit's default, replaced by the fixed size
+                raise ValueError(f"batch_size={batch_size}, but this stateful model has a fixed batch size of {fixed}")
+            self._check_stateful_rows(n, "fit")
+            if xv is not None:
+                self._check_stateful_rows(xv.shape[0], "validation data")
+            if shuffle is True:
+                import warnings
+                warnings.warn("fit(shuffle=True) on a stateful model reorders the samples between batches, so the "
+                              "carried state no longer follows each sequence; pass shuffle=False", stacklevel=3)
         if fixed and batch_size != fixed:
             batch_size = fixed
         steps = -(-n // batch_size)
@@ -266,6 +287,9 @@ class Model:
             return model.evaluate(x, y, batch_size, verbose, None, steps, callbacks, return_dict)
         if x.shape[0] == 0:
             raise ValueError("evaluate needs at least one sample")
+        self._check_stateful_rows(x.shape[0], "evaluate")
+        if self.desc.get("stateful"):
+            batch_size = self.desc["batch_size"]
         steps_n = -(-x.shape[0] // batch_size)
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -285,6 +309,9 @@ class Model:
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = self._check_batch(batch_size)
         x = self._x(x)
+        self._check_stateful_rows(x.shape[0], "predict")
+        if self.desc.get("stateful"):
+            batch_size = self.desc["batch_size"]
         steps_n = max(1, -(-x.shape[0] // batch_size))
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -299,6 +326,7 @@ class Model:
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         x = self._x(x)
+        self._check_batch_size(x)
         model, y = self._target(y, x.shape[0])
         if model is not self:
             return model.train_on_batch(x, y, return_dict=return_dict)
@@ -307,6 +335,7 @@ class Model:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         x = self._x(x)
+        self._check_batch_size(x)
         model, y = self._target(y, x.shape[0])
         if model is not self:
             return model.test_on_batch(x, y, return_dict=return_dict)
@@ -315,7 +344,13 @@ class Model:
 
     def predict_on_batch(self, x):
         x = self._x(x)
+        self._check_batch_size(x)
         return self._engine.predict(x, max(1, x.shape[0]))
+
+    def _check_batch_size(self, x):
+        fixed = self.desc["batch_size"]
+        if self.desc.get("stateful") and x.shape[0] != fixed:
+            raise ValueError(f"this stateful model takes batches of exactly {fixed} samples, got {x.shape[0]}")
 
     def _batch_result(self, out, return_dict):
         logs = {"loss": float(out[0, 0])}

@@ -1,0 +1,175 @@
+"""Recurrent layers and Embedding: forward against numpy, backward through time against finite
+differences, index checking, stateful semantics."""
+import numpy as np
+import pytest
+
+import seqc.keras as keras
+from seqc.keras import backend as K
+from seqc.keras.layers import LSTM, Dense, Embedding, Input
+from seqc.keras.models import Sequential
+
+
+def weighted_sum(y_true, y_pred):
+    return K.sum(y_pred * y_true)
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def lstm_ref(x, W, U, b, seq=False, backwards=False, h0=None, c0=None):
+    B, T, _ = x.shape
+    u = U.shape[0]
+    h = np.zeros((B, u)) if h0 is None else h0
+    c = np.zeros((B, u)) if c0 is None else c0
+    hs = []
+    for t in (range(T - 1, -1, -1) if backwards else range(T)):
+        z = x[:, t] @ W + h @ U + b
+        i, f, g, o = _sig(z[:, :u]), _sig(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), _sig(z[:, 3 * u:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        hs.append(h)
+    return (np.stack(hs, 1) if seq else h), h, c
+
+
+CASES = {
+    "lstm": lambda: [Input((5, 4)), LSTM(3)],
+    "lstm_seq_backwards": lambda: [Input((5, 4)), LSTM(3, return_sequences=True, go_backwards=True)],
+    "lstm_stacked": lambda: [Input((4, 3)), LSTM(4, return_sequences=True), LSTM(2), Dense(2)],
+    "lstm_relu_hardsig_nobias": lambda: [Input((4, 3)), LSTM(3, activation="softplus",
+                                                              recurrent_activation="sigmoid", use_bias=False)],
+    "lstm_wide": lambda: [Input((3, 5)), LSTM(40, return_sequences=True)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_lstm_gradients_match_finite_differences(name):
+    model = Sequential(CASES[name]())
+    model.compile("sgd", weighted_sum)
+    eng = model._runtime._engine
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3,) + model.input_shape[1:]).astype(np.float32)
+    out_shape = model.predict(x, verbose=0).shape
+    r = (rng.normal(size=out_shape) / np.sqrt(np.prod(out_shape))).astype(np.float32)
+    eng.params[:] = rng.normal(scale=0.5, size=eng.params.shape)
+    _, g = eng.gradients(x, r.reshape(3, -1))
+    p0 = eng.params.copy()
+
+    def f(p):
+        eng.params[:] = p
+        return eng.gradients(x, r.reshape(3, -1))[0]
+
+    checked = 0
+    for i in rng.choice(len(p0), size=min(40, len(p0)), replace=False):
+        fd = []
+        for step in (1e-2, 5e-3):
+            pp, pm = p0.copy(), p0.copy()
+            pp[i] += step
+            pm[i] -= step
+            fd.append((f(pp) - f(pm)) / (2 * step))
+        if abs(fd[0] - fd[1]) > 1e-2 * (1 + abs(fd[1])):
+            continue
+        checked += 1
+        assert g[i] == pytest.approx(fd[1], rel=3e-2, abs=3e-3 * float(np.abs(g).max())), (name, i)
+    assert checked >= min(20, len(p0) // 2)
+
+
+def test_lstm_forward_matches_numpy():
+    model = Sequential([Input((6, 4)), LSTM(5, return_sequences=True, go_backwards=True)])
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype(np.float32)
+    ref, _, _ = lstm_ref(x, *model.get_weights(), seq=True, backwards=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_initial_bias_has_unit_forget_bias():
+    w = LSTM(4)
+    model = Sequential([Input((2, 3)), w])
+    bias = model.get_weights()[2]
+    np.testing.assert_array_equal(bias, np.r_[np.zeros(4), np.ones(4), np.zeros(8)])
+
+
+def test_embedding_lstm_forward_and_gradient_rows():
+    model = Sequential([Input((5,)), Embedding(10, 4), LSTM(3)])
+    model.compile("sgd", weighted_sum)
+    rng = np.random.default_rng(0)
+    x = np.array([[0, 9, 3, 3, 1], [2, 2, 2, 2, 9]], dtype=np.float32)
+    E, W, U, b = model.get_weights()
+    ref, _, _ = lstm_ref(E[x.astype(int)], W, U, b)
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-6)
+    r = rng.normal(size=(2, 3)).astype(np.float32)
+    _, g = model._runtime._engine.gradients(x, r)
+    dE = g[:40].reshape(10, 4)
+    untouched = sorted(set(range(10)) - {0, 1, 2, 3, 9})
+    assert np.all(dE[untouched] == 0) and np.all(np.abs(dE[[0, 1, 2, 3, 9]]).sum(1) > 0)
+
+
+def test_embedding_index_out_of_range_is_a_value_error():
+    model = Sequential([Input((4,)), Embedding(10, 3), LSTM(2), Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy")
+    x = np.zeros((3, 4))
+    x[2, 1] = 10
+    with pytest.raises(ValueError, match=r"10.*\[2, 1\]|\[2, 1\].*10"):
+        model.predict(x, verbose=0)
+    x[2, 1] = -1
+    with pytest.raises(ValueError, match="-1"):
+        model.fit(x, np.zeros((3, 1)), verbose=0)
+    x[2, 1] = 1.5
+    with pytest.raises(ValueError, match="1.5"):
+        model.predict(x, verbose=0)
+
+
+def stateful_model():
+    model = Sequential([LSTM(3, return_sequences=True, stateful=True, batch_input_shape=(2, 4, 3)), LSTM(2, stateful=True),
+                        Dense(2, activation="softmax")])
+    model.compile("rmsprop", "categorical_crossentropy")
+    return model
+
+
+def test_stateful_state_carries_across_calls_until_reset():
+    model = stateful_model()
+    w = model.get_weights()
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(3)]
+    outs = [model.predict(x, verbose=0) for x in xs]
+    # reference: two numpy LSTMs carrying (h, c) over the three calls
+    s1 = s2 = (None, None)
+    for x, out in zip(xs, outs):
+        seq, h1, c1 = lstm_ref(x, *w[0:3], seq=True, h0=s1[0], c0=s1[1])
+        _, h2, c2 = lstm_ref(seq, *w[3:6], h0=s2[0], c0=s2[1])
+        s1, s2 = (h1, c1), (h2, c2)
+        z = h2 @ w[6] + w[7]
+        p = np.exp(z - z.max(1, keepdims=True))
+        np.testing.assert_allclose(out, p / p.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(xs[0], verbose=0), outs[0], rtol=1e-6, atol=1e-7)
+
+
+def test_stateful_batch_rules():
+    model = stateful_model()
+    x = np.zeros((6, 4, 3))
+    y = np.zeros((6, 2))
+    model.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        model.fit(x[:5], y[:5], shuffle=False, verbose=0)
+    with pytest.raises(ValueError, match="exactly 2"):
+        model.predict_on_batch(x[:3])
+    with pytest.warns(UserWarning, match="shuffle"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="batch size"):
+        Sequential([LSTM(2, stateful=True, input_shape=(4, 3))]).compile("sgd", "mse")
+
+
+def test_sequence_length_bound_at_first_use():
+    model = Sequential([Embedding(12, 4), LSTM(3), Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy", metrics=["accuracy"])
+    w = model.get_weights()
+    assert [a.shape for a in w] == [(12, 4), (4, 12), (3, 12), (12,), (3, 1), (1,)]
+    rng = np.random.default_rng(0)
+    for length in (5, 9, 5):
+        x = rng.integers(12, size=(4, length))
+        out = model.predict(x, verbose=0)
+        E, W, U, b, Wd, bd = model.get_weights()
+        _, h, _ = lstm_ref(E[x], W, U, b)
+        np.testing.assert_allclose(out, _sig(h @ Wd + bd), rtol=1e-5, atol=1e-6)
+        model.fit(x, np.ones((4, 1)), verbose=0)
