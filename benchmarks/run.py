@@ -503,8 +503,7 @@ register(Bench(
     torch_build=_torch_lstm_classifier,
     torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["labels"].astype("float32"))),
     train_flops_per_sample=seq_train_flops((CLASSIFIER_STEPS,), CLASSIFIER_LAYERS),
-    note="Embedding(20000, 256), LSTM(128), Dropout, Dense1 sigmoid on 80 token indices; RMSprop "
-         "(dense over the whole embedding), binary CE"))
+    note="Embedding(20000, 256), LSTM(128), Dropout, Dense1 sigmoid on 80 token indices; RMSprop, binary CE"))
 
 
 # ---------------------------------------------------------------------------------------------
