@@ -377,28 +377,34 @@ def generate(graph, flags, source="<api>"):
             kernels.append(render("embedding.c.j2", fn=fn, name=op.cname, **a))
             fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {emb.cname}, BUF({Y}));")
             bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), m->grads + {emb.cname});")
-        elif op.kind == "lstm":
+        elif op.kind == "rnn":
             a = op.attrs
+            cell = a["cell"]
             used_acts.update((a["act"], a["ract"]))
-            G = 4 * a["U"]
+            G = {"lstm": 4, "gru": 3, "simple": 1}[cell] * a["U"]
             kw, rk, bias = op.params["kernel"], op.params["recurrent_kernel"], op.params.get("bias")
             state = "NULL"
             if a["stateful"]:
                 state = f"m->state + {state_size}L"
-                state_size += 2 * graph.batch_size * a["U"]
+                state_size += (2 if cell == "lstm" else 1) * graph.batch_size * a["U"]
             wpack = max(wpack, G * a["U"])
-            kernels.append(render("lstm.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
+            kernels.append(render("rnn.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
                                   needs_dx=op.needs_dx, chunk_f=_chunk(G), chunk_b=_chunk(a["U"]), **a,
                                   **gemm_ctx))
+
+            def buf(suffix, present=True):
+                return f"BUF({Y}{suffix})" if present else "NULL"
             bptr = f"m->params + {bias.cname}" if bias else "NULL"
+            lstm, gru = cell == "lstm", cell == "gru"
             fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, {bptr}, "
-                       f"BUF({Y}), BUF({Y}_XTM), BUF({Y}_Z), BUF({Y}_H), BUF({Y}_C), {state}, m->pack_a, m->pack_b);")
+                       f"BUF({Y}), {buf('_XTM')}, {buf('_Z')}, {buf('_HU', gru)}, {buf('_H')}, {buf('_C', lstm)}, "
+                       f"{state}, m->pack_a, m->pack_b);")
             dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
             db = f"m->grads + {bias.cname}" if bias else "NULL"
             bwd.append(f"{fn}_backward(B, m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), {dx}, "
-                       f"m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, BUF({Y}_XTM), BUF({Y}_Z), BUF({Y}_H), "
-                       f"BUF({Y}_C), BUF({Y}_DZ), BUF({Y}_DXTM), BUF({Y}_DH), BUF({Y}_DC), m->wpack, "
-                       f"m->pack_a, m->pack_b);")
+                       f"m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_XTM')}, {buf('_Z')}, "
+                       f"{buf('_HU', gru)}, {buf('_H')}, {buf('_C', lstm)}, {buf('_DZ')}, {buf('_DHU', gru)}, "
+                       f"{buf('_DXTM')}, {buf('_DH')}, {buf('_DH2')}, {buf('_DC', lstm)}, m->wpack, m->pack_a, m->pack_b);")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
             kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))

@@ -207,31 +207,36 @@ def lower_Embedding(b, layer, x):
                 T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"])
 
 
-def lower_LSTM(b, layer, x):
+def _lower_rnn(b, layer, x):
     cfg = layer.config
+    cell = cfg["cell"]
     if len(x.shape) != 2:
-        raise SeqcError(f"layer {layer.name!r} (LSTM) expects inputs of shape (batch, timesteps, features), "
+        raise SeqcError(f"layer {layer.name!r} ({layer.kind}) expects inputs of shape (batch, timesteps, features), "
                         f"got {_fmt(x.shape)}", layer.loc)
-    for what in ("activation", "recurrent_activation"):
-        if activations.get(cfg[what]).kind != "elementwise":
-            raise SeqcError(f"layer {layer.name!r}: {what}={cfg[what]!r} is not supported in a recurrent cell",
-                            layer.loc)
+    ract = cfg.get("recurrent_activation", "sigmoid")
+    for what, name in (("activation", cfg["activation"]), ("recurrent_activation", ract)):
+        if activations.get(name).kind != "elementwise":
+            raise SeqcError(f"layer {layer.name!r}: {what}={name!r} is not supported in a recurrent cell", layer.loc)
     if cfg["stateful"] and not b.spec.batch_size:
         raise SeqcError(f"layer {layer.name!r}: a stateful RNN needs a fixed batch size: give the first layer "
                         "`batch_input_shape=(batch, timesteps, features)` or `batch_size=`", layer.loc)
     T, F = x.shape
     u = cfg["units"]
-    params = {"kernel": b.param(layer, "kernel", (F, 4 * u), cfg["kernel_initializer"]),
-              "recurrent_kernel": b.param(layer, "recurrent_kernel", (u, 4 * u), cfg["recurrent_initializer"])}
+    g = {"lstm": 4, "gru": 3, "simple": 1}[cell] * u
+    params = {"kernel": b.param(layer, "kernel", (F, g), cfg["kernel_initializer"]),
+              "recurrent_kernel": b.param(layer, "recurrent_kernel", (u, g), cfg["recurrent_initializer"])}
     if cfg["use_bias"]:
         init = cfg["bias_initializer"]
-        if cfg["unit_forget_bias"]:
+        if cell == "lstm" and cfg["unit_forget_bias"]:
             init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
-        params["bias"] = b.param(layer, "bias", (4 * u,), init)
+        params["bias"] = b.param(layer, "bias", (2, g) if cell == "gru" else (g,), init)
     out = (T, u) if cfg["return_sequences"] else (u,)
-    return b.op("lstm", layer, x, out, params, T=T, F=F, U=u, act=cfg["activation"],
-                ract=cfg["recurrent_activation"], return_sequences=cfg["return_sequences"],
-                go_backwards=cfg["go_backwards"], stateful=cfg["stateful"])
+    return b.op("rnn", layer, x, out, params, cell=cell, T=T, F=F, U=u, act=cfg["activation"], ract=ract,
+                return_sequences=cfg["return_sequences"], go_backwards=cfg["go_backwards"],
+                stateful=cfg["stateful"])
+
+
+lower_LSTM = lower_GRU = lower_SimpleRNN = _lower_rnn
 
 
 def lower_ZeroPadding2D(b, layer, x):

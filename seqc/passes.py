@@ -134,12 +134,17 @@ def plan_memory(graph, scratch_size):
 
 def op_buffers(op):
     """Extra per-sample buffers of an op: (suffix, floats per sample, kept from forward)."""
-    if op.kind == "lstm":
+    if op.kind == "rnn":
         a = op.attrs
-        T, F, U = a["T"], a["F"], a["U"]
-        return [("_xtm", T * F, True), ("_z", T * 4 * U, True), ("_h", (T + 1) * U, True),
-                ("_c", (T + 1) * U, True), ("_dz", T * 4 * U, False), ("_dxtm", T * F, False),
-                ("_dh", U, False), ("_dc", U, False)]
+        T, F, U, cell = a["T"], a["F"], a["U"], a["cell"]
+        G = {"lstm": 4, "gru": 3, "simple": 1}[cell] * U
+        bufs = [("_xtm", T * F, True), ("_z", T * G, True), ("_h", (T + 1) * U, True),
+                ("_dz", T * G, False), ("_dxtm", T * F, False), ("_dh", U, False), ("_dh2", U, False)]
+        if cell == "lstm":    # cell states, forward and their gradient
+            bufs += [("_c", (T + 1) * U, True), ("_dc", U, False)]
+        if cell == "gru":     # the recurrent projections (reset_after multiplies them by r)
+            bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
+        return bufs
     return []
 
 

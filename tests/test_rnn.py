@@ -5,7 +5,7 @@ import pytest
 
 import seqc.keras as keras
 from seqc.keras import backend as K
-from seqc.keras.layers import LSTM, Dense, Embedding, Input
+from seqc.keras.layers import GRU, LSTM, Dense, Embedding, Input, SimpleRNN
 from seqc.keras.models import Sequential
 
 
@@ -39,6 +39,10 @@ CASES = {
     "lstm_relu_hardsig_nobias": lambda: [Input((4, 3)), LSTM(3, activation="softplus",
                                                               recurrent_activation="sigmoid", use_bias=False)],
     "lstm_wide": lambda: [Input((3, 5)), LSTM(40, return_sequences=True)],
+    "gru": lambda: [Input((5, 4)), GRU(3)],
+    "gru_seq_backwards_nobias": lambda: [Input((4, 3)), GRU(4, return_sequences=True, go_backwards=True,
+                                                            use_bias=False)],
+    "simple_rnn_stacked": lambda: [Input((5, 3)), SimpleRNN(4, return_sequences=True), SimpleRNN(3)],
 }
 
 
@@ -173,3 +177,9 @@ def test_sequence_length_bound_at_first_use():
         _, h, _ = lstm_ref(E[x], W, U, b)
         np.testing.assert_allclose(out, _sig(h @ Wd + bd), rtol=1e-5, atol=1e-6)
         model.fit(x, np.ones((4, 1)), verbose=0)
+
+
+def test_gru_reset_after_false_is_a_clear_error():
+    from seqc.keras.layers import GRU
+    with pytest.raises(ValueError, match="reset_after"):
+        GRU(3, reset_after=False)

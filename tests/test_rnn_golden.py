@@ -18,9 +18,13 @@ CASES = {k: v for k, v in MANIFEST.items() if not k.startswith("_") and "jax" no
 SUPPORTED = set(L.LAYERS)   # layers seqc compiles; the others are not tested here yet
 
 
+def _supported(d):
+    # GRU(reset_after=False) is not compiled yet: constructing it is a clear ValueError (test_rnn.py)
+    return d["class"] in SUPPORTED and d["config"].get("reset_after", True) is True
+
+
 def _cases(kind):
-    return sorted(k for k, v in CASES.items() if v["kind"] == kind
-                  and all(d["class"] in SUPPORTED for d in v["model"]["layers"]))
+    return sorted(k for k, v in CASES.items() if v["kind"] == kind and all(_supported(d) for d in v["model"]["layers"]))
 
 
 def _load(case):

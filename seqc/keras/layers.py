@@ -376,14 +376,6 @@ class ZeroPadding2D(Layer):
         return {"padding": [list(p) for p in self.padding]}
 
 
-class _NotYet(Layer):
-    """Layers Keras has and seqc does not compile yet: importing them works (scripts import
-    more than they use); constructing one is a clear error."""
-
-    def __init__(self, *args, **kwargs):
-        raise ValueError(f"{type(self).__name__} is not supported by seqc yet")
-
-
 class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, **kwargs):
@@ -474,12 +466,24 @@ class LSTM(_RNN):
                 "unit_forget_bias": self.unit_forget_bias}
 
 
-class GRU(_NotYet):
-    pass
+class GRU(_RNN):
+    cell = "gru"
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 reset_after=True, **kwargs):
+        if reset_after is not True:
+            raise ValueError("GRU: seqc supports reset_after=True (Keras 3's default) only")
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
+        self.recurrent_activation = _activations.get(recurrent_activation).name
+
+    def config(self):
+        return {**super().config(), "recurrent_activation": self.recurrent_activation, "reset_after": True}
 
 
-class SimpleRNN(_NotYet):
-    pass
+class SimpleRNN(_RNN):
+    cell = "simple"
 
 
 def get_layer_class(name):
@@ -495,7 +499,8 @@ LAYERS = {"InputLayer": InputLayer, "Input": Input, "Dense": Dense, "Activation"
           "AveragePooling2D": AveragePooling2D, "GlobalAveragePooling1D": GlobalAveragePooling1D,
           "GlobalAveragePooling2D": GlobalAveragePooling2D, "GlobalMaxPooling1D": GlobalMaxPooling1D,
           "GlobalMaxPooling2D": GlobalMaxPooling2D, "Flatten": Flatten, "Reshape": Reshape,
-          "ZeroPadding2D": ZeroPadding2D, "Embedding": Embedding, "LSTM": LSTM}
+          "ZeroPadding2D": ZeroPadding2D, "Embedding": Embedding, "LSTM": LSTM, "GRU": GRU,
+          "SimpleRNN": SimpleRNN}
 
 # Keras's aliases
 Convolution1D, Convolution2D = Conv1D, Conv2D
