@@ -66,6 +66,29 @@ def _positive_int(value, what):
     return value
 
 
+def reject_unsupported(layer_name, **args):
+    """Keras arguments seqc does not implement yet: a clear error when one is actually used."""
+    for arg, value in args.items():
+        if value is not None:
+            raise ValueError(f"{layer_name}: `{arg}` is not supported by seqc yet (got {value!r})")
+
+
+def _bool(value, what):
+    if not isinstance(value, bool):
+        raise ValueError(f"Expected `{what}` to be a boolean. Received: {what}={value!r}")
+    return value
+
+
+class _WeightsMixin:
+    """activation / use_bias / kernel and bias initializers, as Dense and the convolutions take them."""
+
+    def _set_weight_args(self, activation, use_bias, kernel_initializer, bias_initializer):
+        self.activation = _activations.get(activation).name
+        self.use_bias = _bool(use_bias, "use_bias")
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+
+
 class Layer:
     """Base: the Keras-2/3 input arguments every first layer may take, plus name/trainable."""
 
@@ -126,24 +149,17 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, 
                       name=name, **kwargs)
 
 
-class Dense(Layer):
+class Dense(_WeightsMixin, Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         _positive_int(units, "units")
-        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"Dense: `{arg}` is not supported by seqc yet (got {value!r})")
+        reject_unsupported("Dense", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                           activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                           bias_constraint=bias_constraint)
         super().__init__(**kwargs)
         self.units = units
-        self.activation = _activations.get(activation).name
-        if not isinstance(use_bias, bool):
-            raise ValueError(f"Expected `use_bias` to be a boolean. Received: use_bias={use_bias!r}")
-        self.use_bias = use_bias
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
+        self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
@@ -211,18 +227,16 @@ def _data_format(value):
     return "channels_last"
 
 
-class _Conv(Layer):
+class _Conv(_WeightsMixin, Layer):
     rank = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        for arg, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"{type(self).__name__}: `{arg}` is not supported by seqc yet (got {value!r})")
+        reject_unsupported(type(self).__name__, kernel_regularizer=kernel_regularizer,
+                           bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                           kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly positive value. "
@@ -238,12 +252,7 @@ class _Conv(Layer):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.activation = _activations.get(activation).name
-        if not isinstance(use_bias, bool):
-            raise ValueError(f"Expected `use_bias` to be a boolean. Received: use_bias={use_bias!r}")
-        self.use_bias = use_bias
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
+        self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
@@ -382,10 +391,8 @@ class Embedding(Layer):
         for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
-        for arg, value in (("embeddings_regularizer", embeddings_regularizer),
-                           ("embeddings_constraint", embeddings_constraint), ("weights", weights)):
-            if value is not None:
-                raise ValueError(f"Embedding: `{arg}` is not supported by seqc yet")
+        reject_unsupported("Embedding", embeddings_regularizer=embeddings_regularizer,
+                           embeddings_constraint=embeddings_constraint, weights=weights)
         if mask_zero:
             raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
@@ -413,12 +420,10 @@ class _RNN(Layer):
         kwargs.pop("use_cudnn", None)
         self._cell_kwargs = {k: kwargs.pop(k) for k in ("recurrent_activation", "unit_forget_bias", "reset_after")
                              if k in kwargs}
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("recurrent_regularizer", recurrent_regularizer), ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
-                           ("recurrent_constraint", recurrent_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"{type(self).__name__}: `{arg}` is not supported by seqc yet (got {value!r})")
+        reject_unsupported(type(self).__name__, kernel_regularizer=kernel_regularizer,
+                           recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                           activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                           recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
         if dropout or recurrent_dropout:
             raise ValueError(f"{type(self).__name__}: dropout / recurrent_dropout are not supported by seqc yet")
         if return_state:
