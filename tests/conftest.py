@@ -17,6 +17,15 @@ if not os.environ.get("OMP_NUM_THREADS"):
     os.environ["OMP_NUM_THREADS"] = "2"
 
 
+def pytest_terminal_summary(terminalreporter):
+    """After the tests: how far seqc is from the Keras goldens (when those tests ran)."""
+    import sys
+    module = sys.modules.get("test_golden") or sys.modules.get("tests.test_golden")
+    text = module.golden_summary() if module is not None else ""
+    if text:
+        terminalreporter.write_line(text)
+
+
 def pytest_unconfigure(config):
     if _OWN_CACHE is not None:
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
