@@ -137,18 +137,22 @@ def test_summary():
 @pytest.mark.parametrize("example, last_epoch, metric", [("mlp_softmax.py", 20, "accuracy"),
                                                         ("mlp_binary.py", 20, "accuracy"),
                                                         ("conv1d_classifier.py", 10, "accuracy"),
-                                                        ("vgg_like.py", 10, "loss")])
+                                                        ("vgg_like.py", 10, "loss"),
+                                                        ("stacked_lstm.py", 5, "val_accuracy"),
+                                                        ("stateful_lstm.py", 5, "val_accuracy"),
+                                                        ("lstm_classifier.py", 10, "accuracy")])
 def test_run_examples(example, last_epoch, metric, tmp_path):
     r = seqc("run", os.path.join(EXAMPLES, example), cwd=tmp_path)
     assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
     assert f"Epoch {last_epoch}/{last_epoch}" in r.stdout and metric in r.stdout
 
 
-@pytest.mark.parametrize("example", ["vgg_like.py", "conv1d_classifier.py"])
-def test_compile_conv_examples(example, tmp_path):
+@pytest.mark.parametrize("example, layer", [("vgg_like.py", "Conv2D"), ("conv1d_classifier.py", "Conv1D"),
+                                            ("stacked_lstm.py", "LSTM"), ("stateful_lstm.py", "LSTM")])
+def test_compile_examples(example, layer, tmp_path):
     r = seqc("compile", os.path.join(EXAMPLES, example), "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    assert "Conv" in r.stdout and "Total params" in r.stdout
+    assert layer in r.stdout and "Total params" in r.stdout
 
 
 def test_compile_tutorial_conv1d_text_needs_seq_length(tmp_path):
