@@ -171,10 +171,9 @@ class _ExprEmitter:
         if op in trace.UNARY or op in trace.BINARY or op in ("clip", "where", "broadcast"):
             args = [self.access(a, shape, [f"i{k}" for k in range(len(shape))]) for a in n.args]
             if op in trace.UNARY:
-                expr = trace.UNARY[op].replace("(a)", f"({args[0]})").replace("a)", f"{args[0]})")
-                expr = _subst(trace.UNARY[op], {"a": args[0]})
+                expr = trace.UNARY[op].format(a=args[0])
             elif op in trace.BINARY:
-                expr = _subst(trace.BINARY[op], {"a": args[0], "b": args[1]})
+                expr = trace.BINARY[op].format(a=args[0], b=args[1])
             elif op == "clip":
                 expr = f"fminf(fmaxf({args[0]}, {args[1]}), {args[2]})"
             elif op == "where":
@@ -221,7 +220,6 @@ class _ExprEmitter:
             lines.append(f"    float *{best} = scratch + {self.scratch_a}L * B + {self.scratch_b}L;")
             self.scratch_a += a
             self.scratch_b += b
-            best_ref = best if out_shape != () else f"{best}[0]"
             if out_shape == ():
                 lines.append(f"    {best}[0] = {'-INFINITY' if op == 'argmax' else 'INFINITY'}; {name} = 0.f;")
             else:
@@ -232,7 +230,6 @@ class _ExprEmitter:
             body = (lambda _i: f"{{ const float v = {self.access(src, in_shape, idx)}; "
                                f"if (v {cmp} {bref}) {{ {bref} = v; {target()} = (float){a_idx}; }} }}")
             lines.append(self.loops(in_shape, body))
-            del best_ref
         else:
             if out_shape == ():
                 lines.append(f"    {name} = {init};")
@@ -252,14 +249,6 @@ class _ExprEmitter:
     def value(self, node):
         kind, val = self.ref[id(node)]
         return val if kind == "scalar" else f"{val}[0]"
-
-
-def _subst(template, values):
-    out = template
-    # replace standalone a / b tokens: the templates only use them wrapped in parentheses
-    for key, v in values.items():
-        out = out.replace(f"({key})", f"({v})").replace(f"({key},", f"({v},").replace(f" {key})", f" {v})")
-    return out
 
 
 def emit_expr(fn, title, value, grad_of=None, y_pred_node=None):
@@ -430,12 +419,10 @@ def generate(graph, flags, source="<api>"):
     scratch = 1
     loss = graph.loss
     if loss.fused:
-        last = graph.ops[-1]
         n = out.shape[-1]
         loss_c = render("loss_fused.c.j2", kind=loss.fused, n=n, rows=math.prod(out.shape[:-1]),
                         sparse=graph.y_shape[-1:] == (1,) and n > 1 and loss.fused == "softmax_xent")
         loss_call = f"    return loss_fused(B, BUF(Y_TRUE), BUF({OUT}), BUF({OUT}_GRAD));"
-        del last
     else:
         y_pred = _find_y_pred(loss.expr)
         if y_pred is None:   # a loss that ignores the prediction has a zero gradient
@@ -461,7 +448,7 @@ def generate(graph, flags, source="<api>"):
     optim_c = render(f"optim_{kind}.c.j2", **opt_ctx)
 
     act_c = render("activations.c.j2", used=used_acts)
-    gemm_c = _env.get_template("gemm.c.j2").module.shared() if False else render_gemm_shared(gemm_ctx)
+    gemm_c = render_gemm_shared(gemm_ctx)
     summary = [f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params"
                for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
     ctx = dict(name=graph.name, version=__version__, source=source, summary=summary,

@@ -12,22 +12,22 @@ import numpy as np
 
 B = "B"
 
-# op -> arity, for the elementwise ops the emitter knows (C expression over a, b)
+# the elementwise ops the C emitter knows: C expressions over the operands {a} and {b}
 UNARY = {
-    "neg": "-(a)", "abs": "fabsf(a)", "sqrt": "sqrtf(a)", "exp": "expf(a)", "log": "logf(a)",
-    "square": "(a) * (a)", "round": "rintf(a)", "sign": "(float)(((a) > 0.f) - ((a) < 0.f))",
-    "cast": "(a)", "tofloat_bool": "((a) != 0.f ? 1.f : 0.f)", "relu": "((a) > 0.f ? (a) : 0.f)",
-    "floor": "floorf(a)", "ceil": "ceilf(a)", "tanh": "tanhf(a)", "sigmoid": "1.f / (1.f + expf(-(a)))",
-    "reciprocal": "1.f / (a)", "log1p": "log1pf(a)", "expm1": "expm1f(a)", "trunc": "truncf(a)",
+    "neg": "-({a})", "abs": "fabsf({a})", "sqrt": "sqrtf({a})", "exp": "expf({a})", "log": "logf({a})",
+    "square": "({a}) * ({a})", "round": "rintf({a})", "sign": "(float)((({a}) > 0.f) - (({a}) < 0.f))",
+    "cast": "({a})", "tofloat_bool": "(({a}) != 0.f ? 1.f : 0.f)", "relu": "(({a}) > 0.f ? ({a}) : 0.f)",
+    "floor": "floorf({a})", "ceil": "ceilf({a})", "tanh": "tanhf({a})", "sigmoid": "1.f / (1.f + expf(-({a})))",
+    "reciprocal": "1.f / ({a})", "log1p": "log1pf({a})", "expm1": "expm1f({a})", "trunc": "truncf({a})",
 }
 BINARY = {
-    "add": "(a) + (b)", "sub": "(a) - (b)", "mul": "(a) * (b)", "div": "(a) / (b)",
-    "pow": "powf(a, b)", "maximum": "fmaxf(a, b)", "minimum": "fminf(a, b)",
-    "equal": "((a) == (b) ? 1.f : 0.f)", "not_equal": "((a) != (b) ? 1.f : 0.f)",
-    "greater": "((a) > (b) ? 1.f : 0.f)", "greater_equal": "((a) >= (b) ? 1.f : 0.f)",
-    "less": "((a) < (b) ? 1.f : 0.f)", "less_equal": "((a) <= (b) ? 1.f : 0.f)",
-    "logical_and": "(((a) != 0.f) && ((b) != 0.f) ? 1.f : 0.f)",
-    "logical_or": "(((a) != 0.f) || ((b) != 0.f) ? 1.f : 0.f)",
+    "add": "({a}) + ({b})", "sub": "({a}) - ({b})", "mul": "({a}) * ({b})", "div": "({a}) / ({b})",
+    "pow": "powf({a}, {b})", "maximum": "fmaxf({a}, {b})", "minimum": "fminf({a}, {b})",
+    "equal": "(({a}) == ({b}) ? 1.f : 0.f)", "not_equal": "(({a}) != ({b}) ? 1.f : 0.f)",
+    "greater": "(({a}) > ({b}) ? 1.f : 0.f)", "greater_equal": "(({a}) >= ({b}) ? 1.f : 0.f)",
+    "less": "(({a}) < ({b}) ? 1.f : 0.f)", "less_equal": "(({a}) <= ({b}) ? 1.f : 0.f)",
+    "logical_and": "((({a}) != 0.f) && (({b}) != 0.f) ? 1.f : 0.f)",
+    "logical_or": "((({a}) != 0.f) || (({b}) != 0.f) ? 1.f : 0.f)",
 }
 REDUCE = {"mean", "sum", "max", "min", "argmax", "argmin", "prod"}
 NONDIFF = {"round", "sign", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
