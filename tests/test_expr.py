@@ -12,11 +12,10 @@ dL/dy_pred. Then
 
 Losses/metrics see y_true and y_pred of shape (B, 4) with B = 8.
 """
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from model_cache import ModelCache, selected_keys
 
 from seqc import keras, trace
 from seqc.keras import backend as K
@@ -175,7 +174,6 @@ def build_grad(name):
     return _finish(_lift(f"ex_grad_{name}"), optimizer="sgd", loss=fn)
 
 
-_MODELS = {}
 KEYS = [("values", g) for g in VALUES] + [("grad", g) for g in GRADS]
 
 
@@ -200,31 +198,20 @@ def _keys_of(item):
     return keys
 
 
+CACHE = ModelCache(_build)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _prebuild(request):
     """Compile the models the selected tests need, in parallel; failures are re-raised by the
     tests that use the model."""
-    needed = sorted({k for item in request.session.items if item.module is request.module
-                     for k in _keys_of(item)})
-
-    def one(key):
-        try:
-            _MODELS[key] = _build(key)
-        except Exception as e:   # noqa: BLE001 - re-raised by the tests using it
-            _MODELS[key] = e
-    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        list(pool.map(one, needed))
+    CACHE.prebuild(selected_keys(request, _keys_of))
     yield
-    _MODELS.clear()
+    CACHE.clear()
 
 
 def model_for(key):
-    m = _MODELS.get(key)
-    if m is None:
-        m = _MODELS[key] = _build(key)
-    if isinstance(m, Exception):
-        raise m
-    return m
+    return CACHE.get(key)
 
 
 def _with_prediction(model, p):

@@ -12,12 +12,11 @@ Models that also appear in test_golden.py are built identically (same names, no 
 location), so within one session their libraries come from the build cache.
 """
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from model_cache import ModelCache, selected_keys
 
 import seqc.activations as A
 from seqc import keras
@@ -156,7 +155,6 @@ def _builder(key):
     return {"lifted": build_lifted, "golden": build_golden, "own": build_own}[kind](name)
 
 
-_MODELS = {}
 
 
 # models used by tests that are not parametrized by model
@@ -178,31 +176,20 @@ def _keys_of(item):
     return keys
 
 
+CACHE = ModelCache(_builder)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _prebuild(request):
     """Compile the models the selected tests need, in parallel (most are build-cache hits when
     test_golden.py ran first in the session). Failures are re-raised by the tests."""
-    needed = sorted({k for item in request.session.items if item.module is request.module
-                     for k in _keys_of(item)})
-
-    def one(key):
-        try:
-            _MODELS[key] = _builder(key)
-        except Exception as e:   # noqa: BLE001 - re-raised by the tests of that model
-            _MODELS[key] = e
-    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        list(pool.map(one, needed))
+    CACHE.prebuild(selected_keys(request, _keys_of))
     yield
-    _MODELS.clear()
+    CACHE.clear()
 
 
 def model_for(key):
-    m = _MODELS.get(key)
-    if m is None:
-        m = _MODELS[key] = _builder(key)
-    if isinstance(m, Exception):
-        raise m
-    return m
+    return CACHE.get(key)
 
 
 # ------------------------------------------------------------------------------------------
