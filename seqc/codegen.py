@@ -376,24 +376,26 @@ def generate(graph, flags, source="<api>"):
             if a["stateful"]:
                 state = f"m->state + {state_size}L"
                 state_size += (2 if cell == "lstm" else 1) * graph.batch_size * a["U"]
-            wpack = max(wpack, G * a["U"])
+            nr, mr = gemm_ctx["gemm_nr"], gemm_ctx["gemm_mr"]
+            wpack = max(wpack, a["U"] * -(-G // nr) * nr, G * -(-a["U"] // nr) * nr)   # U, U^T in panels
+            work = max(work, mr * G)                                                     # a block of rows
             kernels.append(render("rnn.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  needs_dx=op.needs_dx, chunk_f=_chunk(G), chunk_b=_chunk(a["U"]), **a,
-                                  **gemm_ctx))
+                                  needs_dx=op.needs_dx, **a, **gemm_ctx))
 
             def buf(suffix, present=True):
                 return f"BUF({Y}{suffix})" if present else "NULL"
             bptr = f"m->params + {bias.cname}" if bias else "NULL"
             lstm, gru = cell == "lstm", cell == "gru"
+            scratch = "m->wpack, m->work, m->pack_a, m->pack_b"
             fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, {bptr}, "
-                       f"BUF({Y}), {buf('_XTM')}, {buf('_Z')}, {buf('_HU', gru)}, {buf('_H')}, {buf('_C', lstm)}, "
-                       f"{state}, m->pack_a, m->pack_b);")
+                       f"BUF({Y}), {buf('_Z')}, {buf('_HP')}, {buf('_CP', lstm)}, {buf('_HU', gru)}, "
+                       f"{state}, {scratch});")
             dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
             db = f"m->grads + {bias.cname}" if bias else "NULL"
-            bwd.append(f"{fn}_backward(B, m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), {dx}, "
-                       f"m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_XTM')}, {buf('_Z')}, "
-                       f"{buf('_HU', gru)}, {buf('_H')}, {buf('_C', lstm)}, {buf('_DZ')}, {buf('_DHU', gru)}, "
-                       f"{buf('_DXTM')}, {buf('_DH')}, {buf('_DH2')}, {buf('_DC', lstm)}, m->wpack, m->pack_a, m->pack_b);")
+            bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), "
+                       f"{dx}, m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_Z')}, {buf('_HP')}, "
+                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru)}, {buf('_DH')}, "
+                       f"{buf('_DH2')}, {buf('_DC', lstm)}, {scratch});")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
             kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))
@@ -463,11 +465,6 @@ def generate(graph, flags, source="<api>"):
     c = render("model.c.j2", **ctx)
     h = render("model.h.j2", name=graph.name, cdef=CDEF)
     return c, h
-
-
-def _chunk(n):
-    """Column chunk for the recurrent row-by-matrix products: all of n, or a divisor <= 64."""
-    return n if n <= 64 else max(d for d in range(1, 65) if n % d == 0)
 
 
 def render_gemm_shared(ctx):

@@ -138,10 +138,10 @@ def op_buffers(op):
         a = op.attrs
         T, F, U, cell = a["T"], a["F"], a["U"], a["cell"]
         G = {"lstm": 4, "gru": 3, "simple": 1}[cell] * U
-        bufs = [("_xtm", T * F, True), ("_z", T * G, True), ("_h", (T + 1) * U, True),
-                ("_dz", T * G, False), ("_dxtm", T * F, False), ("_dh", U, False), ("_dh2", U, False)]
-        if cell == "lstm":    # cell states, forward and their gradient
-            bufs += [("_c", (T + 1) * U, True), ("_dc", U, False)]
+        bufs = [("_z", T * G, True), ("_hp", T * U, True),      # pre-activations, h entering each step
+                ("_dz", T * G, False), ("_dh", U, False), ("_dh2", U, False)]
+        if cell == "lstm":    # the cell state entering each step, and its gradient
+            bufs += [("_cp", T * U, True), ("_dc", U, False)]
         if cell == "gru":     # the recurrent projections (reset_after multiplies them by r)
             bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
         return bufs

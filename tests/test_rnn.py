@@ -43,6 +43,11 @@ CASES = {
     "gru_seq_backwards_nobias": lambda: [Input((4, 3)), GRU(4, return_sequences=True, go_backwards=True,
                                                             use_bias=False)],
     "simple_rnn_stacked": lambda: [Input((5, 3)), SimpleRNN(4, return_sequences=True), SimpleRNN(3)],
+    # 19 samples: several row blocks per thread, split unevenly between the threads
+    "lstm_stacked_backwards_b19": lambda: [Input((4, 3)), LSTM(4, return_sequences=True, go_backwards=True),
+                                           LSTM(3), Dense(2)],
+    "gru_stacked_b19": lambda: [Input((4, 3)), GRU(4, return_sequences=True), GRU(3, go_backwards=True)],
+    "simple_rnn_b19": lambda: [Input((5, 3)), SimpleRNN(4, return_sequences=True, go_backwards=True)],
 }
 
 
@@ -52,16 +57,17 @@ def test_lstm_gradients_match_finite_differences(name):
     model.compile("sgd", weighted_sum)
     eng = model._runtime._engine
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(3,) + model.input_shape[1:]).astype(np.float32)
+    n = 19 if name.endswith("_b19") else 3
+    x = rng.normal(size=(n,) + model.input_shape[1:]).astype(np.float32)
     out_shape = model.predict(x, verbose=0).shape
     r = (rng.normal(size=out_shape) / np.sqrt(np.prod(out_shape))).astype(np.float32)
     eng.params[:] = rng.normal(scale=0.5, size=eng.params.shape)
-    _, g = eng.gradients(x, r.reshape(3, -1))
+    _, g = eng.gradients(x, r.reshape(n, -1))
     p0 = eng.params.copy()
 
     def f(p):
         eng.params[:] = p
-        return eng.gradients(x, r.reshape(3, -1))[0]
+        return eng.gradients(x, r.reshape(n, -1))[0]
 
     checked = 0
     for i in rng.choice(len(p0), size=min(40, len(p0)), replace=False):
@@ -78,12 +84,16 @@ def test_lstm_gradients_match_finite_differences(name):
     assert checked >= min(20, len(p0) // 2)
 
 
-def test_lstm_forward_matches_numpy():
+@pytest.mark.parametrize("n", [1, 3, 21])
+def test_lstm_forward_matches_numpy(n):
+    """n = 21: three row blocks, split unevenly between two threads."""
     model = Sequential([Input((6, 4)), LSTM(5, return_sequences=True, go_backwards=True)])
     model.compile("sgd", "mse")
-    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(n, 6, 4)).astype(np.float32)
     ref, _, _ = lstm_ref(x, *model.get_weights(), seq=True, backwards=True)
     np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-6)
+    for batch in (1, 4, 21):
+        np.testing.assert_allclose(model.predict(x, batch_size=batch, verbose=0), ref, rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_initial_bias_has_unit_forget_bias():
@@ -123,18 +133,19 @@ def test_embedding_index_out_of_range_is_a_value_error():
         model.predict(x, verbose=0)
 
 
-def stateful_model():
-    model = Sequential([LSTM(3, return_sequences=True, stateful=True, batch_input_shape=(2, 4, 3)), LSTM(2, stateful=True),
-                        Dense(2, activation="softmax")])
+def stateful_model(batch=2):
+    model = Sequential([LSTM(3, return_sequences=True, stateful=True, batch_input_shape=(batch, 4, 3)),
+                        LSTM(2, stateful=True), Dense(2, activation="softmax")])
     model.compile("rmsprop", "categorical_crossentropy")
     return model
 
 
-def test_stateful_state_carries_across_calls_until_reset():
-    model = stateful_model()
+@pytest.mark.parametrize("batch", [2, 19])
+def test_stateful_state_carries_across_calls_until_reset(batch):
+    model = stateful_model(batch)
     w = model.get_weights()
     rng = np.random.default_rng(0)
-    xs = [rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(3)]
+    xs = [rng.normal(size=(batch, 4, 3)).astype(np.float32) for _ in range(3)]
     outs = [model.predict(x, verbose=0) for x in xs]
     # reference: two numpy LSTMs carrying (h, c) over the three calls
     s1 = s2 = (None, None)
