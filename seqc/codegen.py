@@ -378,9 +378,9 @@ def generate(graph, flags, source="<api>"):
                 state_size += (2 if cell == "lstm" else 1) * graph.batch_size * a["U"]
             nr, mr = gemm_ctx["gemm_nr"], gemm_ctx["gemm_mr"]
             wpack = max(wpack, a["U"] * -(-G // nr) * nr, G * -(-a["U"] // nr) * nr)   # U, U^T in panels
-            work = max(work, mr * G)                                                     # a block of rows
+            work = max(work, mr * (G + a["U"]))                                          # a block of rows
             kernels.append(render("rnn.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  needs_dx=op.needs_dx, **a, **gemm_ctx))
+                                  needs_dx=op.needs_dx, **{"reset_after": True, **a}, **gemm_ctx))
 
             def buf(suffix, present=True):
                 return f"BUF({Y}{suffix})" if present else "NULL"
@@ -394,7 +394,7 @@ def generate(graph, flags, source="<api>"):
             db = f"m->grads + {bias.cname}" if bias else "NULL"
             bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), "
                        f"{dx}, m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_Z')}, {buf('_HP')}, "
-                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru)}, {buf('_DH')}, "
+                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru and a.get('reset_after', True))}, {buf('_DH')}, "
                        f"{buf('_DH2')}, {buf('_DC', lstm)}, {scratch});")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]

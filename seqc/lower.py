@@ -229,11 +229,12 @@ def _lower_rnn(b, layer, x):
         init = cfg["bias_initializer"]
         if cell == "lstm" and cfg["unit_forget_bias"]:
             init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
-        params["bias"] = b.param(layer, "bias", (2, g) if cell == "gru" else (g,), init)
+        reset_after = cell == "gru" and cfg.get("reset_after", True)   # GRU: input and recurrent bias rows
+        params["bias"] = b.param(layer, "bias", (2, g) if reset_after else (g,), init)
     out = (T, u) if cfg["return_sequences"] else (u,)
     return b.op("rnn", layer, x, out, params, cell=cell, T=T, F=F, U=u, act=cfg["activation"], ract=ract,
                 return_sequences=cfg["return_sequences"], go_backwards=cfg["go_backwards"],
-                stateful=cfg["stateful"])
+                stateful=cfg["stateful"], **({"reset_after": cfg.get("reset_after", True)} if cell == "gru" else {}))
 
 
 lower_LSTM = lower_GRU = lower_SimpleRNN = _lower_rnn

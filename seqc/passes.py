@@ -142,8 +142,10 @@ def op_buffers(op):
                 ("_dz", T * G, False), ("_dh", U, False), ("_dh2", U, False)]
         if cell == "lstm":    # the cell state entering each step, and its gradient
             bufs += [("_cp", T * U, True), ("_dc", U, False)]
-        if cell == "gru":     # the recurrent projections (reset_after multiplies them by r)
+        if cell == "gru" and a.get("reset_after", True):   # h U + b[1] (multiplied by r) and its gradient
             bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
+        elif cell == "gru":   # reset_after=False: r h' (U_h multiplies it), kept for dU
+            bufs += [("_hu", T * U, True)]
         return bufs
     return []
 

@@ -46,6 +46,10 @@ CASES = {
     # 19 samples: several row blocks per thread, split unevenly between the threads
     "lstm_stacked_backwards_b19": lambda: [Input((4, 3)), LSTM(4, return_sequences=True, go_backwards=True),
                                            LSTM(3), Dense(2)],
+    "gru_reset_before": lambda: [Input((5, 4)), GRU(3, reset_after=False)],
+    "gru_reset_before_seq_backwards_nobias": lambda: [Input((4, 3)), GRU(4, reset_after=False, return_sequences=True,
+                                                                       go_backwards=True, use_bias=False), GRU(2)],
+    "gru_reset_before_b19": lambda: [Input((4, 3)), GRU(5, reset_after=False, return_sequences=True), Dense(2)],
     "gru_stacked_b19": lambda: [Input((4, 3)), GRU(4, return_sequences=True), GRU(3, go_backwards=True)],
     "simple_rnn_b19": lambda: [Input((5, 3)), SimpleRNN(4, return_sequences=True, go_backwards=True)],
 }
@@ -190,7 +194,9 @@ def test_sequence_length_bound_at_first_use():
         model.fit(x, np.ones((4, 1)), verbose=0)
 
 
-def test_gru_reset_after_false_is_a_clear_error():
-    from seqc.keras.layers import GRU
+def test_gru_reset_after_bias_layout_and_bad_value():
+    assert [w.shape for w in Sequential([Input((4, 3)), GRU(5)]).get_weights()] == [(3, 15), (5, 15), (2, 15)]
+    assert [w.shape for w in Sequential([Input((4, 3)), GRU(5, reset_after=False)]).get_weights()] == \
+        [(3, 15), (5, 15), (15,)]
     with pytest.raises(ValueError, match="reset_after"):
-        GRU(3, reset_after=False)
+        GRU(3, reset_after="no")

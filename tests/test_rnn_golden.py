@@ -19,8 +19,7 @@ SUPPORTED = set(L.LAYERS)   # layers seqc compiles; the others are not tested he
 
 
 def _supported(d):
-    # GRU(reset_after=False) is not compiled yet: constructing it is a clear ValueError (test_rnn.py)
-    return d["class"] in SUPPORTED and d["config"].get("reset_after", True) is True
+    return d["class"] in SUPPORTED
 
 
 def _cases(kind):

@@ -477,14 +477,16 @@ class GRU(_RNN):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
                  reset_after=True, **kwargs):
-        if reset_after is not True:
-            raise ValueError("GRU: seqc supports reset_after=True (Keras 3's default) only")
+        if not isinstance(reset_after, bool):
+            raise ValueError(f"`reset_after` must be a boolean, got {reset_after!r}")
         super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
         self.recurrent_activation = _activations.get(recurrent_activation).name
+        self.reset_after = reset_after
 
     def config(self):
-        return {**super().config(), "recurrent_activation": self.recurrent_activation, "reset_after": True}
+        return {**super().config(), "recurrent_activation": self.recurrent_activation,
+                "reset_after": self.reset_after}
 
 
 class SimpleRNN(_RNN):
