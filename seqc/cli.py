@@ -1,6 +1,6 @@
 """The `seqc` command line.
 
-  seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]
+  seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
   seqc run SCRIPT.py [ARGS...]
   seqc summary MODEL.py [-D NAME=VALUE ...]
 
@@ -9,6 +9,7 @@ Python traceback (set SEQC_TRACEBACK=1 to see one). Imports are deferred so that
 a warm build cache stays well under a second.
 """
 import argparse
+import dataclasses
 import json
 import keyword
 import os
@@ -16,8 +17,9 @@ import sys
 
 from . import build  # cheap to import: the compiler probes and cffi load lazily
 from .errors import BuildError, SeqcError
+from .spec import format_shape
 
-USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]
+USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
        seqc run SCRIPT.py [ARGS...]
        seqc summary MODEL.py [-D NAME=VALUE ...]"""
 
@@ -39,13 +41,21 @@ def _parser():
 
     c = sub.add_parser("compile", help="compile a Keras script's model into a Python package (static: the "
                                        "script is read, never run)",
-                       usage="seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...]")
+                       usage="seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]",
+                       description="When the script leaves the sequence length open (Embedding without "
+                                   "input_length, input_shape=(None, 16)), the package binds it at the first "
+                                   "fit/evaluate/predict and builds the C for each length it sees (cached); "
+                                   "--seq-len N also builds length N now and ships it in the package.")
     c.add_argument("model", metavar="MODEL.py")
     c.add_argument("-o", "--outdir", default="build", metavar="OUTDIR",
                    help="where to write the package NAME/ (default: build)")
     c.add_argument("--name", help="package name (default: the script's file name)")
     c.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
-                   help="value for a name the script computes at run time (repeatable)")
+                   help="value for a name the script leaves undefined or computes at run time; VALUE is a "
+                        "Python literal (repeatable)")
+    c.add_argument("--seq-len", type=_positive_int, metavar="N",
+                   help="when the script leaves the sequence length open: also generate and build the C for "
+                        "length N now (other lengths are built at first use)")
 
     r = sub.add_parser("run", help="run an unchanged Keras script with its keras imports served by seqc",
                        usage="seqc run SCRIPT.py [ARGS...]")
@@ -58,6 +68,16 @@ def _parser():
     s.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
                    help="value for a name the script computes at run time (repeatable)")
     return p
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def package_name(path):
@@ -92,7 +112,7 @@ _INIT_TEMPLATE = '''"""{name}: a Keras model compiled to C by seqc {version} fro
 
     import {name}
     model = {name}.Model(seed=0)        # fit / evaluate / predict / get_weights ... as in Keras
-"""
+{note}"""
 import json as _json
 import os as _os
 
@@ -109,14 +129,22 @@ def description():
 
 def Model(seed=None):
     """A fresh model with newly initialised weights (`seed` makes them reproducible)."""
-    from seqc.runtime.model import Model as _Model
-    return _Model(description(), LIBRARY, seed=seed)
+    from seqc.package import load_model
+    return load_model(_HERE, seed=seed)
+'''
+
+_OPEN_NOTE = '''
+The script leaves the input's {what} open: the first fit / evaluate / predict
+binds it, and the C is generated and built for each length seen (from seqc's build
+cache), weights and optimizer state carried over.{built}
 '''
 
 
-def write_package(outdir, name, desc, lib_path, source):
-    """OUTDIR/NAME/: __init__.py, model.json, NAME.c, NAME.h, libNAME.so. Files are replaced
-    atomically, so a process that has the old library loaded keeps a valid mapping."""
+def write_package(outdir, name, desc, lib_path, source, note=""):
+    """OUTDIR/NAME/: __init__.py, model.json, and NAME.c, NAME.h, libNAME.so unless `lib_path`
+    is None (an open length compiled without --seq-len; generated files of an earlier compile are
+    then removed). Files are replaced atomically, so a process that has the old library loaded
+    keeps a valid mapping."""
     import shutil
     import tempfile
 
@@ -133,16 +161,21 @@ def write_package(outdir, name, desc, lib_path, source):
     tmp = None
     try:
         tmp = tempfile.mkdtemp(prefix=".seqc-", dir=pkg)
-        build.export(lib_path, tmp)
+        if lib_path is not None:
+            build.export(lib_path, tmp)
         with open(os.path.join(tmp, "model.json"), "w") as f:
             json.dump(desc, f, indent=1)
             f.write("\n")
         with open(os.path.join(tmp, "__init__.py"), "w") as f:
-            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source)))
+            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
+                                          note=note))
         files = sorted(os.listdir(tmp))
         for fname in files:
             os.chmod(os.path.join(tmp, fname), (0o755 if fname.endswith(".so") else 0o644) & ~umask)
             os.replace(os.path.join(tmp, fname), os.path.join(pkg, fname))
+        for stale in (f"{name}.c", f"{name}.h", f"lib{name}.so"):
+            if stale not in files and os.path.exists(os.path.join(pkg, stale)):
+                os.unlink(os.path.join(pkg, stale))
     except OSError as e:
         raise SeqcError(f"cannot write the package {pkg}: {e.strerror or e}") from None
     finally:
@@ -156,26 +189,74 @@ def cmd_compile(args):
     name = _check_name(args.name) if args.name else package_name(args.model)
     source = read_source(args.model)
     defines = parse_defines(args.define)
-    key = memo_key(source, defines, name, args.model)
+    key = memo_key(source, defines, name, args.model, args.seq_len)
     hit = memo_get(key)
     if hit is not None:
         desc, lib_path, summary = hit
     else:
-        from . import pipeline
         from .frontend.ast_frontend import parse_script
-        from .runtime.model import format_summary
         spec = parse_script(args.model, defines)
         if spec.compile is None:
             raise SeqcError("the model is never compiled: seqc compile needs `model.compile(optimizer=..., "
                             "loss=..., metrics=...)` in the script", spec.loc)
-        desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)    # NAME.c, NAME.h, libNAME.so
-        summary = format_summary(desc)
+        desc, lib_path, summary = compile_package(spec, name, args, source)
         memo_put(key, desc, lib_path, summary)
-    pkg, files = write_package(args.outdir, name, desc, lib_path, args.model)
+    note = _open_note(desc)
+    pkg, files = write_package(args.outdir, name, desc, lib_path, args.model, note=note)
     print(summary)
+    if note:
+        print(note.strip("\n"))
     print(f"Wrote {pkg}{os.sep} ({', '.join(f for f in files)})")
     print(f"  use: sys.path.insert(0, {args.outdir!r}); import {name}; model = {name}.Model(seed=0)")
     return 0
+
+
+def compile_package(spec, name, args, source):
+    """(description, library or None, summary) of the package for a parsed script.
+
+    A fixed input shape: the C and the library, built now. An open one: the description of
+    the open model (None for each length-dependent dimension) with the script's text and -D
+    values, from which the package's loader reads the model again at run time; the C for
+    length N too when --seq-len N is given."""
+    from . import pipeline
+    from .runtime.model import format_summary
+    seq_len = args.seq_len
+    if not pipeline.is_open(spec):
+        if seq_len is not None and (not spec.input_shape or spec.input_shape[0] != seq_len):
+            raise SeqcError(f"--seq-len {seq_len}: the script fixes the input shape to "
+                            f"{format_shape(spec.input_shape)}; --seq-len is for a script that leaves "
+                            "the sequence length open", spec.layers[0].loc if spec.layers else spec.loc)
+        desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)    # NAME.c, NAME.h, libNAME.so
+        return desc, lib_path, format_summary(desc)
+    desc = pipeline.describe_open(spec)
+    from importlib.util import decode_source     # the script's text as ast read it (coding cookie)
+    desc["script"] = {"file": os.path.basename(args.model), "text": decode_source(source),
+                      "defines": list(args.define)}
+    lib_path = None
+    if seq_len is not None:
+        shape, loc = format_shape(spec.input_shape), spec.layers[0].loc if spec.layers else spec.loc
+        if spec.input_shape[0] is not None:
+            raise SeqcError(f"--seq-len {seq_len}: the input shape {shape} does not leave its first dimension, the "
+                            "sequence length, open; its open dimensions are bound at first use (omit --seq-len)", loc)
+        if spec.input_shape.count(None) > 1:
+            raise SeqcError(f"--seq-len {seq_len}: the input shape {shape} has open dimensions besides the sequence "
+                            "length; they are bound at first use (omit --seq-len)", loc)
+        fixed = dataclasses.replace(spec, input_shape=pipeline.bind_shape(spec.input_shape, seq_len))
+        d, lib_path, _ = pipeline.compile_spec(fixed, c_name=name)      # NAME.c, NAME.h, libNAME.so
+        desc["prebuilt"] = [{"desc": d, "library": f"lib{name}.so"}]
+    return desc, lib_path, format_summary(desc)
+
+
+def _open_note(desc):
+    """For a package whose input shape is open: how and when it is specialised."""
+    if "script" not in desc:
+        return ""
+    shape = desc["input_shape"]
+    what = ("sequence length" if shape[0] is None and shape.count(None) == 1
+            else f"shape {format_shape(shape)}")
+    built = "".join(f"\n{b['library']} holds the build for input shape {format_shape(b['desc']['input_shape'])} "
+                    "(--seq-len)." for b in desc.get("prebuilt", []))
+    return _OPEN_NOTE.format(what=what, built=built)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,13 +293,14 @@ def _host_fingerprint():
     return "\n".join(parts)
 
 
-def memo_key(source, defines, name, path):
+def memo_key(source, defines, name, path, seq_len=None):
     import hashlib
     from . import __version__
     h = hashlib.sha256()
     for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
                  os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"), name,
-                 os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items()))):
+                 os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items())),
+                 repr(seq_len)):
         h.update(part.encode("utf-8", "surrogateescape"))
         h.update(b"\0")
     h.update(source)
@@ -238,7 +320,7 @@ def memo_get(key):
         desc, lib, summary = entry["desc"], entry["lib"], entry["summary"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (desc, lib, summary) if os.path.isfile(lib) else None
+    return (desc, lib, summary) if lib is None or os.path.isfile(lib) else None
 
 
 def memo_put(key, desc, lib_path, summary):
@@ -247,7 +329,7 @@ def memo_put(key, desc, lib_path, summary):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
-            json.dump({"desc": desc, "lib": os.path.abspath(lib_path), "summary": summary}, f)
+            json.dump({"desc": desc, "lib": lib_path and os.path.abspath(lib_path), "summary": summary}, f)
         os.replace(tmp, path)
     except OSError:
         pass      # a read-only cache only costs speed
@@ -258,16 +340,9 @@ def memo_put(key, desc, lib_path, summary):
 # ---------------------------------------------------------------------------------------------
 def summary_description(spec):
     """The description used by the summary: shapes, parameters and (when compiled) the fusions,
-    without generating or building any C."""
-    from . import lower, passes, pipeline
-    graph = lower.lower_model(spec)
-    if spec.compile is not None:
-        lower.attach_training(graph, spec.compile, lower.default_y_shape(spec.compile, graph.output.shape))
-        passes.run_passes(graph)
-        return pipeline.describe(graph, spec)
-    return {"name": graph.name,
-            "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c} for n, k, s, c in graph.layers],
-            "params": [{"shape": list(p.shape), "trainable": p.trainable} for p in graph.params], "fused": []}
+    without generating or building any C; None for the dimensions an open length leaves open."""
+    from . import pipeline
+    return pipeline.describe_open(spec) if pipeline.is_open(spec) else pipeline.describe_spec(spec)
 
 
 def cmd_summary(args):

@@ -4,10 +4,13 @@ The description (plain JSON) is all the runtime needs besides the library: param
 shapes, loss/metric names and averaging, optimizer settings, summary. A compiled package
 stores it as model.json.
 """
+import dataclasses
 import math
 import os
 
 from . import __version__, build, codegen, lower, passes
+from .errors import SeqcError
+from .spec import format_shape
 
 
 def describe(graph, spec):
@@ -36,6 +39,78 @@ def describe(graph, spec):
 def forward_graph(spec):
     """Shape-inferred forward graph (for summaries and weight shapes before compile)."""
     return lower.lower_model(spec)
+
+
+def describe_spec(spec):
+    """The description of a fully shaped spec: shapes, parameters and (when compiled) loss,
+    metrics, optimizer and fusions, without generating or building any C."""
+    graph = lower.lower_model(spec)
+    if spec.compile is not None:
+        lower.attach_training(graph, spec.compile, lower.default_y_shape(spec.compile, graph.output.shape))
+        passes.run_passes(graph)
+        return describe(graph, spec)
+    return {"name": graph.name, "input_shape": list(graph.input.shape), "output_shape": list(graph.output.shape),
+            "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c} for n, k, s, c in graph.layers],
+            "params": [{"name": p.name, "shape": list(p.shape), "initializer": p.initializer,
+                        "trainable": p.trainable} for p in graph.params], "fused": []}
+
+
+# ---------------------------------------------------------------------------------------------
+# open input shapes: a dimension the script leaves open (`Embedding` without `input_length`,
+# `input_shape=(None, 16)`) is bound by the first data the model sees, and the model is
+# specialised (and built, cached) per length.
+# ---------------------------------------------------------------------------------------------
+PROBE_LENGTHS = ((64, 97), (512, 769))   # 64: the length seqc.keras sizes the weights at
+
+
+def is_open(spec):
+    return spec.input_shape is not None and any(d is None for d in spec.input_shape)
+
+
+def bind_shape(shape, length):
+    """`shape` with every open dimension set to `length`."""
+    return tuple(length if d is None else d for d in shape)
+
+
+def describe_open(spec):
+    """The description of a spec whose input shape has open dimensions, without any C: the
+    model is lowered at two probe lengths and each dimension that differs between them is None
+    (`(None, None, 256)` for the Embedding of an open length). Raises SeqcError when a weight's
+    shape depends on the open length (e.g. Flatten then Dense), since the weights must carry
+    over from one length to the next."""
+    first = None
+    for a, b in PROBE_LENGTHS:
+        try:
+            da = describe_spec(dataclasses.replace(spec, input_shape=bind_shape(spec.input_shape, a)))
+            db = describe_spec(dataclasses.replace(spec, input_shape=bind_shape(spec.input_shape, b)))
+            break
+        except SeqcError as e:       # e.g. too short for the model's convolutions and poolings
+            first = first or e
+    else:
+        raise first
+    for pa, pb in zip(da["params"], db["params"]):
+        if pa["shape"] != pb["shape"]:
+            layer = next((s for s in spec.layers if pa["name"].startswith(s.name + "/")), None)
+            raise SeqcError(f"the shape of the weight {pa['name']} depends on the input's open dimension "
+                            f"(input shape {format_shape(spec.input_shape)}), so the model cannot be specialised "
+                            "per length with the same weights: give the first layer a fixed length "
+                            "(`input_length=` / `input_shape=`)", layer.loc if layer is not None else spec.loc)
+
+    def merge(x, y):
+        if x is None or y is None:
+            return x if y is None else y
+        return [u if u == v else None for u, v in zip(x, y)]
+
+    desc = da
+    desc["input_shape"] = list(spec.input_shape)
+    for key in ("output_shape", "y_shape"):
+        if key in desc:
+            desc[key] = merge(da[key], db[key])
+    for la, lb in zip(da["layers"], db["layers"]):
+        la["output_shape"] = merge(la["output_shape"], lb["output_shape"])
+    if "num_classes" in desc and desc["num_classes"] != db["num_classes"]:
+        desc["num_classes"] = None
+    return desc
 
 
 def compile_spec(spec, y_shape=None, flags=None, c_name="model"):

@@ -52,3 +52,8 @@ class ModelSpec:
     batch_size: Optional[int] = None   # fixed batch size (batch_input_shape / batch_size)
     compile: Optional[CompileSpec] = None
     loc: Optional[SourceLoc] = None
+
+
+def format_shape(shape):
+    """(None, 16) -> '(None, 16)', (80,) -> '(80,)'."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

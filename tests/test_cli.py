@@ -148,7 +148,8 @@ def test_run_examples(example, last_epoch, metric, tmp_path):
 
 
 @pytest.mark.parametrize("example, layer", [("vgg_like.py", "Conv2D"), ("conv1d_classifier.py", "Conv1D"),
-                                            ("stacked_lstm.py", "LSTM"), ("stateful_lstm.py", "LSTM")])
+                                            ("stacked_lstm.py", "LSTM"), ("stateful_lstm.py", "LSTM"),
+                                            ("lstm_classifier.py", "LSTM")])
 def test_compile_examples(example, layer, tmp_path):
     r = seqc("compile", os.path.join(EXAMPLES, example), "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -166,6 +167,176 @@ def test_compile_tutorial_conv1d_text_needs_seq_length(tmp_path):
     r = seqc("compile", str(raw), "-o", str(tmp_path), "-D", "seq_length=100")
     assert r.returncode == 0, r.stderr
     assert "105,729" in r.stdout
+
+
+# ---- an open sequence length: bound at first use, one build per length ----------------------
+def tutorial_lstm_text(tmp_path):
+    """The LSTM classifier tutorial's unchanged text (max_features and the data undefined;
+    the Embedding has no input_length), and the line of its Embedding."""
+    text = open(os.path.join(EXAMPLES, "lstm_classifier.py")).read()
+    raw = tmp_path / "lstm_tut.py"
+    raw.write_text(text[text.index("from keras.models"):])
+    line = raw.read_text().splitlines().index("model.add(Embedding(max_features, output_dim=256))") + 1
+    return raw, line
+
+
+@pytest.fixture(scope="module")
+def open_lstm_pkg(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("open")
+    raw, _ = tutorial_lstm_text(tmp)
+    r = seqc("compile", raw, "-o", tmp / "build", "-D", "max_features=1000")
+    assert r.returncode == 0, r.stderr
+    return tmp, raw, r
+
+
+def test_compile_tutorial_lstm_text_undefined_name_and_bad_define(tmp_path):
+    raw, line = tutorial_lstm_text(tmp_path)
+    r = seqc("compile", raw, "-o", tmp_path)
+    assert_user_error(r, f"{raw}:{line}: name 'max_features' is not defined (pass -D max_features=VALUE)")
+    r = seqc("compile", raw, "-o", tmp_path, "-D", "max_features=10x")
+    assert_user_error(r, "seqc: -D max_features=10x: the value is not a Python literal")
+    r = seqc("compile", raw, "-o", tmp_path, "-D", "max_features=")
+    assert_user_error(r, "seqc: -D max_features=: the value is empty")
+    r = seqc("compile", raw, "-o", tmp_path, "-D", "max_features=-5")     # a literal, but not a size
+    assert_user_error(r, f"{raw}:{line}: ")
+    assert "input_dim" in r.stderr
+    assert not (tmp_path / "lstm_tut").exists()
+
+
+def test_compile_open_length_writes_package_without_c(open_lstm_pkg):
+    tmp, raw, r = open_lstm_pkg
+    pkg = tmp / "build" / "lstm_tut"
+    assert sorted(os.listdir(pkg)) == ["__init__.py", "model.json"]
+    assert "embedding (Embedding)" in r.stdout and "(None, None, 256)" in r.stdout
+    assert "Total params: 453,249" in r.stdout and "sequence length open" in r.stdout
+    desc = json.loads((pkg / "model.json").read_text())
+    assert desc["input_shape"] == [None] and desc["output_shape"] == [1]
+    assert desc["script"]["defines"] == ["max_features=1000"] and "LSTM(128)" in desc["script"]["text"]
+    # warm: the same output from the compile memo; the summary alone says the same
+    again = seqc("compile", raw, "-o", tmp / "build", "-D", "max_features=1000")
+    assert again.returncode == 0 and again.stdout == r.stdout
+    s = seqc("summary", raw, "-D", "max_features=1000")
+    assert s.returncode == 0 and "(None, None, 256)" in s.stdout and "Total params: 453,249" in s.stdout
+
+
+def test_open_length_package_binds_length_at_first_use(open_lstm_pkg):
+    """Trains two batches of length-80 sequences, predicts on length 40: one build per length,
+    weights and optimizer state carried over, seeded initial weights reproducible."""
+    tmp, _, _ = open_lstm_pkg
+    mod = import_package(tmp / "build", "lstm_tut")
+    model = mod.Model(seed=0)
+    for a, b in zip(model.get_weights(), mod.Model(seed=0).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [w.shape for w in model.get_weights()] == [(1000, 256), (256, 512), (128, 512), (512,), (128, 1), (1,)]
+    assert model.input_shape == (None, None)
+    rng = np.random.default_rng(0)
+    x80, y = rng.integers(1000, size=(32, 80)), rng.integers(2, size=(32, 1))
+    before = model.get_weights()
+    hist = model.fit(x80, y, batch_size=16, epochs=1, verbose=0)
+    assert set(hist.history) == {"loss", "accuracy"} and np.isfinite(hist.history["loss"][0])
+    assert model.optimizer.iterations == 2
+    trained = model.get_weights()
+    assert not np.array_equal(before[1], trained[1])
+    x40 = rng.integers(1000, size=(5, 40))
+    p = model.predict(x40, verbose=0)
+    assert p.shape == (5, 1) and np.all((p > 0) & (p < 1))
+    for a, b in zip(trained, model.get_weights()):                 # carried over to length 40
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 2
+    assert {key[0] for key in model._variants} == {(80,), (40,)}
+    # the same weights in a fresh model, loaded before its length is bound, predict the same
+    model.save_weights(tmp / "trained.npz")
+    other = mod.Model(seed=1)
+    other.load_weights(tmp / "trained.npz")
+    np.testing.assert_allclose(other.predict(x40, verbose=0), p, rtol=1e-5, atol=1e-6)
+    fresh = mod.Model(seed=0)
+    fresh.save_weights(tmp / "fresh.npz")
+    for a, b in zip(before, np.load(tmp / "fresh.npz").values()):
+        np.testing.assert_array_equal(a, b)
+    loss, acc = model.evaluate(x80, y, batch_size=16, verbose=0)  # back to length 80: no new build
+    assert np.isfinite(loss) and 0 <= acc <= 1 and len({id(rt) for rt in model._variants.values()}) == 2
+    with pytest.raises(ValueError, match="index"):
+        model.predict(np.full((2, 40), 1000), verbose=0)
+
+
+def test_compile_seq_len_ships_that_build(open_lstm_pkg, tmp_path):
+    """--seq-len 80: the C for length 80 in the package, used for that length; other lengths as
+    without it; compiling again without --seq-len removes the C."""
+    _, raw, _ = open_lstm_pkg
+    r = seqc("compile", raw, "-o", tmp_path, "-D", "max_features=1000", "--seq-len", "80")
+    assert r.returncode == 0, r.stderr
+    pkg = tmp_path / "lstm_tut"
+    assert sorted(os.listdir(pkg)) == ["__init__.py", "liblstm_tut.so", "lstm_tut.c", "lstm_tut.h", "model.json"]
+    assert "(None, None, 256)" in r.stdout and "liblstm_tut.so holds the build for input shape (80,)" in r.stdout
+    mod = import_package(tmp_path, "lstm_tut")
+    model = mod.Model(seed=0)
+    rng = np.random.default_rng(1)
+    model.fit(rng.integers(1000, size=(16, 80)), rng.integers(2, size=(16, 1)), epochs=1, verbose=0)
+    assert os.path.dirname(model._runtime._engine.lib_path) == str(pkg)
+    assert model.predict(rng.integers(1000, size=(3, 12)), verbose=0).shape == (3, 1)
+    r = seqc("compile", raw, "-o", tmp_path, "-D", "max_features=1000")
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(pkg)) == ["__init__.py", "model.json"]
+
+
+def test_compile_open_input_shape_lstm(tmp_path):
+    """input_shape=(None, 16): sequence outputs (labels of the length too) and a user metric."""
+    script = tmp_path / "seq2seq.py"
+    script.write_text(textwrap.dedent("""
+        import keras.backend as K
+        from keras.models import Sequential
+        from keras.layers import LSTM, Dense
+
+        def mean_pred(y_true, y_pred):
+            return K.mean(y_pred)
+
+        model = Sequential()
+        model.add(LSTM(32, return_sequences=True, input_shape=(None, 16)))
+        model.add(LSTM(32, return_sequences=True))
+        model.add(Dense(10, activation='softmax'))
+        model.compile(loss='categorical_crossentropy', optimizer='rmsprop', metrics=['accuracy', mean_pred])
+    """))
+    r = seqc("compile", script, "-o", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "(None, None, 32)" in r.stdout and "(None, None, 10)" in r.stdout
+    desc = json.loads((tmp_path / "seq2seq" / "model.json").read_text())
+    assert desc["input_shape"] == [None, 16] and desc["y_shape"] == [None, 10]
+    mod = import_package(tmp_path, "seq2seq")
+    model = mod.Model(seed=0)
+    rng = np.random.default_rng(0)
+    x8, y8 = rng.random((20, 8, 16)), np.eye(10)[rng.integers(10, size=(20, 8))]
+    hist = model.fit(x8, y8, batch_size=10, epochs=1, verbose=0)
+    assert set(hist.history) == {"loss", "accuracy", "mean_pred"}
+    np.testing.assert_allclose(hist.history["mean_pred"][0], 0.1, rtol=1e-4)
+    x5 = rng.random((4, 5, 16))
+    assert model.predict(x5, verbose=0).shape == (4, 5, 10)
+    loss, acc, mp = model.evaluate(x5, np.eye(10)[rng.integers(10, size=(4, 5))], verbose=0)
+    assert np.isfinite(loss)
+    with pytest.raises(ValueError, match=r"expects \(None, None, 16\)"):
+        model.predict(rng.random((2, 5, 15)), verbose=0)
+    r = seqc("compile", script, "-o", tmp_path, "--seq-len", "8")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "seq2seq" / "libseq2seq.so").exists()
+
+
+def test_compile_open_length_errors(tmp_path):
+    flat = tmp_path / "flat.py"        # the Dense kernel's shape would depend on the length
+    flat.write_text("from keras.models import Sequential\nfrom keras.layers import Embedding, Flatten, Dense\n"
+                    "model = Sequential([Embedding(100, 8), Flatten(),\n"
+                    "                    Dense(1, activation='sigmoid')])\n"
+                    "model.compile(loss='binary_crossentropy', optimizer='adam')\n")
+    r = seqc("compile", flat, "-o", tmp_path)
+    assert_user_error(r, f"{flat}:4: the shape of the weight dense/kernel depends on the input's open dimension")
+    fixed = os.path.join(EXAMPLES, "mlp_binary.py")
+    r = seqc("compile", fixed, "-o", tmp_path, "--seq-len", "5")
+    assert_user_error(r, f"{fixed}:")
+    assert "--seq-len 5: the script fixes the input shape to (20,)" in r.stderr
+    two = tmp_path / "two.py"
+    two.write_text("from keras.models import Sequential\nfrom keras.layers import Conv2D, GlobalMaxPooling2D\n"
+                   "model = Sequential([Conv2D(4, 3, input_shape=(None, None, 3)), GlobalMaxPooling2D()])\n"
+                   "model.compile(loss='mse', optimizer='sgd')\n")
+    r = seqc("compile", two, "-o", tmp_path, "--seq-len", "9")
+    assert_user_error(r, f"{two}:3: --seq-len 9: the input shape (None, None, 3) has open dimensions besides")
 
 
 def test_run_passes_arguments_and_serves_tensorflow_keras(tmp_path):
@@ -253,7 +424,8 @@ def test_compile_errors(tmp_path):
 
 def test_bad_options():
     for args in ([], ["compile"], ["frobnicate"], ["compile", "x.py", "--bogus"], ["summary"],
-                 ["compile", "x.py", "-D", "novalue"], ["compile", "x.py", "--name", "not-an-id"]):
+                 ["compile", "x.py", "-D", "novalue"], ["compile", "x.py", "--name", "not-an-id"],
+                 ["compile", "x.py", "--seq-len", "0"], ["compile", "x.py", "--seq-len", "eighty"]):
         r = seqc(*args)
         assert r.returncode == 1, (args, r.stderr)
         assert "Traceback" not in r.stderr and r.stderr.startswith(("seqc: ", "usage: ")), (args, r.stderr)

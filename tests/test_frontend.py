@@ -389,6 +389,13 @@ def test_define_overrides_assignment_and_parse_defines():
         parse_defines(["novalue"])
     with pytest.raises(SeqcError, match="NAME=VALUE"):
         parse_defines(["1x=3"])
+    # VALUE is a Python literal or a bare word; anything else is an error naming it
+    for bad, why in (("n=10x", "not a Python literal (invalid decimal literal)"),
+                     ("shape=(3, 4", "not a Python literal ("), ("n=2**10", "not a Python literal;"),
+                     ("act=leaky-relu", "not a Python literal;"), ("n=", "the value is empty")):
+        with pytest.raises(SeqcError) as info:
+            parse_defines([bad])
+        assert str(info.value).startswith(f"-D {bad}") and why in str(info.value), str(info.value)
 
 
 def test_define_overrides_script_value(script):

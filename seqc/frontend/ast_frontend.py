@@ -1266,6 +1266,7 @@ class Interpreter:
         except (TypeError, ValueError) as e:
             raise SeqcError(f"compile(): {e}", loc) from None
         model._compile = CompileSpec(optimizer=ospec, loss=lspec, metrics=mspecs, loc=loc)
+        model._optimizer = opt
         self.compiled.append(model)
         return None
 
@@ -1352,8 +1353,9 @@ def _classify(func):
 # ---------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------
-def parse_tree(path):
-    source = read_source(path)
+def parse_tree(path, source=None):
+    if source is None:
+        source = read_source(path)
     try:
         return ast.parse(source, filename=path)
     except SyntaxError as e:
@@ -1365,14 +1367,17 @@ def parse_tree(path):
         raise SeqcError(f"cannot parse: {e}", SourceLoc(path, 1)) from None
 
 
-def parse_script(path, defines=None):
-    """Statically read a Keras script; return the ModelSpec of its model.
+def parse_model(path, defines=None, source=None):
+    """Statically read a Keras script; return its model as a `seqc.keras` Sequential whose
+    layers (and, when the script compiles it, `_compile` and `_optimizer`) are set, without
+    building anything. `source` (the script's text) replaces reading `path`, which then only
+    names the file in error messages.
 
     The model is the last Sequential the script compiles, or else the last one it builds.
     `defines` supplies values for names the script computes at run time (`-D NAME=VALUE`).
     """
     path = os.fspath(path)
-    tree = parse_tree(path)
+    tree = parse_tree(path, source)
     interp = Interpreter(path, defines)
     try:
         interp.run(tree)
@@ -1381,17 +1386,21 @@ def parse_script(path, defines=None):
     except RecursionError:
         raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, None)) from None
     if interp.compiled:
-        model = interp.compiled[-1]
-    else:
-        built = [m for m in interp.models if m.layers]
-        if not built and interp.missing_model is not None:
-            u = interp.missing_model
-            raise SeqcError(f"name {u.name!r} is not defined: import it (`from keras.models import {u.name}`)",
-                            SourceLoc(path, u.line))
-        if not built:
-            raise SeqcError("no Keras Sequential model found: seqc compile looks for `Sequential([...])` or "
-                            "`model = Sequential()` with `model.add(...)`", SourceLoc(path, None))
-        model = built[-1]
+        return interp.compiled[-1]
+    built = [m for m in interp.models if m.layers]
+    if not built and interp.missing_model is not None:
+        u = interp.missing_model
+        raise SeqcError(f"name {u.name!r} is not defined: import it (`from keras.models import {u.name}`)",
+                        SourceLoc(path, u.line))
+    if not built:
+        raise SeqcError("no Keras Sequential model found: seqc compile looks for `Sequential([...])` or "
+                        "`model = Sequential()` with `model.add(...)`", SourceLoc(path, None))
+    return built[-1]
+
+
+def parse_script(path, defines=None):
+    """Statically read a Keras script; return the ModelSpec of its model (see parse_model)."""
+    model = parse_model(path, defines)
     spec = model.spec()
     spec.loc = model.loc
     return spec

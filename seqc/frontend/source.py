@@ -7,8 +7,10 @@ from ..errors import SeqcError
 
 def parse_defines(items):
     """['units=64', 'act=relu'] -> {'units': 64, 'act': 'relu'}: each VALUE is a Python literal
-    (ast.literal_eval), or else the string as written. NAME may be dotted (`args.units`) or
-    an indexed expression (`x_train.shape[1]`) to stand for a value the script computes."""
+    (ast.literal_eval: a number, a quoted string, True/False/None, a tuple/list/dict of those);
+    a bare word (`relu`, `he_normal`) is taken as that string. Anything else (`10x`, `(3, 4`,
+    `2**10`) is an error, raised before the script is read. NAME may be dotted (`args.units`)
+    or an indexed expression (`x_train.shape[1]`) to stand for a value the script computes."""
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -17,11 +19,23 @@ def parse_defines(items):
         name = name.strip()
         if not name or not all(part.split("[")[0].isidentifier() for part in name.split(".")):
             raise SeqcError(f"-D expects NAME=VALUE with NAME a Python name, got {item!r}")
-        try:
-            out[name] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            out[name] = value
+        out[name] = _define_value(name, value.strip())
     return out
+
+
+def _define_value(name, text):
+    if not text:
+        raise SeqcError(f"-D {name}=: the value is empty (VALUE is a Python literal, e.g. -D {name}=100)")
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError as e:
+        why = f" ({e.msg})"
+    except (ValueError, TypeError, MemoryError, RecursionError):
+        why = ""
+    if text.isidentifier():
+        return text                      # a bare word: -D act=relu
+    raise SeqcError(f"-D {name}={text}: the value is not a Python literal{why}; VALUE is a number, a quoted "
+                    f"string (-D {name}=\"'text'\"), True/False/None, or a tuple/list/dict of those")
 
 
 def read_source(path):

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import initializers
 from ..errors import SeqcError
-from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng
+from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng, read_weights, write_weights
 from ..spec import CompileSpec, ModelSpec
 from . import layers as _layers
 from . import losses as _losses
@@ -21,6 +21,8 @@ class Sequential:
         self._optimizer = None
         self._runtime = None
         self._variants = {}
+        self._prebuilt = {}       # (input shape, label shape) -> (description, library) built beforehand
+        self._seed = None         # seeds the dropout stream of each runtime (a compiled package's Model(seed))
         self._weights = None
         for layer in layers or []:
             self.add(layer)
@@ -43,7 +45,7 @@ class Sequential:
             pass  # Keras ignores input_shape on non-first layers
         self.layers.append(layer)
         self._runtime = None
-        self._variants = {}
+        self._variants, self._prebuilt = {}, {}
         if self._weights is not None:
             old = self._weights
             self._weights = None
@@ -53,7 +55,7 @@ class Sequential:
         if not self.layers:
             raise ValueError("There are no layers in the model.")
         self.layers.pop()
-        self._runtime, self._variants, self._weights = None, {}, None
+        self._runtime, self._variants, self._prebuilt, self._weights = None, {}, {}, None
 
     def _input_shape(self):
         """The declared per-sample input shape; None dimensions are bound at first use."""
@@ -113,29 +115,39 @@ class Sequential:
         names = [m.name for m in mspecs]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
+        weights = self.get_weights() if (self._runtime or self._weights) else None
         self._compile = CompileSpec(optimizer=opt.spec(), loss=_losses.get(loss), metrics=mspecs,
                                     loc=_layers.caller_loc())
-        weights = self.get_weights() if (self._runtime or self._weights) else None
         self._optimizer = opt
+        self._prebuilt = {}
+        self._bind_compiled(weights)
+
+    def _bind_compiled(self, weights=None):
+        """After `_compile` and `_optimizer` are set (by compile(), or by the static front end for
+        a compiled package): a fixed input shape is built now, an open one at first use (then
+        cached per length). `weights`: the initial weights, else the model's own."""
         self._variants = {}
         self._runtime = None
-        if self._open:            # sequence length bound at first use (then cached per length)
+        if self._open:
             self._weights = weights if weights is not None else self._build_weights()
             self._input_key = None
             return
         self._input_key = tuple(self._input_shape())
         self._runtime = self._make_runtime(None, weights)
-        opt._engine = self._runtime._engine
+        self._optimizer._engine = self._runtime._engine
 
     def _make_runtime(self, y_shape, weights):
         key = (self._input_key, None if y_shape is None else tuple(y_shape))
         if key in self._variants:
             return self._variants[key]
-        from .. import pipeline
-        desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
+        if key in self._prebuilt:
+            desc, lib = self._prebuilt[key]
+        else:
+            from .. import pipeline
+            desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()
-        rt = _RuntimeModel(desc, lib, weights=weights)
+        rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights)
         rt._respecialize = self._respecialize
         rt.optimizer = _ProxyOptimizer(self)
         self._variants[key] = rt
@@ -178,11 +190,18 @@ class Sequential:
             want = "(None, " + ", ".join("None" if d is None else str(d) for d in declared) + ")"
             raise ValueError(f"Input x has shape {tuple(np.shape(x))}, but the model expects {want}")
         if self._input_key != shape:
-            old = self._runtime
+            old, old_key = self._runtime, self._input_key
             self._input_key = shape
-            y_shape = None if old is None else tuple(old.desc["y_shape"])
             weights = old.get_weights() if old is not None else self._weights
-            self._switch_to(self._make_runtime(y_shape, weights), old)
+            # labels as the compile assumes for this length (they may have the length in their
+            # shape), unless the last length was re-specialised for other labels: then those
+            rt = None
+            if old is not None and self._variants.get((old_key, None)) is not old:
+                try:
+                    rt = self._make_runtime(tuple(old.desc["y_shape"]), weights)
+                except SeqcError:      # those labels do not fit this length: fit will say what does
+                    rt = None
+            self._switch_to(rt or self._make_runtime(None, weights), old)
         return self._runtime
 
     # ---- delegation -------------------------------------------------------------------------
@@ -242,9 +261,16 @@ class Sequential:
         self._weights = new
 
     def save_weights(self, filepath, overwrite=True):
+        if self._runtime is None and self._open:      # length not bound yet: the weights held here
+            names = [p.name for p in self._forward_graph().params]
+            write_weights(filepath, self.get_weights(), names, overwrite)
+            return
         self._rt().save_weights(filepath, overwrite)
 
     def load_weights(self, filepath):
+        if self._runtime is None and self._open:
+            self.set_weights(read_weights(filepath))
+            return
         self._rt().load_weights(filepath)
 
     def save(self, filepath, overwrite=True):
@@ -277,8 +303,7 @@ class Sequential:
 
     @property
     def input_shape(self):
-        first = self.layers[0]
-        return (first.batch_size,) + tuple(first.input_shape_arg)
+        return (self.layers[0].batch_size,) + tuple(self._input_shape())
 
     @property
     def output_shape(self):

@@ -109,17 +109,10 @@ class Model:
 
     def save_weights(self, filepath, overwrite=True):
         """Weights in Keras's get_weights order, as a numpy .npz archive written at `filepath`."""
-        filepath = os.fspath(filepath)
-        if not overwrite and os.path.exists(filepath):
-            raise ValueError(f"{filepath} exists and overwrite=False")
-        with open(filepath, "wb") as f:
-            np.savez(f, **{f"w{i:04d}": w for i, w in enumerate(self.get_weights())},
-                     names=np.array([w["name"] for w in self.desc["params"]]))
+        write_weights(filepath, self.get_weights(), [w["name"] for w in self.desc["params"]], overwrite)
 
     def load_weights(self, filepath):
-        with np.load(os.fspath(filepath)) as z:
-            keys = sorted(k for k in z.files if k.startswith("w"))
-            self.set_weights([z[k] for k in keys])
+        self.set_weights(read_weights(filepath))
 
     def save(self, filepath, overwrite=True):
         self.save_weights(filepath, overwrite=overwrite)
@@ -365,6 +358,21 @@ class Model:
     def summary(self, print_fn=None, **kwargs):
         print_fn = print_fn or print
         print_fn(format_summary(self.desc))
+
+
+def write_weights(filepath, weights, names, overwrite=True):
+    """`save_weights`: the arrays in get_weights order, as a numpy .npz archive at `filepath`."""
+    filepath = os.fspath(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise ValueError(f"{filepath} exists and overwrite=False")
+    with open(filepath, "wb") as f:
+        np.savez(f, **{f"w{i:04d}": w for i, w in enumerate(weights)}, names=np.array(names))
+
+
+def read_weights(filepath):
+    """The arrays written by `write_weights`, in order."""
+    with np.load(os.fspath(filepath)) as z:
+        return [z[k] for k in sorted(k for k in z.files if k.startswith("w"))]
 
 
 def _batch_shuffle(idx, batch, rng):

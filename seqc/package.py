@@ -1,0 +1,48 @@
+"""Loading a package written by `seqc compile`: its `NAME.Model(seed=None)` calls `load_model`.
+
+A model with a fixed input shape is a runtime Model over the package's library. A model whose
+script leaves the sequence length open (Embedding without `input_length`, `input_shape=(None, 16)`)
+is the `seqc.keras` Sequential of the script, read again from the text stored in model.json:
+exactly as in a `seqc run`, its first fit / evaluate / predict binds the length and each new
+length is specialised from the build cache (the library the package holds, when compiled with
+`--seq-len N`, serves length N), with weights and optimizer state carried over.
+"""
+import json
+import os
+
+import numpy as np
+
+
+def load_model(pkg_dir, seed=None):
+    with open(os.path.join(pkg_dir, "model.json")) as f:
+        desc = json.load(f)
+    if "script" not in desc:
+        from .runtime.model import Model
+        return Model(desc, os.path.join(pkg_dir, f"lib{desc['c_name']}.so"), seed=seed)
+    return _open_model(desc, pkg_dir, seed)
+
+
+def _open_model(desc, pkg_dir, seed):
+    from . import initializers
+    from .frontend.ast_frontend import parse_model
+    from .frontend.source import parse_defines
+    from .keras import layers
+    from .runtime.model import global_rng
+    script = desc["script"]
+    counts = dict(layers._name_counts)    # the static reading restarts the layer-name counters:
+    try:                                  # names as at `seqc compile`, the session's counters kept
+        model = parse_model(script["file"], parse_defines(script["defines"]), source=script["text"])
+    finally:
+        layers._name_counts.clear()
+        layers._name_counts.update(counts)
+    # the same draws as runtime.Model(seed): the dropout stream's seed, then the weights in order
+    rng = np.random.default_rng(seed) if seed is not None else global_rng()
+    rng.integers(0, 2 ** 63)
+    weights = [initializers.initialize(p["initializer"], p["shape"], rng) for p in desc["params"]]
+    model._seed = seed
+    model._bind_compiled(weights)
+    for built in desc.get("prebuilt", []):
+        d, lib = built["desc"], os.path.join(pkg_dir, built["library"])
+        shape = tuple(d["input_shape"])
+        model._prebuilt[(shape, None)] = model._prebuilt[(shape, tuple(d["y_shape"]))] = (d, lib)
+    return model
