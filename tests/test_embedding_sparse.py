@@ -9,10 +9,14 @@ long stretches and repeat indices within a batch, and compares weights, optimize
 losses and outputs. Closed forms differ from repeated float steps by rounding only; the
 updates that leave untouched rows alone (SGD without momentum, Adagrad) must match exactly.
 """
+import json
+import os
+
 import numpy as np
 import pytest
 from model_cache import ModelCache, selected_keys
 
+import seqc.keras as keras
 from seqc import pipeline
 from seqc.keras import layers as L
 from seqc.keras import losses, metrics
@@ -254,3 +258,49 @@ def test_long_gap_closed_form(opt):
     exact = w1 + s * mom1 if ms.desc["optimizer"]["kind"] == "SGD" else w1 - s * mom1
     assert np.abs(ws - exact).max() <= 1e-6 * np.abs(exact).max()
     assert np.abs(ws - w1).max() > 1e-2     # the rows did keep moving
+
+
+# ---- against Keras 3 (tests/golden/rnn_train_embedding_sparse_*, make_rnn_goldens.py) ----------
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
+MANIFEST = json.load(open(os.path.join(GOLDEN, "rnn_manifest.json")))
+SPARSE_CASES = sorted(k for k in MANIFEST if k.startswith("rnn_train_embedding_sparse_"))
+
+
+def _slot_index(opt):
+    """Keras slot name -> index of that slot in seqc's `slots` (NUM_SLOTS blocks of NPARAMS)."""
+    cls, cfg = opt["class"], opt["config"]
+    if cls == "SGD":
+        return {"m": 0}
+    if cls == "Adagrad":
+        return {"acc": 0}
+    return {"v": 0, "m": 1} if cfg.get("momentum") else {"v": 0}
+
+
+@pytest.mark.parametrize("case", SPARSE_CASES)
+def test_keras_golden_per_step(case):
+    """Embedding(100, 8) / Flatten / Dense: 8 train_on_batch steps where most rows are left out
+    of most steps; the embeddings and their optimizer slots after every step equal Keras's."""
+    desc, z = MANIFEST[case], np.load(os.path.join(GOLDEN, case + ".npz"))
+    model = Sequential([L.Input(tuple(desc["model"]["input_shape"]))]
+                       + [getattr(L, d["class"])(**d["config"]) for d in desc["model"]["layers"]])
+    opt = desc["compile"]["optimizer"]
+    model.compile(getattr(keras.optimizers, opt["class"])(**opt["config"]), desc["compile"]["loss"])
+    assert model._runtime.desc["sparse_update"] is not None, model._runtime.desc["sparse_reason"]
+    model.set_weights([z[f"w0_{i}"] for i in range(3)])
+    engine = model._runtime._engine
+    n, size = engine.n_params, 100 * 8
+    bs = desc["batch_size"]
+    for s in range(desc["steps"]):
+        loss = model.train_on_batch(z["x"][s * bs:(s + 1) * bs], z["y"][s * bs:(s + 1) * bs])
+        np.testing.assert_allclose(loss, z["losses"][s], rtol=1e-5)
+        want = z[f"w{s + 1}_0"]
+        np.testing.assert_allclose(model.get_weights()[0], want, rtol=1e-5, atol=1e-6 * np.abs(want).max(),
+                                   err_msg=f"embeddings after step {s + 1}")
+        for name, k in _slot_index(opt).items():
+            want = z[f"{name}{s + 1}_0"]
+            got = engine.slots[k * n:k * n + size].reshape(want.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max(),
+                                       err_msg=f"slot {name} after step {s + 1}")
+    for i, w in enumerate(model.get_weights()):
+        want = z[f"w{desc['steps']}_{i}"]
+        np.testing.assert_allclose(w, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
