@@ -160,7 +160,7 @@ def _prod(shape):
 
 # Optimizers whose zero-gradient step has a closed form over k steps that does not depend on
 # the learning rate or the step number (see the catch_up_row of each optim_<kind>.c.j2):
-#   SGD: w and v unchanged; with momentum, m decays by mu^k and w moves by a geometric sum.
+#   SGD: w unchanged; with momentum, m decays by mu^k and w moves by a geometric sum.
 #   Adagrad: nothing changes.  RMSprop: v (and the centered average) decay by rho^k; with
 #   momentum, the momentum decays and w moves by a geometric sum.
 # Not Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
@@ -171,8 +171,8 @@ SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad")
 
 
 def plan_sparse_update(graph, enabled=True):
-    """Set graph.sparse_update to {'op', 'param', 'reason'} for an Embedding whose training
-    update follows the rows used, or None (with graph.sparse_reason saying why not)."""
+    """Set graph.sparse_update to {'op', 'param'} for an Embedding whose training update
+    follows the rows used, or to None; graph.sparse_reason says why ('sparse' when it is)."""
     graph.sparse_update = None
     emb = next((op for op in graph.ops if op.kind == "embedding"), None)
     if emb is None:
