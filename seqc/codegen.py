@@ -43,6 +43,7 @@ int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
 void seqc_reset_states(seqc_model *m);
+void seqc_sync(seqc_model *m);
 """
 
 
@@ -280,12 +281,13 @@ def _find_y_pred(expr):
 
 
 def generate(graph, flags, source="<api>"):
-    """C source and header for a graph that has passed run_passes. Returns (c, h, info)."""
+    """C source and header for a graph that has passed run_passes. Returns (c, h)."""
     vec = target_vector_floats(flags)
     # AVX-512 has 32 vector registers: an 8 x 32 tile keeps 16 accumulators; 16 registers: 6 x 2 vectors
     gemm_ctx = dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
                     gemm_nc=2 * vec * 32)
     kernels, fwd, bwd = [], [], []
+    sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
     used_acts = set()
     work = wpack = 1
     state_size = 0
@@ -363,9 +365,17 @@ def generate(graph, flags, source="<api>"):
         elif op.kind == "embedding":
             a = op.attrs
             emb = op.params["embeddings"]
-            kernels.append(render("embedding.c.j2", fn=fn, name=op.cname, **a))
+            is_sparse = graph.sparse_update is not None and graph.sparse_update["op"] is op
+            kernels.append(render("embedding.c.j2", fn=fn, name=op.cname, sparse=is_sparse, **a))
             fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {emb.cname}, BUF({Y}));")
-            bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), m->grads + {emb.cname});")
+            dense_bwd = f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), m->grads + {emb.cname});"
+            if is_sparse:
+                sparse = dict(fn=fn, param=emb.name, off=emb.offset, rows=a["V"], cols=a["E"], per_sample=a["T"],
+                              x_buf=X)
+                bwd.append(f"if (sparse)\n        {fn}_backward_rows(B, BUF({X}), BUF({Y}_GRAD), m->sp_map, m->sp_grad, "
+                           f"m->sp_n);\n    else\n        {dense_bwd}")
+            else:
+                bwd.append(dense_bwd)
         elif op.kind == "rnn":
             a = op.attrs
             cell = a["cell"]
@@ -445,7 +455,7 @@ def generate(graph, flags, source="<api>"):
     opt = dict(graph.optimizer["config"])
     kind = graph.optimizer["kind"].lower()
     ranges = [(p.offset, p.size) for p in graph.params if p.trainable]
-    opt_ctx = dict(opt=opt, params=ranges, schedule=opt.get("schedule"))
+    opt_ctx = dict(opt=opt, params=ranges, schedule=opt.get("schedule"), sparse=sparse)
     optim_common_c = render("optim_common.c.j2", **opt_ctx)
     optim_c = render(f"optim_{kind}.c.j2", **opt_ctx)
 
@@ -461,7 +471,7 @@ def generate(graph, flags, source="<api>"):
                optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
                loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
                output_buf=out.name, work_per_thread=work, wpack_size=wpack,
-               state_size=max(1, state_size))
+               state_size=max(1, state_size), sparse=sparse)
     c = render("model.c.j2", **ctx)
     h = render("model.h.j2", name=graph.name, cdef=CDEF)
     return c, h

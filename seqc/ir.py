@@ -89,6 +89,8 @@ class Graph:
 
     out: Optional[Tensor] = None     # the model's output (a reshape may follow the last op)
     index_range: Optional[int] = None   # inputs are indices in [0, index_range) (an Embedding)
+    sparse_update: Optional[dict] = None  # the Embedding updated by rows used (passes.plan_sparse_update)
+    sparse_reason: str = ""
 
     @property
     def output(self):

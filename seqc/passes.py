@@ -9,6 +9,9 @@ plan_backward      which ops must propagate a gradient to their input, and which
                    (pre-activations) each backward needs.
 plan_memory        one arena for activations, gradients and scratch: every buffer gets an
                    offset from its live range over the step schedule (first-fit).
+plan_sparse_update whether the Embedding's gradient and optimizer update in seqc_train follow
+                   only the rows a batch uses (with a lazy catch-up of the other rows' g = 0
+                   steps), or stay dense.
 """
 from . import activations
 from .ir import Op
@@ -157,8 +160,47 @@ def _prod(shape):
     return out
 
 
-def run_passes(graph):
+# Optimizers whose zero-gradient step has a closed form over k steps that does not depend on
+# the learning rate or the step number (see the catch_up_row of each optim_<kind>.c.j2):
+#   SGD: w unchanged; with momentum, m decays by mu^k and w moves by a geometric sum.
+#   Adagrad: nothing changes.  RMSprop: v (and the centered average) decay by rho^k; with
+#   momentum, the momentum decays and w moves by a geometric sum.
+# Not Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
+# on the step's learning rate and bias correction and eps keeping the sum from a closed form.
+# Not with weight_decay: every row shrinks by lr_t * wd each step, with lr_t from the schedule
+# (or set by a callback between steps).
+SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad")
+
+
+def plan_sparse_update(graph, enabled=True):
+    """Set graph.sparse_update to {'op', 'param'} for an Embedding whose training update
+    follows the rows used, or to None; graph.sparse_reason says why ('sparse' when it is)."""
+    graph.sparse_update = None
+    emb = next((op for op in graph.ops if op.kind == "embedding"), None)
+    if emb is None:
+        graph.sparse_reason = "no Embedding"
+        return graph
+    param = emb.params["embeddings"]
+    kind = (graph.optimizer or {}).get("kind", "").lower()
+    cfg = (graph.optimizer or {}).get("config", {})
+    if not enabled:
+        graph.sparse_reason = "dense path forced (sparse_embedding=False)"
+    elif not param.trainable:
+        graph.sparse_reason = "the embeddings are not trainable"
+    elif kind not in SPARSE_OPTIMIZERS:
+        graph.sparse_reason = (f"{graph.optimizer['kind']}: a zero-gradient step still moves the weights by an "
+                               "amount that depends on the step's learning rate (no closed form): dense update")
+    elif cfg.get("weight_decay"):
+        graph.sparse_reason = "weight_decay shrinks every row each step by lr_t * wd: dense update"
+    else:
+        graph.sparse_reason = "sparse"
+        graph.sparse_update = {"op": emb, "param": param}
+    return graph
+
+
+def run_passes(graph, sparse_embedding=True):
     fuse_activations(graph)
     fuse_loss(graph)
     plan_backward(graph)
+    plan_sparse_update(graph, sparse_embedding)
     return graph

@@ -33,6 +33,9 @@ def describe(graph, spec):
         "num_classes": graph.output.shape[-1] if graph.output.shape else 1,
         "index_range": graph.index_range,
         "stateful": any(op.attrs.get("stateful") for op in graph.ops),
+        # the Embedding weight whose training update follows the rows used (None: dense), and why
+        "sparse_update": graph.sparse_update["param"].name if graph.sparse_update else None,
+        "sparse_reason": graph.sparse_reason,
     }
 
 
@@ -113,18 +116,19 @@ def describe_open(spec):
     return desc
 
 
-def compile_spec(spec, y_shape=None, flags=None, c_name="model"):
+def compile_spec(spec, y_shape=None, flags=None, c_name="model", sparse_embedding=True):
     """Full pipeline. Returns (description dict, library path, C source).
 
     `c_name` names the C files and symbols' header; it defaults to a fixed name so that the
-    same model built twice in a session (as 'sequential' and 'sequential_1') shares one build."""
+    same model built twice in a session (as 'sequential' and 'sequential_1') shares one build.
+    `sparse_embedding=False` forces the dense Embedding update (for comparisons)."""
     graph = lower.lower_model(spec)
     display_name = graph.name
     graph.name = c_name
     if y_shape is None:
         y_shape = lower.default_y_shape(spec.compile, graph.output.shape)
     lower.attach_training(graph, spec.compile, y_shape)
-    passes.run_passes(graph)
+    passes.run_passes(graph, sparse_embedding=sparse_embedding)
     flags = tuple(flags or build.default_flags())
     c, h = codegen.generate(graph, flags, source=_source_name(spec))
     lib = build.build(graph.name, c, h, flags)

@@ -7,7 +7,12 @@ from .. import build
 
 
 class Engine:
-    """One instance of a compiled model: parameters, optimizer slots, arena."""
+    """One instance of a compiled model: parameters, optimizer slots, arena.
+
+    `params` and `slots` are numpy views of the C arrays. Reading either first calls
+    seqc_sync: with a row-sparse Embedding update, rows a batch did not use may still owe the
+    optimizer's zero-gradient steps (applied lazily in C), and seqc_sync applies them so that
+    Python always sees the dense state. The C entry points sync themselves."""
 
     def __init__(self, desc, lib_path):
         self.desc = desc
@@ -21,10 +26,26 @@ class Engine:
         self.n_params = int(self.lib.seqc_num_params())
         self.n_metrics = len(desc["metrics"])
         self.out_size = math.prod(desc["output_shape"])
-        self.params = self._view(self.lib.seqc_params(self.m), self.n_params)
+        self._params = self._view(self.lib.seqc_params(self.m), self.n_params)
         self.grads = self._view(self.lib.seqc_grads(self.m), self.n_params)
-        self.slots = self._view(self.lib.seqc_slots(self.m), int(self.lib.seqc_num_slots()))
+        self._slots = self._view(self.lib.seqc_slots(self.m), int(self.lib.seqc_num_slots()))
         self.capacity = 0
+        self.sparse = desc.get("sparse_update")
+
+    def sync(self):
+        """Apply the pending lazy updates of a row-sparse Embedding (see the class docstring)."""
+        if self.sparse:
+            self.lib.seqc_sync(self.m)
+
+    @property
+    def params(self):
+        self.sync()
+        return self._params
+
+    @property
+    def slots(self):
+        self.sync()
+        return self._slots
 
     def _view(self, ptr, n):
         if n == 0:

@@ -173,12 +173,13 @@ def resolved_opt_config(opt):
 
 def opt_slots(model):
     """Optimizer slot variables, aligned with get_weights() order.
-    RMSprop: velocity (v). Adam: momentum (m), velocity (v). SGD(momentum=0): none."""
+    RMSprop: velocity (v), momentum (m) when momentum > 0. Adam: momentum (m), velocity (v).
+    SGD: momentum (m) when momentum > 0. Adagrad: accumulator (acc)."""
     opt = model.optimizer
     tv = model.trainable_variables
     assert [id(v) for v in tv] == [id(v) for v in model.weights]
     out = {}
-    for slot, attr in (("m", "_momentums"), ("v", "_velocities")):
+    for slot, attr in (("m", "_momentums"), ("v", "_velocities"), ("m", "momentums"), ("acc", "_accumulators")):
         lst = getattr(opt, attr, None)
         if lst:
             out[slot] = [np.asarray(keras.ops.convert_to_numpy(lst[opt._get_variable_index(v)].value), dtype=F32) for v in tv]
@@ -808,7 +809,7 @@ OPT_DESC = {
 
 def slot_arrays(k, slots):
     out = {}
-    for s in ("m", "v"):
+    for s in ("m", "v", "acc"):
         if s in slots:
             out.update(weights_dict(f"{s}{k}", slots[s]))
     return out
@@ -1145,6 +1146,177 @@ def stateful_train_cases():
 
 
 # ---------------------------------------------------------------------------
+# 3f. Embedding trained with rows left out of most steps (seqc's row-sparse update)
+# ---------------------------------------------------------------------------
+
+EMB_SPARSE_NET = {"input_shape": [6], "input_dtype": "int32", "layers": [L("Embedding", input_dim=100, output_dim=8), L("Flatten"), L("Dense", units=1, activation="sigmoid")]}
+
+# short name -> (optimizer class, config): the update of an untouched (g = 0) row differs
+EMB_SPARSE_OPTS = {
+    "rmsprop": ("RMSprop", {"learning_rate": 0.01}),  # v decays, w still
+    "rmsprop_momentum": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9}),  # v, momentum decay, w moves
+    "sgd_momentum": ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),  # m decays, w moves
+    "sgd_nesterov": ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
+    "adagrad": ("Adagrad", {"learning_rate": 0.1}),  # nothing changes
+}
+
+EMB_SPARSE_STEPS, EMB_SPARSE_BS = 8, 8
+
+
+def embedding_sparse_data(rng):
+    """8 batches of 8 sequences of 6 indices over a vocabulary of 100 (48 positions a batch).
+    Rows 0..9 are in every batch; 10..39 in batch 0 only; 40..49 in batches 0 and 5; 50..59
+    in batch 3 only; 60..99 never. So most rows are untouched in most steps, some for the
+    last 7 steps, some for 4 steps before being used again. Indices repeat within a batch."""
+    steps, bs, t = EMB_SPARSE_STEPS, EMB_SPARSE_BS, 6
+    extra = {0: np.arange(10, 50), 3: np.arange(50, 60), 5: np.arange(40, 50)}
+    xs = []
+    for s in range(steps):
+        cells = list(extra.get(s, []))
+        cells += list(rng.integers(0, 10, bs * t - len(cells)))
+        xs.append(rng.permutation(np.array(cells)).reshape(bs, t))
+    x = np.concatenate(xs).astype(np.int32)
+    y = (x.sum(axis=1) % 2).astype(F32).reshape(-1, 1)
+    return x, y
+
+
+def np_train_opt(desc, w0, x, y, loss, cls, cfg, bs, steps):
+    """float64 replay of steps x train_on_batch with the dense update of every weight
+    (gradients by central finite differences) for SGD (momentum, nesterov), RMSprop
+    (momentum, centered) and Adagrad, Keras 3's formulas and defaults."""
+    ws = [np.array(w, dtype=F64) for w in w0]
+    lr = cfg.get("learning_rate")
+    slot = {k: [np.zeros_like(w) for w in ws] for k in ("m", "v", "a")}
+    if cls == "Adagrad":
+        slot["acc"] = [np.full_like(w, cfg.get("initial_accumulator_value", 0.1)) for w in ws]
+    hist = {"losses": [], "w": [], "m": [], "v": [], "acc": []}
+    for s in range(steps):
+        xb, yb = x[s * bs : (s + 1) * bs], y[s * bs : (s + 1) * bs]
+        hist["losses"].append(np_loss(loss, yb, np_forward(desc, ws, xb)[0]))
+        g = fd_grads(lambda: np_loss(loss, yb, np_forward(desc, ws, xb)[0]), ws)
+        for i in range(len(ws)):
+            if cls == "SGD":
+                mu = cfg.get("momentum", 0.0)
+                slot["m"][i] = mu * slot["m"][i] - lr * g[i]
+                ws[i] = ws[i] + (mu * slot["m"][i] - lr * g[i] if cfg.get("nesterov") else slot["m"][i])
+            elif cls == "RMSprop":
+                rho, mu, eps = cfg.get("rho", 0.9), cfg.get("momentum", 0.0), cfg.get("epsilon", 1e-7)
+                slot["v"][i] = rho * slot["v"][i] + (1 - rho) * g[i] ** 2
+                den = slot["v"][i] + eps
+                if cfg.get("centered"):
+                    slot["a"][i] = rho * slot["a"][i] + (1 - rho) * g[i]
+                    den = den - slot["a"][i] ** 2
+                inc = lr * g[i] / np.sqrt(den)
+                if mu > 0:
+                    slot["m"][i] = mu * slot["m"][i] + inc
+                    ws[i] = ws[i] - slot["m"][i]
+                else:
+                    ws[i] = ws[i] - inc
+            elif cls == "Adagrad":
+                slot["acc"][i] = slot["acc"][i] + g[i] ** 2
+                ws[i] = ws[i] - lr * g[i] / np.sqrt(slot["acc"][i] + cfg.get("epsilon", 1e-7))
+            else:
+                raise KeyError(cls)
+        hist["w"].append([w.copy() for w in ws])
+        for k in ("m", "v", "acc"):
+            if k in slot:
+                hist[k].append([a.copy() for a in slot[k]])
+    return hist
+
+
+def ranges(rows):
+    """[0, 1, 2, 5, 7, 8] -> '0..2, 5, 7..8' (keeps the manifest short)."""
+    out, rows = [], sorted(rows)
+    i = 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+            j += 1
+        out.append(str(rows[i]) if i == j else f"{rows[i]}..{rows[j]}")
+        i = j + 1
+    return ", ".join(out)
+
+
+def embedding_sparse_cases():
+    desc = EMB_SPARSE_NET
+    steps, bs, loss = EMB_SPARSE_STEPS, EMB_SPARSE_BS, "binary_crossentropy"
+    rng = np.random.default_rng(9805)
+    x, y = embedding_sparse_data(rng)
+    w0 = init_weights(build_model(desc), rng)
+    touched = [sorted(set(np.unique(x[s * bs : (s + 1) * bs]).tolist())) for s in range(steps)]
+    for short, (cls, cfg) in EMB_SPARSE_OPTS.items():
+        name = f"{PREFIX}train_embedding_sparse_{short}"
+        model = build_model(desc)
+        model.compile(optimizer=getattr(keras.optimizers, cls)(**cfg), loss=loss)
+        set_and_verify(model, w0)
+        arrays = {"x": x, "y": y}
+        arrays.update(weights_dict("w0", w0))
+        losses = []
+        for s in range(steps):
+            out = model.train_on_batch(x[s * bs : (s + 1) * bs], y[s * bs : (s + 1) * bs], return_dict=True)
+            losses.append(float(out["loss"]))
+            arrays.update(weights_dict(f"w{s + 1}", model.get_weights()))
+            slots = opt_slots(model)
+            check(f"{name}: iterations == {s + 1}", slots["iterations"] == s + 1)
+            arrays.update(slot_arrays(s + 1, slots))
+        arrays["losses"] = np.array(losses, dtype=F64)
+        ref = np_train_opt(desc, w0, x, y, loss, cls, cfg, bs, steps)
+        err = compare_train(name, arrays, ref, len(w0), steps, short)
+        slot_names = [k for k in ("m", "v", "acc") if f"{k}1_0" in arrays]
+        slot_err = 0.0
+        for s_ in slot_names:
+            for k in range(steps):
+                for i in range(len(w0)):
+                    want = ref[s_][k][i]
+                    slot_err = max(slot_err, max_err(arrays[f"{s_}{k + 1}_{i}"], want) / max(1e-3, float(np.abs(want).max())))
+        check(f"{name}: optimizer slots {slot_names} == numpy ref (relative)", slot_names and slot_err < 1e-3, f"{slot_err}")
+        check(f"{name}: finite", all(np.all(np.isfinite(v)) for v in arrays.values()))
+        # what a g = 0 step does to a row: the catch-up a row-sparse update has to reproduce
+        Em = [arrays[f"w{k}_0"] for k in range(steps + 1)]
+        moved = [[int(r) for r in range(100) if not np.array_equal(Em[k + 1][r], Em[k][r])] for k in range(steps)]
+        untouched_moved = sorted({r for k in range(steps) for r in moved[k] if r not in touched[k]})
+        never = list(range(60, 100))
+        check(f"{name}: rows never used never change", all(np.array_equal(Em[steps][r], Em[0][r]) for r in never))
+        w_moves = cls == "SGD" or cfg.get("momentum", 0) > 0
+        if w_moves:
+            check(f"{name}: rows left out of a step keep moving (momentum)", set(range(10, 50)) <= set(untouched_moved), str(untouched_moved))
+        else:
+            check(f"{name}: rows left out of a step do not move", untouched_moved == [], str(untouched_moved))
+        if cls == "RMSprop":
+            v = [arrays[f"v{k}_0"] for k in range(1, steps + 1)]
+            check(f"{name}: velocity of rows 10..39 decays by rho=0.9 per step after step 1", all(np.allclose(v[k][10:40], 0.9 * v[k - 1][10:40], rtol=1e-6, atol=0) for k in range(1, steps)))
+        if cls == "Adagrad":
+            acc = [arrays[f"acc{k}_0"] for k in range(1, steps + 1)]
+            check(f"{name}: accumulator of rows 10..39 unchanged after step 1", all(np.array_equal(acc[k][10:40], acc[0][10:40]) for k in range(1, steps)))
+        desc_out = {
+            "kind": "train",
+            "model": describe_model(desc, model),
+            "layer_output_shapes": [list(l.output.shape[1:]) for l in model.layers],
+            "compile": {"optimizer": {"class": cls, "config": cfg, "as_written": f"keras.optimizers.{cls}(**config)", "resolved": resolved_opt_config(model.optimizer)}, "loss": loss, "metrics": []},
+            "n_samples": len(x),
+            "batch_size": bs,
+            "steps": steps,
+            "procedure": "for s in 0..steps-1: out = model.train_on_batch(x[s*bs:(s+1)*bs], y[s*bs:(s+1)*bs], return_dict=True); "
+            "losses[s] = out['loss'] (pre-update batch loss); w{s+1}_i = model.get_weights()[i] after that step",
+            "label_format": "0/1 float labels (N,1): sum of the indices mod 2",
+            "weight_order": weight_order(model),
+            "optimizer_slots": "after k steps, aligned with get_weights(): m{k}_i = momentum (SGD momentum, or RMSprop momentum), "
+            "v{k}_i = RMSprop velocity, acc{k}_i = Adagrad accumulator",
+            "numpy_reference_max_weight_error": err,
+            "embedding_rows_touched_per_step": [ranges(t) for t in touched],
+            "embedding_rows_changed_per_step": [ranges(m) for m in moved],
+            "embedding_rows_changed_while_untouched": ranges(untouched_moved),
+            "embedding_optimizer_semantics": "the embedding gradient is dense (zero rows for unused indices) and the optimizer "
+            "updates every row: " + {
+                "SGD": "m = mu m and w += m (nesterov: w += mu m) for a row with g = 0, so rows used earlier keep moving",
+                "RMSprop": "v = rho v for a row with g = 0; without momentum its update is 0, with momentum mom = mu mom and w -= mom keeps it moving",
+                "Adagrad": "a row with g = 0 changes in neither its weight nor its accumulator",
+            }[cls],
+        }
+        add_case(name, desc_out, arrays)
+
+
+# ---------------------------------------------------------------------------
 
 
 def main():
@@ -1160,6 +1332,7 @@ def main():
     stateful_cases()
     train_cases()
     jinfo = stateful_train_cases()
+    embedding_sparse_cases()
     meta = {
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
