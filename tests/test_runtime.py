@@ -287,3 +287,15 @@ def test_to_categorical_like_keras():
     assert keras.utils.to_categorical(np.zeros((2, 3), int), 4).shape == (2, 3, 4)
     with pytest.raises(ValueError):
         keras.utils.to_categorical([5], num_classes=3)
+
+
+def test_integer_hyperparameters_compile():
+    """SGD(1, momentum=1) and the like: integer values are floats in the generated C."""
+    import seqc.keras as keras
+    from seqc.keras.layers import Dense
+    for opt in (keras.optimizers.SGD(1, momentum=1), keras.optimizers.RMSprop(rho=1, momentum=1, epsilon=1),
+                keras.optimizers.Adam(beta_1=0, beta_2=1, epsilon=1)):
+        model = keras.Sequential([Dense(2, input_dim=3)])
+        model.compile(opt, "mse")
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+        assert model.optimizer.iterations == 1

@@ -85,6 +85,9 @@ class Optimizer:
             cfg["learning_rate"] = float(lr)
         for key in ("decay", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             cfg[key] = None if cfg[key] is None else float(cfg[key])
+        for key, value in cfg.items():   # SGD(momentum=1) is the float 1.0 in the generated C
+            if isinstance(value, int) and not isinstance(value, bool):
+                cfg[key] = float(value)
         cfg.pop("name")
         return OptimizerSpec(kind=type(self).__name__, config=cfg, loc=self.loc)
 
