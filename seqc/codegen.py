@@ -11,7 +11,7 @@ import os
 import jinja2
 
 from . import __version__, activations, trace
-from .passes import plan_memory
+from .passes import plan_memory, state_layout
 
 _TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), undefined=jinja2.StrictUndefined,
@@ -43,6 +43,7 @@ int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
 void seqc_reset_states(seqc_model *m);
+int seqc_reset_state_range(seqc_model *m, long offset, long n);
 void seqc_sync(seqc_model *m);
 """
 
@@ -291,6 +292,7 @@ def generate(graph, flags, source="<api>"):
     used_acts = set()
     work = wpack = 1
     state_size = 0
+    states = state_layout(graph)
     for i, op in enumerate(graph.ops):
         fn = f"l{i}_{op.cname}"
         x, y = op.inputs[0], op.output
@@ -384,8 +386,9 @@ def generate(graph, flags, source="<api>"):
             kw, rk, bias = op.params["kernel"], op.params["recurrent_kernel"], op.params.get("bias")
             state = "NULL"
             if a["stateful"]:
-                state = f"m->state + {state_size}L"
-                state_size += (2 if cell == "lstm" else 1) * graph.batch_size * a["U"]
+                offset, size = states[op.name]
+                state = f"m->state + {offset}L"
+                state_size = max(state_size, offset + size)
             nr, mr = gemm_ctx["gemm_nr"], gemm_ctx["gemm_mr"]
             wpack = max(wpack, a["U"] * -(-G // nr) * nr, G * -(-a["U"] // nr) * nr)   # U, U^T in panels
             work = max(work, mr * (G + a["U"]))                                          # a block of rows

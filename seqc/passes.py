@@ -153,6 +153,18 @@ def op_buffers(op):
     return []
 
 
+def state_layout(graph):
+    """Where each stateful recurrent layer keeps its state in the model's `state` array:
+    {layer name: (offset, floats)}, h then (LSTM) c, each (batch, units)."""
+    out, offset = {}, 0
+    for op in graph.ops:
+        if op.kind == "rnn" and op.attrs["stateful"]:
+            size = (2 if op.attrs["cell"] == "lstm" else 1) * graph.batch_size * op.attrs["U"]
+            out[op.name] = (offset, size)
+            offset += size
+    return out
+
+
 def _prod(shape):
     out = 1
     for d in shape:

@@ -33,6 +33,7 @@ def describe(graph, spec):
         "num_classes": graph.output.shape[-1] if graph.output.shape else 1,
         "index_range": graph.index_range,
         "stateful": any(op.attrs.get("stateful") for op in graph.ops),
+        "states": {name: list(where) for name, where in passes.state_layout(graph).items()},
         # the Embedding weight whose training update follows the rows used (None: dense), and why
         "sparse_update": graph.sparse_update["param"].name if graph.sparse_update else None,
         "sparse_reason": graph.sparse_reason,

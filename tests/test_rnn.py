@@ -200,3 +200,26 @@ def test_gru_reset_after_bias_layout_and_bad_value():
         [(3, 15), (5, 15), (15,)]
     with pytest.raises(ValueError, match="reset_after"):
         GRU(3, reset_after="no")
+
+
+def test_stateful_layer_reset_state_zeroes_that_layer_only():
+    model = stateful_model()
+    w = model.get_weights()
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(2)]
+    model.predict(xs[0], verbose=0)
+    model.layers[0].reset_state()             # Keras 3: per layer (reset_states is its alias)
+    out = model.predict(xs[1], verbose=0)
+    seq, _, _ = lstm_ref(xs[0], *w[0:3], seq=True)
+    _, h2, c2 = lstm_ref(seq, *w[3:6])
+    seq, _, _ = lstm_ref(xs[1], *w[0:3], seq=True)      # layer 0 from zeros again
+    _, h2, _ = lstm_ref(seq, *w[3:6], h0=h2, c0=c2)     # layer 1 carries on
+    z = h2 @ w[6] + w[7]
+    p = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(out, p / p.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    first = lstm_ref(lstm_ref(xs[0], *w[0:3], seq=True)[0], *w[3:6])[0] @ w[6] + w[7]
+    model.layers[0].reset_states()
+    model.layers[1].reset_states()            # both layers from zeros: the first call again
+    z = model.predict(xs[0], verbose=0)
+    p = np.exp(first - first.max(1, keepdims=True))
+    np.testing.assert_allclose(z, p / p.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)

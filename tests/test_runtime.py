@@ -299,3 +299,25 @@ def test_integer_hyperparameters_compile():
         model.compile(opt, "mse")
         model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
         assert model.optimizer.iterations == 1
+
+
+def test_layer_weights_and_layers_without_input():
+    """model.layers omits the InputLayer (Keras 3); layer.get_weights / set_weights / count_params
+    see that layer's arrays of the model, before and after compile."""
+    model = Sequential([Input((4,)), Dense(3, activation="relu"), Dropout(0.5), Dense(2)])
+    assert [type(l).__name__ for l in model.layers] == ["Dense", "Dropout", "Dense"]
+    k, b = model.layers[0].get_weights()
+    assert k.shape == (4, 3) and b.shape == (3,)
+    assert model.layers[1].get_weights() == [] and model.layers[2].count_params() == 8
+    model.layers[2].set_weights([np.ones((3, 2)), np.full(2, 0.5)])
+    model.compile("sgd", "mse")
+    np.testing.assert_array_equal(model.get_weights()[2], np.ones((3, 2)))
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    model.layers[0].set_weights([np.eye(4, 3), np.zeros(3)])
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.maximum(x[:, :3], 0) @ np.ones((3, 2)) + 0.5,
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="expecting 2 weights"):
+        model.layers[0].set_weights([np.eye(4, 3)])
+    with pytest.raises(ValueError, match="not compatible"):
+        model.layers[0].set_weights([np.eye(4, 4), np.zeros(3)])
+    assert model.get_layer(index=0) is model.layers[0]

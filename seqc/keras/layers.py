@@ -130,6 +130,24 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
 
+    # ---- the layer's weights, kept by the model it was added to (Keras order) ----
+    _model = None
+
+    def get_weights(self):
+        return [] if self._model is None else self._model._layer_weights(self)
+
+    def set_weights(self, weights):
+        if self._model is None:
+            raise ValueError(f"layer {self.name!r} has no weights yet: add it to a model with a known input shape")
+        self._model._set_layer_weights(self, weights)
+
+    @property
+    def weights(self):
+        return self.get_weights()
+
+    def count_params(self):
+        return int(sum(w.size for w in self.get_weights()))
+
 
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
@@ -445,6 +463,14 @@ class _RNN(Layer):
         self.return_sequences = return_sequences
         self.go_backwards = go_backwards
         self.stateful = stateful
+
+    def reset_state(self):
+        """Zero this layer's carried state (stateful layers; a no-op otherwise), as Keras 3."""
+        if self.stateful and self._model is not None and self._model._runtime is not None:
+            self._model._runtime.reset_states(self.name)
+
+    def reset_states(self):
+        self.reset_state()
 
     def config(self):
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,

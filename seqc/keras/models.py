@@ -16,7 +16,7 @@ class Sequential:
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or _layers.unique_name("sequential")
         self.loc = _layers.caller_loc()
-        self.layers = []
+        self._layers = []         # as added, the InputLayer (if any) first
         self._compile = None
         self._optimizer = None
         self._runtime = None
@@ -30,20 +30,21 @@ class Sequential:
     # ---- building ---------------------------------------------------------------------------
     def add(self, layer):
         if isinstance(layer, Sequential):
-            for inner in layer.layers:
+            for inner in layer._layers:
                 self.add(inner)
             return
         if not isinstance(layer, _layers.Layer):
             raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential model. "
                              f"Received: {layer!r} (of type {type(layer).__name__})")
-        if any(l.name == layer.name for l in self.layers):
+        if any(l.name == layer.name for l in self._layers):
             raise ValueError(f"All layers added to a Sequential model should have unique names. "
                              f"Name '{layer.name}' is already the name of a layer in this model.")
-        if isinstance(layer, _layers.InputLayer) and self.layers:
+        if isinstance(layer, _layers.InputLayer) and self._layers:
             raise ValueError("An Input can only be the first layer of a Sequential model")
-        if self.layers and layer.input_shape_arg is not None and not isinstance(self.layers[0], _layers.InputLayer):
+        if self._layers and layer.input_shape_arg is not None and not isinstance(self._layers[0], _layers.InputLayer):
             pass  # Keras ignores input_shape on non-first layers
-        self.layers.append(layer)
+        self._layers.append(layer)
+        layer._model = self
         self._runtime = None
         self._variants, self._prebuilt = {}, {}
         if self._weights is not None:
@@ -51,17 +52,24 @@ class Sequential:
             self._weights = None
             self._build_weights(keep=old)
 
+    @property
+    def layers(self):
+        """The layers added, without the InputLayer of an `Input(...)` (as Keras 3)."""
+        if self._layers and isinstance(self._layers[0], _layers.InputLayer):
+            return self._layers[1:]
+        return list(self._layers)
+
     def pop(self):
         if not self.layers:
             raise ValueError("There are no layers in the model.")
-        self.layers.pop()
+        self._layers.pop()
         self._runtime, self._variants, self._prebuilt, self._weights = None, {}, {}, None
 
     def _input_shape(self):
         """The declared per-sample input shape; None dimensions are bound at first use."""
-        if not self.layers:
+        if not self._layers:
             return None
-        first = self.layers[0]
+        first = self._layers[0]
         if first.input_shape_arg is None and isinstance(first, _layers.Embedding):
             return (None,)        # an Embedding without input_length: sequences of any length
         return first.input_shape_arg
@@ -72,9 +80,9 @@ class Sequential:
         return shape is not None and None in shape
 
     def spec(self, input_shape=None):
-        first = self.layers[0] if self.layers else None
+        first = self._layers[0] if self._layers else None
         batch_size = first.batch_size if first is not None else None
-        return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self.layers],
+        return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self._layers],
                          input_shape=input_shape or self._input_shape(), batch_size=batch_size,
                          compile=self._compile, loc=self.loc)
 
@@ -260,6 +268,36 @@ class Sequential:
             new.append(w.copy())
         self._weights = new
 
+    # ---- one layer's weights (Layer.get_weights / set_weights) ----
+    def _layer_indices(self, layer):
+        if self._runtime is not None:
+            names = [p["name"] for p in self._runtime.desc["params"]]
+        elif self.built:
+            names = [p.name for p in self._forward_graph().params]
+        else:
+            names = []
+        return [i for i, n in enumerate(names) if n.startswith(layer.name + "/")]
+
+    def _layer_weights(self, layer):
+        idx = self._layer_indices(layer)
+        weights = self.get_weights() if idx else []
+        return [weights[i] for i in idx]
+
+    def _set_layer_weights(self, layer, weights):
+        idx = self._layer_indices(layer)
+        weights = list(weights)
+        if len(weights) != len(idx):
+            raise ValueError(f"You called `set_weights(weights)` on layer '{layer.name}' with a weight list of "
+                             f"length {len(weights)}, but the layer was expecting {len(idx)} weights.")
+        current = self.get_weights()
+        for i, w in zip(idx, weights):
+            w = np.asarray(w, np.float32)
+            if w.shape != current[i].shape:
+                raise ValueError(f"Layer {layer.name} weight shape {current[i].shape} is not compatible with "
+                                 f"provided weight shape {w.shape}.")
+            current[i] = w
+        self.set_weights(current)
+
     def save_weights(self, filepath, overwrite=True):
         if self._runtime is None and self._open:      # length not bound yet: the weights held here
             names = [p.name for p in self._forward_graph().params]
@@ -303,12 +341,12 @@ class Sequential:
 
     @property
     def input_shape(self):
-        return (self.layers[0].batch_size,) + tuple(self._input_shape())
+        return (self._layers[0].batch_size,) + tuple(self._input_shape())
 
     @property
     def output_shape(self):
         g = self._forward_graph()
-        return (self.layers[0].batch_size,) + tuple(g.output.shape)
+        return (self._layers[0].batch_size,) + tuple(g.output.shape)
 
     def count_params(self):
         return sum(w.size for w in self.get_weights())

@@ -117,9 +117,15 @@ class Model:
     def save(self, filepath, overwrite=True):
         self.save_weights(filepath, overwrite=overwrite)
 
-    def reset_states(self):
-        """Zero the state that stateful recurrent layers carry across batches and calls."""
-        self._engine.lib.seqc_reset_states(self._engine.m)
+    def reset_states(self, layer_name=None):
+        """Zero the state that stateful recurrent layers carry across batches and calls (of one
+        layer when `layer_name` is given)."""
+        if layer_name is None:
+            self._engine.lib.seqc_reset_states(self._engine.m)
+            return
+        where = self.desc.get("states", {}).get(layer_name)
+        if where is not None:
+            self._engine.lib.seqc_reset_state_range(self._engine.m, where[0], where[1])
 
     def _check_stateful_rows(self, n, what):
         """A stateful model runs whole batches of its fixed size only."""
