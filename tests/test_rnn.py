@@ -223,3 +223,21 @@ def test_stateful_layer_reset_state_zeroes_that_layer_only():
     z = model.predict(xs[0], verbose=0)
     p = np.exp(first - first.max(1, keepdims=True))
     np.testing.assert_allclose(z, p / p.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+def test_embedding_initial_weights_argument():
+    """Embedding(weights=[matrix]) starts from that matrix (frozen with trainable=False)."""
+    from seqc.keras.layers import GlobalAveragePooling1D
+    E = np.random.default_rng(0).random((10, 4)).astype(np.float32)
+    model = Sequential([Embedding(10, 4, weights=[E], trainable=False, input_length=3), GlobalAveragePooling1D(),
+                        Dense(1)])
+    np.testing.assert_array_equal(model.get_weights()[0], E)
+    model.compile("adam", "mse")
+    x = np.array([[1, 2, 3], [0, 9, 9]])
+    model.fit(x, np.ones((2, 1)), epochs=2, verbose=0)
+    np.testing.assert_array_equal(model.get_weights()[0], E)
+    k, b = model.get_weights()[1:]
+    np.testing.assert_allclose(model.predict(x, verbose=0), E[x].mean(1) @ k + b, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(Sequential([Embedding(10, 4, weights=E)]).get_weights()[0], E)   # a bare matrix too
+    with pytest.raises(ValueError, match="not compatible"):
+        Embedding(10, 5, weights=[E])

@@ -7,6 +7,8 @@ one set of argument rules.
 """
 import sys
 
+import numpy as np
+
 from .. import activations as _activations
 from .. import initializers as _initializers
 from ..errors import SeqcError, SourceLoc
@@ -132,6 +134,7 @@ class Layer:
 
     # ---- the layer's weights, kept by the model it was added to (Keras order) ----
     _model = None
+    _initial_weights = None   # arrays given to the constructor (Embedding(weights=...)), else initializers
 
     def get_weights(self):
         return [] if self._model is None else self._model._layer_weights(self)
@@ -410,7 +413,18 @@ class Embedding(Layer):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
         reject_unsupported("Embedding", embeddings_regularizer=embeddings_regularizer,
-                           embeddings_constraint=embeddings_constraint, weights=weights)
+                           embeddings_constraint=embeddings_constraint)
+        if weights is not None:   # the initial embeddings, e.g. pretrained vectors (Keras: a matrix or [matrix])
+            if isinstance(weights, (list, tuple)) and len(weights) == 1:
+                weights = weights[0]
+            try:
+                weights = np.array(weights, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise ValueError(f"Embedding: `weights` must be a float matrix of shape ({input_dim}, {output_dim})")
+            if weights.shape != (input_dim, output_dim):
+                raise ValueError(f"Layer embedding weight shape ({input_dim}, {output_dim}) is not compatible with "
+                                 f"provided weight shape {weights.shape}.")
+            self._initial_weights = [weights]
         if mask_zero:
             raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:

@@ -102,6 +102,11 @@ class Sequential:
             graph = self._forward_graph()
             rng = global_rng()
             self._weights = [initializers.initialize(p.initializer, p.shape, rng) for p in graph.params]
+            for layer in self._layers:   # weights given to a layer's constructor replace its initial values
+                if layer._initial_weights is not None:
+                    idx = [i for i, p in enumerate(graph.params) if p.name.startswith(layer.name + "/")]
+                    for i, w in zip(idx, layer._initial_weights):
+                        self._weights[i] = w.copy()
             if keep is not None:   # adding a layer keeps the weights of the layers before it
                 for i, w in enumerate(keep[:len(self._weights)]):
                     if w.shape == self._weights[i].shape:
