@@ -234,7 +234,14 @@ def _lower_rnn(b, layer, x):
     out = (T, u) if cfg["return_sequences"] else (u,)
     return b.op("rnn", layer, x, out, params, cell=cell, T=T, F=F, U=u, act=cfg["activation"], ract=ract,
                 return_sequences=cfg["return_sequences"], go_backwards=cfg["go_backwards"],
-                stateful=cfg["stateful"], **({"reset_after": cfg.get("reset_after", True)} if cell == "gru" else {}))
+                stateful=cfg["stateful"],
+                # Keras applies a dropout rate r only when 0 < r < 1; each layer has two random streams
+                dropout=_rnn_rate(cfg.get("dropout", 0.0)), recurrent_dropout=_rnn_rate(cfg.get("recurrent_dropout", 0.0)),
+                stream=1000 + 2 * sum(1 for o in b.ops if o.kind == "rnn"), **({"reset_after": cfg.get("reset_after", True)} if cell == "gru" else {}))
+
+
+def _rnn_rate(rate):
+    return float(rate) if 0.0 < rate < 1.0 else 0.0
 
 
 lower_LSTM = lower_GRU = lower_SimpleRNN = _lower_rnn

@@ -149,6 +149,10 @@ def op_buffers(op):
             bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
         elif cell == "gru":   # reset_after=False: r h' (U_h multiplies it), kept for dU
             bufs += [("_hu", T * U, True)]
+        if a.get("dropout"):             # the masked input and the mask
+            bufs += [("_xd", T * F, True), ("_dmask", F, True)]
+        if a.get("recurrent_dropout"):   # the masked state entering each step and the mask
+            bufs += [("_hm", T * U, True), ("_rmask", U, True)]
         return bufs
     return []
 

@@ -241,3 +241,80 @@ def test_embedding_initial_weights_argument():
     assert np.array_equal(Sequential([Embedding(10, 4, weights=E)]).get_weights()[0], E)   # a bare matrix too
     with pytest.raises(ValueError, match="not compatible"):
         Embedding(10, 5, weights=[E])
+
+
+# ---- dropout / recurrent_dropout of the recurrent cells ----
+DROPOUT_CASES = {
+    "lstm": lambda **kw: [Input((5, 4)), LSTM(3, return_sequences=True, **kw), LSTM(2, **kw)],
+    "gru": lambda **kw: [Input((5, 4)), GRU(3, return_sequences=True, go_backwards=True, **kw), GRU(2, **kw)],
+    "gru_reset_before": lambda **kw: [Input((5, 4)), GRU(3, reset_after=False, return_sequences=True, **kw),
+                                      GRU(2, reset_after=False, **kw)],
+    "simple_rnn": lambda **kw: [Input((5, 4)), SimpleRNN(3, return_sequences=True, **kw), SimpleRNN(2, **kw)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DROPOUT_CASES))
+def test_rnn_dropout_gradients_match_finite_differences(name):
+    """Training-mode gradients with both masks on (fixed per batch: the finite differences see
+    the same masks) against central differences, over 11 samples split between the threads."""
+    model = Sequential(DROPOUT_CASES[name](dropout=0.3, recurrent_dropout=0.4))
+    model.compile("sgd", weighted_sum)
+    eng = model._runtime._engine
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(11, 5, 4)).astype(np.float32)
+    r = (rng.normal(size=(11, 2)) / 4).astype(np.float32)
+    eng.params[:] = rng.normal(scale=0.5, size=eng.params.shape)
+    loss_train, g = eng.gradients(x, r, training=True)
+    loss_eval, _ = eng.gradients(x, r, training=False)
+    assert loss_train != pytest.approx(loss_eval, rel=1e-3)     # the masks do something
+    p0 = eng.params.copy()
+
+    def f(p):
+        eng.params[:] = p
+        return eng.gradients(x, r, training=True)[0]
+
+    checked = 0
+    for i in rng.choice(len(p0), size=min(40, len(p0)), replace=False):
+        fd = []
+        for step in (1e-2, 5e-3):
+            pp, pm = p0.copy(), p0.copy()
+            pp[i] += step
+            pm[i] -= step
+            fd.append((f(pp) - f(pm)) / (2 * step))
+        if abs(fd[0] - fd[1]) > 1e-2 * (1 + abs(fd[1])):
+            continue
+        checked += 1
+        assert g[i] == pytest.approx(fd[1], rel=3e-2, abs=3e-3 * float(np.abs(g).max())), (name, i)
+    assert checked >= 20
+
+
+def test_rnn_dropout_is_inactive_outside_training_and_rate_one_is_off():
+    """predict/evaluate ignore the masks (Keras); Keras applies a rate r only when 0 < r < 1."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 5, 4)).astype(np.float32)
+    plain = Sequential([Input((5, 4)), LSTM(3, return_sequences=True), LSTM(2)])
+    plain.compile("sgd", weighted_sum)
+    for kw in ({"dropout": 0.5, "recurrent_dropout": 0.5}, {"dropout": 1.0, "recurrent_dropout": 1.0}):
+        model = Sequential([Input((5, 4)), LSTM(3, return_sequences=True, **kw), LSTM(2, **kw)])
+        model.compile("sgd", weighted_sum)
+        model.set_weights(plain.get_weights())
+        np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+        r = rng.normal(size=(6, 2)).astype(np.float32)
+        same = np.allclose(model._runtime._engine.gradients(x, r, training=True)[1],
+                           plain._runtime._engine.gradients(x, r, training=True)[1], rtol=1e-6, atol=1e-7)
+        assert same == (kw["dropout"] == 1.0)
+    with pytest.raises(ValueError, match="dropout"):
+        LSTM(2, dropout="0.5")
+
+
+def test_rnn_dropout_masks_keep_the_expected_share():
+    """About 1 - rate of the inputs survive, scaled by 1 / (1 - rate): with W = identity-like
+    columns and no recurrence, a SimpleRNN's linear output shows the input mask."""
+    model = Sequential([Input((1, 200)), SimpleRNN(200, activation="linear", dropout=0.25, use_bias=False)])
+    model.compile("sgd", weighted_sum)
+    model.set_weights([np.eye(200, dtype=np.float32), np.zeros((200, 200), np.float32)])
+    eng = model._runtime._engine
+    x = np.ones((50, 1, 200), np.float32)
+    loss, _ = eng.gradients(x, np.ones((50, 200), np.float32) / 1e4, training=True)
+    # loss = sum of outputs / 1e4; each output is 0 or 1 / 0.75, kept with probability 0.75
+    assert loss * 1e4 / (50 * 200) == pytest.approx(1.0, abs=0.03)

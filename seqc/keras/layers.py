@@ -456,8 +456,9 @@ class _RNN(Layer):
                            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
                            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
-        if dropout or recurrent_dropout:
-            raise ValueError(f"{type(self).__name__}: dropout / recurrent_dropout are not supported by seqc yet")
+        for what, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"`{what}` must be a float between 0 and 1, got {value!r}")
         if return_state:
             raise ValueError(f"{type(self).__name__}: return_state=True cannot be used in a Sequential model")
         super().__init__(**kwargs)
@@ -477,6 +478,8 @@ class _RNN(Layer):
         self.return_sequences = return_sequences
         self.go_backwards = go_backwards
         self.stateful = stateful
+        self.dropout = min(1.0, max(0.0, float(dropout)))       # Keras clips both rates to [0, 1]
+        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
 
     def reset_state(self):
         """Zero this layer's carried state (stateful layers; a no-op otherwise), as Keras 3."""
@@ -490,7 +493,8 @@ class _RNN(Layer):
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
                 "bias_initializer": self.bias_initializer, "return_sequences": self.return_sequences,
-                "go_backwards": self.go_backwards, "stateful": self.stateful, "cell": self.cell}
+                "go_backwards": self.go_backwards, "stateful": self.stateful, "cell": self.cell,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
 
 
 class LSTM(_RNN):
