@@ -49,6 +49,7 @@ CASES = {
     "gru_reset_before": lambda: [Input((5, 4)), GRU(3, reset_after=False)],
     "gru_reset_before_seq_backwards_nobias": lambda: [Input((4, 3)), GRU(4, reset_after=False, return_sequences=True,
                                                                        go_backwards=True, use_bias=False), GRU(2)],
+    "gru_reset_before_wide": lambda: [Input((3, 3)), GRU(32, reset_after=False)],   # unpacked-B weight GEMMs
     "gru_reset_before_b19": lambda: [Input((4, 3)), GRU(5, reset_after=False, return_sequences=True), Dense(2)],
     "gru_stacked_b19": lambda: [Input((4, 3)), GRU(4, return_sequences=True), GRU(3, go_backwards=True)],
     "simple_rnn_b19": lambda: [Input((5, 3)), SimpleRNN(4, return_sequences=True, go_backwards=True)],
