@@ -180,3 +180,22 @@ def test_thread_count_does_not_change_forward():
     a = model.predict(x, verbose=0)
     lib.seqc_set_threads(2)
     np.testing.assert_array_equal(model.predict(x, verbose=0), a)
+
+
+def test_small_batch_inference_splits_rows_between_threads():
+    """With fewer samples than threads, a convolution's output rows are shared out: the
+    outputs must not depend on the batch size (padded, strided and plain layers)."""
+    from seqc.keras.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from seqc.keras.models import Sequential
+    model = Sequential([Conv2D(8, 3, padding="same", activation="relu", input_shape=(9, 7, 3)),
+                        Conv2D(6, 3, strides=2, padding="same"), MaxPooling2D(2), Conv2D(5, 2),
+                        Flatten(), Dense(3)])
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(5, 9, 7, 3)).astype(np.float32)
+    ref = model.predict(x, batch_size=5, verbose=0)
+    for bs in (1, 2, 3):
+        np.testing.assert_allclose(model.predict(x, batch_size=bs, verbose=0), ref, rtol=1e-6, atol=1e-6)
+    # training after single-sample calls still matches a fresh model's gradients
+    g1 = model._runtime._engine.gradients(x[:1], np.ones((1, 3), np.float32))[1]
+    g2 = model._runtime._engine.gradients(np.repeat(x[:1], 4, 0), np.ones((4, 3), np.float32))[1]
+    np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-5)
