@@ -64,6 +64,9 @@ def harness_source(ctx):
         gemm.gemm_driver("g_bias_relu", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
                          epilogue="v += bias[j]; v = v > 0.f ? v : 0.f;", extra=", const float *restrict bias",
                          flops_min=0),
+        # B read in place (no packing) where it is row-major and N a multiple of GEMM_NR
+        gemm.gemm_driver("g_direct", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
+                         flops_min=0, direct_b="(g_bcs == 1 && g_n % GEMM_NR == 0)"),
         # dense.c.j2's three call shapes, constant K and N
         gemm.gemm_driver("d_xw", "M", DENSE_N, DENSE_K, DENSE_K, 1, DENSE_N, 1,
                          epilogue=f"v += bias[j]; zs[(long)i * {DENSE_N} + j] = v; v = v > 0.f ? v : 0.f;",
@@ -103,6 +106,7 @@ void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, 
     g_n = N; g_ars = ars; g_acs = acs; g_brs = brs; g_bcs = bcs;
     if (which == 0) g_plain(M, K, A, B, C, pa, pb, seqc_threads);
     else if (which == 1) g_threaded(M, K, A, B, C, pa, pb, seqc_threads);
+    else if (which == 3) g_direct(M, K, A, B, C, pa, pb, seqc_threads);
     else g_bias_relu(M, K, A, B, C, bias, pa, pb, seqc_threads);
 }
 void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C)
@@ -225,6 +229,25 @@ def test_transposed_operands(harness, transa, transb):
         _check(C, A.astype(np.float64), B.astype(np.float64), f"transa={transa} transb={transb} M={M} N={N} K={K}")
         Cp = harness.gemm(A, B)
         np.testing.assert_array_equal(C, Cp, err_msg="the layout of an operand changed the result")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_direct_b_reads_b_in_place(harness, threads):
+    """direct_b: B row-major and N a multiple of GEMM_NR is read in place, never packed (the
+    packing buffer is poisoned with NaN); other layouts fall back to packing. Same result."""
+    nr = harness.ctx["gemm_nr"]
+    rng = np.random.default_rng(4)
+    for M, K in ((1, 1), (5, 7), (33, 300), (257, 65), (7, 600)):
+        for N in (nr, 3 * nr, nr * (harness.ctx["gemm_nc"] // nr + 1), 5):
+            A, B = _rand(rng, M, K), _rand(rng, K, N)
+            harness.pack_b[:] = np.nan
+            C = harness.gemm(A, B, which=3, threads=threads)
+            if N % nr == 0:
+                assert np.isnan(harness.pack_b).all()
+            _check(C, A.astype(np.float64), B.astype(np.float64), f"direct M={M} N={N} K={K}")
+            np.testing.assert_array_equal(C, harness.gemm(A, B, which=1, threads=threads))
+            Ct = harness.gemm(A, B.T.copy(), transb=True, which=3, threads=threads)   # packed: B not row-major
+            np.testing.assert_array_equal(C, Ct)
 
 
 THREAD_SHAPES = [(1, 1, 1), (5, 300, 7), (6, 33, 257), (7, 7, 7), (13, 300, 300), (31, 32, 33), (100, 100, 100),
