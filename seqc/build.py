@@ -83,7 +83,8 @@ def default_flags():
     # gcc turns short copy/zero loops (a GEMM tile's rows, a packed panel's rows) into memcpy /
     # memset calls; in the small GEMMs of recurrent layers those calls cost ~10-20% of a step
     nolib = ["-fno-tree-loop-distribute-patterns"] if _probe(("-fno-tree-loop-distribute-patterns",)) is not None else []
-    return tuple(base + nolib + arch + omp)
+    quiet = [] if omp else ["-Wno-unknown-pragmas"]   # without OpenMP its pragmas are ignored, by design
+    return tuple(base + nolib + arch + omp + quiet)
 
 
 def target_features(flags):
