@@ -319,3 +319,44 @@ def test_rnn_dropout_masks_keep_the_expected_share():
     loss, _ = eng.gradients(x, np.ones((50, 200), np.float32) / 1e4, training=True)
     # loss = sum of outputs / 1e4; each output is 0 or 1 / 0.75, kept with probability 0.75
     assert loss * 1e4 / (50 * 200) == pytest.approx(1.0, abs=0.03)
+
+
+def test_hostile_inputs_to_recurrent_models_are_value_errors(tmp_path):
+    """Odd inputs to an Embedding + LSTM model and a stateful GRU, in a subprocess (a crash would
+    show as a negative return code): each is a ValueError naming the problem, or runs."""
+    import subprocess
+    import sys
+    script = tmp_path / "hostile_rnn.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from seqc.keras.models import Sequential\n"
+        "from seqc.keras.layers import LSTM, Dense, Embedding, GRU\n"
+        "m = Sequential([Embedding(50, 4), LSTM(3, dropout=0.2, recurrent_dropout=0.2), Dense(2, activation='softmax')])\n"
+        "m.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        "for x in [np.zeros((0, 5)), np.full((3, 5), np.nan), np.full((3, 5), 1e30), np.zeros((3, 5, 2)),\n"
+        "          np.array([['a'] * 5] * 3), np.zeros((3, 0)), np.zeros((2, 3000), dtype=np.int64)]:\n"
+        "    for call in ('fit', 'predict', 'evaluate'):\n"
+        "        try:\n"
+        "            if call == 'fit': m.fit(x, np.zeros(len(x)), verbose=0)\n"
+        "            elif call == 'predict': m.predict(x, verbose=0)\n"
+        "            else: m.evaluate(x, np.zeros(len(x)), verbose=0)\n"
+        "            print('ok', call, x.shape)\n"
+        "        except ValueError as e:\n"
+        "            print('ValueError', call, x.shape, e)\n"
+        "s = Sequential([GRU(3, stateful=True, batch_input_shape=(4, 6, 2)), Dense(1)])\n"
+        "s.compile('sgd', 'mse')\n"
+        "for x in (np.full((4, 6, 2), np.inf), np.zeros((4, 7, 2)), np.zeros((8, 6, 3))):\n"
+        "    try:\n"
+        "        s.fit(x, np.zeros((len(x), 1)), shuffle=False, verbose=0); print('ok stateful', x.shape)\n"
+        "    except ValueError as e:\n"
+        "        print('ValueError stateful', x.shape, e)\n"
+        "print('alive')\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "alive" in out
+    assert "fit (0, 5) fit needs at least one sample" in out
+    assert "x[0, 0] = nan is not a valid index" in out and "x[0, 0] = 1e+30 is not a valid index" in out
+    assert "ValueError predict (3, 5, 2) Input x has shape (3, 5, 2)" in out
+    assert "must be numeric" in out
+    assert "ValueError stateful (4, 7, 2)" in out and "ValueError stateful (8, 6, 3)" in out

@@ -56,6 +56,8 @@ def check_y(y, n_rows, y_shape, what="y", sparse_classes=None):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{what} contains a non-finite value at index {tuple(int(i) for i in bad)}")
     if sparse_classes is not None:
+        if n_rows == 0:
+            return arr.reshape(0, *y_shape).astype(np.float32)   # no rows: the caller reports it
         flat = arr.reshape(n_rows, -1)
         if flat.shape[1] != 1:
             raise ValueError(f"sparse labels need one class index per sample, got {what} of shape {_fmt(arr.shape)}")
