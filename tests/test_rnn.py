@@ -166,16 +166,26 @@ def test_stateful_state_carries_across_calls_until_reset(batch):
 
 
 def test_stateful_batch_rules():
+    """Keras's rules: every batch has the fixed size. Batches come from batch_size (default 32):
+    6 samples with the default make one batch of 6, a ValueError for a model of batch 2."""
     model = stateful_model()
     x = np.zeros((6, 4, 3))
     y = np.zeros((6, 2))
-    model.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert model.predict(x, batch_size=2, verbose=0).shape == (6, 2)
+    model.evaluate(x, y, batch_size=2, verbose=0)
+    assert model.predict(x[:2], verbose=0).shape == (2, 2)        # one batch of 2 with the default
     with pytest.raises(ValueError, match="multiple of 2"):
-        model.fit(x[:5], y[:5], shuffle=False, verbose=0)
+        model.fit(x[:5], y[:5], batch_size=2, shuffle=False, verbose=0)
+    for call in (lambda: model.fit(x, y, shuffle=False, verbose=0), lambda: model.predict(x, verbose=0),
+                 lambda: model.evaluate(x, y, verbose=0), lambda: model.predict(x, batch_size=4, verbose=0),
+                 lambda: model.fit(x, y, batch_size=6, shuffle=False, verbose=0)):
+        with pytest.raises(ValueError, match="exactly 2 samples.*pass batch_size=2"):
+            call()
     with pytest.raises(ValueError, match="exactly 2"):
         model.predict_on_batch(x[:3])
     with pytest.warns(UserWarning, match="shuffle"):
-        model.fit(x, y, epochs=1, verbose=0)
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="batch size"):
         Sequential([LSTM(2, stateful=True, input_shape=(4, 3))]).compile("sgd", "mse")
 

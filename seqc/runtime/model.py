@@ -127,12 +127,22 @@ class Model:
         if where is not None:
             self._engine.lib.seqc_reset_state_range(self._engine.m, where[0], where[1])
 
-    def _check_stateful_rows(self, n, what):
-        """A stateful model runs whole batches of its fixed size only."""
+    def _check_stateful_rows(self, n, what, batch_size=None):
+        """A stateful model runs whole batches of its fixed size only. As in Keras, the batches
+        are those of `batch_size` (None: 32, Keras's default): n samples make batches of
+        batch_size and a remainder, or one batch of n when n <= batch_size."""
         fixed = self.desc["batch_size"]
-        if self.desc.get("stateful") and n % fixed:
+        if not self.desc.get("stateful"):
+            return
+        if n % fixed:
             raise ValueError(f"{what}: a stateful model runs whole batches of {fixed} samples (its batch_input_shape); "
                              f"got {n} samples, which is not a multiple of {fixed}")
+        requested = 32 if batch_size is None else batch_size
+        batches = {n} if n <= requested else {requested} | ({n % requested} if n % requested else set())
+        if n and batches != {fixed}:
+            raise ValueError(f"{what}: a stateful model takes batches of exactly {fixed} samples (its "
+                             f"batch_input_shape), but batch_size={batch_size} over {n} samples makes batches of "
+                             f"{', '.join(map(str, sorted(batches)))}: pass batch_size={fixed}")
 
     # ---- data helpers -----------------------------------------------------------------------
     def _x(self, x, what="x"):
@@ -179,6 +189,7 @@ class Model:
         if class_weight is not None or sample_weight is not None:
             raise ValueError("seqc does not support class_weight / sample_weight yet")
         verbose = 1 if verbose == "auto" else int(verbose)
+        requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -186,7 +197,7 @@ class Model:
         n = x.shape[0]
         model, y = self._target(y, n)
         if model is not self:
-            return model.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+            return model.fit(x, y, requested_batch, epochs, verbose, callbacks, validation_split, validation_data,
                              shuffle, None, None, initial_epoch, steps_per_epoch, validation_steps,
                              validation_batch_size, validation_freq)
         if not 0 <= validation_split < 1:
@@ -209,11 +220,9 @@ class Model:
             raise ValueError("fit needs at least one sample")
         fixed = self.desc["batch_size"]
         if self.desc.get("stateful"):
-            if batch_size != fixed and batch_size != 32:   # 32: fit's default, replaced by the fixed size
-                raise ValueError(f"batch_size={batch_size}, but this stateful model has a fixed batch size of {fixed}")
-            self._check_stateful_rows(n, "fit")
+            self._check_stateful_rows(n, "fit", requested_batch)
             if xv is not None:
-                self._check_stateful_rows(xv.shape[0], "validation data")
+                self._check_stateful_rows(xv.shape[0], "validation data", validation_batch_size or requested_batch)
             if shuffle is True:
                 import warnings
                 warnings.warn("fit(shuffle=True) on a stateful model reorders the samples between batches, so the "
@@ -279,14 +288,15 @@ class Model:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         verbose = 1 if verbose == "auto" else int(verbose)
+        requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
         x = self._x(x)
         model, y = self._target(y, x.shape[0])
         if model is not self:
-            return model.evaluate(x, y, batch_size, verbose, None, steps, callbacks, return_dict)
+            return model.evaluate(x, y, requested_batch, verbose, None, steps, callbacks, return_dict)
         if x.shape[0] == 0:
             raise ValueError("evaluate needs at least one sample")
-        self._check_stateful_rows(x.shape[0], "evaluate")
+        self._check_stateful_rows(x.shape[0], "evaluate", requested_batch)
         if self.desc.get("stateful"):
             batch_size = self.desc["batch_size"]
         steps_n = -(-x.shape[0] // batch_size)
@@ -306,9 +316,10 @@ class Model:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else int(verbose)
+        requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
         x = self._x(x)
-        self._check_stateful_rows(x.shape[0], "predict")
+        self._check_stateful_rows(x.shape[0], "predict", requested_batch)
         if self.desc.get("stateful"):
             batch_size = self.desc["batch_size"]
         steps_n = max(1, -(-x.shape[0] // batch_size))
