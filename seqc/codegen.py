@@ -44,6 +44,7 @@ float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int t
 void seqc_apply_gradients(seqc_model *m);
 void seqc_reset_states(seqc_model *m);
 int seqc_reset_state_range(seqc_model *m, long offset, long n);
+int seqc_get_state_range(seqc_model *m, long offset, long n, float *out);
 void seqc_sync(seqc_model *m);
 """
 

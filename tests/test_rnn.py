@@ -219,7 +219,13 @@ def test_stateful_layer_reset_state_zeroes_that_layer_only():
     rng = np.random.default_rng(1)
     xs = [rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(2)]
     model.predict(xs[0], verbose=0)
+    h1, c1 = lstm_ref(xs[0], *w[0:3])[1:]
+    states = model.layers[0].states                       # [h, c], each (batch, units)
+    np.testing.assert_allclose(states[0], h1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(states[1], c1, rtol=1e-5, atol=1e-6)
+    assert len(model.layers[1].states) == 2 and model.layers[2].get_weights()
     model.layers[0].reset_state()             # Keras 3: per layer (reset_states is its alias)
+    assert not model.layers[0].states[0].any() and model.layers[1].states[0].any()
     out = model.predict(xs[1], verbose=0)
     seq, _, _ = lstm_ref(xs[0], *w[0:3], seq=True)
     _, h2, c2 = lstm_ref(seq, *w[3:6])

@@ -489,6 +489,14 @@ class _RNN(Layer):
     def reset_states(self):
         self.reset_state()
 
+    @property
+    def states(self):
+        """The carried state of a stateful layer, [h, c] (LSTM) or [h], each (batch, units), as
+        numpy arrays (Keras: variables); None otherwise or before the model has run."""
+        if not self.stateful or self._model is None or self._model._runtime is None:
+            return None
+        return self._model._runtime.layer_states(self.name)
+
     def config(self):
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,

@@ -127,6 +127,19 @@ class Model:
         if where is not None:
             self._engine.lib.seqc_reset_state_range(self._engine.m, where[0], where[1])
 
+    def layer_states(self, layer_name):
+        """A stateful layer's carried state as numpy arrays, [h, c] (LSTM) or [h], each
+        (batch, units); None for a layer that carries none."""
+        where = self.desc.get("states", {}).get(layer_name)
+        if where is None:
+            return None
+        out = np.empty(where[1], np.float32)
+        self._engine.lib.seqc_get_state_range(self._engine.m, where[0], where[1],
+                                              self._engine.ffi.cast("float *", out.ctypes.data))
+        batch = self.desc["batch_size"]
+        units = next(l["output_shape"][-1] for l in self.desc["layers"] if l["name"] == layer_name)
+        return [part.reshape(batch, units) for part in np.split(out, where[1] // (batch * units))]
+
     def _check_stateful_rows(self, n, what, batch_size=None):
         """A stateful model runs whole batches of its fixed size only. As in Keras, the batches
         are those of `batch_size` (None: 32, Keras's default): n samples make batches of
