@@ -394,14 +394,14 @@ def generate(graph, flags, source="<api>"):
             wpack = max(wpack, a["U"] * -(-G // nr) * nr, G * -(-a["U"] // nr) * nr)   # U, U^T in panels
             work = max(work, mr * (G + 2 * a["U"]))                                      # a block of rows
             kernels.append(render("rnn.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  needs_dx=op.needs_dx, **{"reset_after": True, **a}, **gemm_ctx))
+                                  needs_dx=op.needs_dx, **a, **gemm_ctx))
 
             def buf(suffix, present=True):
                 return f"BUF({Y}{suffix})" if present else "NULL"
             bptr = f"m->params + {bias.cname}" if bias else "NULL"
             lstm, gru = cell == "lstm", cell == "gru"
             scratch = "m->wpack, m->work, m->pack_a, m->pack_b"
-            drop, rdrop = bool(a.get("dropout")), bool(a.get("recurrent_dropout"))
+            drop, rdrop = bool(a["dropout"]), bool(a["recurrent_dropout"])
             masks = (f"{buf('_XD', drop)}, {buf('_DMASK', drop)}, {buf('_HM', rdrop)}, {buf('_RMASK', rdrop)}")
             fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, "
                        f"{bptr}, BUF({Y}), {buf('_Z')}, {buf('_HP')}, {buf('_CP', lstm)}, {buf('_HU', gru)}, "
@@ -410,7 +410,7 @@ def generate(graph, flags, source="<api>"):
             db = f"m->grads + {bias.cname}" if bias else "NULL"
             bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), "
                        f"{dx}, m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_Z')}, {buf('_HP')}, "
-                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru and a.get('reset_after', True))}, {buf('_DH')}, "
+                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru and a['reset_after'])}, {buf('_DH')}, "
                        f"{buf('_DH2')}, {buf('_DC', lstm)}, {masks}, {scratch});")
         elif op.kind in ("pool", "global_pool", "pad2d"):
             tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]

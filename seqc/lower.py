@@ -237,7 +237,8 @@ def _lower_rnn(b, layer, x):
                 stateful=cfg["stateful"],
                 # Keras applies a dropout rate r only when 0 < r < 1; each layer has two random streams
                 dropout=_rnn_rate(cfg.get("dropout", 0.0)), recurrent_dropout=_rnn_rate(cfg.get("recurrent_dropout", 0.0)),
-                stream=1000 + 2 * sum(1 for o in b.ops if o.kind == "rnn"), **({"reset_after": cfg.get("reset_after", True)} if cell == "gru" else {}))
+                stream=1000 + 2 * sum(1 for o in b.ops if o.kind == "rnn"),
+                reset_after=cfg.get("reset_after", True))   # GRU only; True (unused) for the others
 
 
 def _rnn_rate(rate):

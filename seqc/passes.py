@@ -145,13 +145,13 @@ def op_buffers(op):
                 ("_dz", T * G, False), ("_dh", U, False), ("_dh2", U, False)]
         if cell == "lstm":    # the cell state entering each step, and its gradient
             bufs += [("_cp", T * U, True), ("_dc", U, False)]
-        if cell == "gru" and a.get("reset_after", True):   # h U + b[1] (multiplied by r) and its gradient
+        if cell == "gru" and a["reset_after"]:   # h U + b[1] (multiplied by r) and its gradient
             bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
         elif cell == "gru":   # reset_after=False: r h' (U_h multiplies it), kept for dU
             bufs += [("_hu", T * U, True)]
-        if a.get("dropout"):             # the masked input and the mask
+        if a["dropout"]:                 # the masked input and the mask
             bufs += [("_xd", T * F, True), ("_dmask", F, True)]
-        if a.get("recurrent_dropout"):   # the masked state entering each step and the mask
+        if a["recurrent_dropout"]:       # the masked state entering each step and the mask
             bufs += [("_hm", T * U, True), ("_rmask", U, True)]
         return bufs
     return []

@@ -102,10 +102,10 @@ class Sequential:
             graph = self._forward_graph()
             rng = global_rng()
             self._weights = [initializers.initialize(p.initializer, p.shape, rng) for p in graph.params]
+            names = [p.name for p in graph.params]
             for layer in self._layers:   # weights given to a layer's constructor replace its initial values
                 if layer._initial_weights is not None:
-                    idx = [i for i, p in enumerate(graph.params) if p.name.startswith(layer.name + "/")]
-                    for i, w in zip(idx, layer._initial_weights):
+                    for i, w in zip(_param_indices(names, layer), layer._initial_weights):
                         self._weights[i] = w.copy()
             if keep is not None:   # adding a layer keeps the weights of the layers before it
                 for i, w in enumerate(keep[:len(self._weights)]):
@@ -281,7 +281,7 @@ class Sequential:
             names = [p.name for p in self._forward_graph().params]
         else:
             names = []
-        return [i for i, n in enumerate(names) if n.startswith(layer.name + "/")]
+        return _param_indices(names, layer)
 
     def _layer_weights(self, layer):
         idx = self._layer_indices(layer)
@@ -390,6 +390,11 @@ class _ProxyOptimizer:
             object.__setattr__(self, key, value)
         else:
             setattr(self._seq._optimizer, key, value)
+
+
+def _param_indices(names, layer):
+    """Positions of a layer's weights among the model's parameter names ('layer/role')."""
+    return [i for i, n in enumerate(names) if n.startswith(layer.name + "/")]
 
 
 def _c_name(name):

@@ -104,8 +104,9 @@ class Model:
             if tuple(a.shape) != tuple(w["shape"]):
                 raise ValueError(f"set_weights: {w['name']} has shape {tuple(w['shape'])}, got {tuple(a.shape)}")
             arrays.append(a)
+        p = self._engine.params
         for w, a in zip(params, arrays):
-            self._engine.params[w["offset"]:w["offset"] + a.size] = a.ravel()
+            p[w["offset"]:w["offset"] + a.size] = a.ravel()
 
     def save_weights(self, filepath, overwrite=True):
         """Weights in Keras's get_weights order, as a numpy .npz archive written at `filepath`."""
