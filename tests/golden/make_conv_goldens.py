@@ -18,7 +18,6 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_goldens as mg  # noqa: E402  (sets torch threads = 1, imports keras)
+from golden_common import Goldens, resolved_layer_config  # noqa: E402
 
 import keras  # noqa: E402
 import torch  # noqa: E402
@@ -38,19 +38,8 @@ OUT = mg.OUT
 F32 = np.float32
 PREFIX = "conv_"
 
-MANIFEST = {}
-CHECKS = []
-
-
-def check(name, ok, detail=""):
-    CHECKS.append((name, bool(ok), detail))
-
-
-def add_case(name, desc, arrays):
-    assert name.startswith(PREFIX), name
-    assert name not in MANIFEST, name
-    MANIFEST[name] = desc
-    np.savez_compressed(OUT / f"{name}.npz", **arrays)
+GOLDENS = Goldens(OUT, PREFIX)
+MANIFEST, CHECKS, check, add_case = GOLDENS.manifest, GOLDENS.checks, GOLDENS.check, GOLDENS.add_case
 
 
 # ---------------------------------------------------------------------------
@@ -98,18 +87,6 @@ def pool(cls, pool_size, strides=None, padding="valid"):
 
 def simple(cls, **cfg):
     return {"class": cls, "config": cfg}
-
-
-GENERIC_LAYER_KEYS = {"name", "trainable", "dtype", "activity_regularizer", "lora_rank", "lora_alpha", "quantization_config"}
-
-
-def resolved_layer_config(layer):
-    out = {}
-    for k, v in layer.get_config().items():
-        if k in GENERIC_LAYER_KEYS or k.endswith(("_initializer", "_regularizer", "_constraint")):
-            continue
-        out[k] = json.loads(json.dumps(v))  # tuples -> lists
-    return out
 
 
 def describe_model(model_desc, model):
@@ -755,18 +732,7 @@ def main():
         "image_data_format": keras.config.image_data_format(),
         "generator": "tests/golden/make_conv_goldens.py",
     }
-    manifest = {"_meta": meta}
-    manifest.update(MANIFEST)
-    with open(OUT / "conv_manifest.json", "w") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=False)
-        fh.write("\n")
-    bad = [c for c in CHECKS if not c[1]]
-    print(f"{len(MANIFEST)} cases, {len(CHECKS)} checks, {len(bad)} failed")
-    for name, _ok, detail in bad:
-        print("  FAILED:", name, detail)
-    new = [OUT / "conv_manifest.json"] + sorted(OUT.glob(f"{PREFIX}*.npz"))
-    print(f"size of conv goldens: {sum(f.stat().st_size for f in new) / 1e6:.2f} MB")
-    return 1 if bad else 0
+    return GOLDENS.finish(meta, "conv_manifest.json")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import inspect
-import json
 import math
 import sys
 from pathlib import Path
@@ -31,15 +30,13 @@ import keras  # noqa: E402
 assert keras.backend.backend() == "torch", keras.backend.backend()
 keras.utils.set_random_seed(0)  # irrelevant (weights are explicit) but harmless
 
+from golden_common import Goldens, resolved_opt_config, set_and_verify, weights_dict  # noqa: E402
+
 OUT = Path(__file__).resolve().parent
 F32 = np.float32
 
-MANIFEST = {}
-CHECKS = []  # (name, ok, detail) sanity checks printed at the end
-
-
-def check(name, ok, detail=""):
-    CHECKS.append((name, bool(ok), detail))
+GOLDENS = Goldens(OUT)
+MANIFEST, CHECKS, check, add_case = GOLDENS.manifest, GOLDENS.checks, GOLDENS.check, GOLDENS.add_case
 
 
 # ---------------------------------------------------------------------------
@@ -75,59 +72,6 @@ def init_weights(model_desc, rng):
             ws.append(rng.uniform(-0.1, 0.1, (units,)).astype(F32))
         fan_in = units
     return ws
-
-
-def set_and_verify(model, ws):
-    model.set_weights(ws)
-    got = model.get_weights()
-    assert len(got) == len(ws)
-    for a, b in zip(got, ws):
-        assert a.shape == b.shape and np.array_equal(a, b)
-
-
-def weights_dict(prefix, ws):
-    return {f"{prefix}_{i}": np.asarray(w, dtype=F32) for i, w in enumerate(ws)}
-
-
-def sig8(v):
-    """Round float hyper-parameters (stored as float32 variables) to 8 sig. digits."""
-    if isinstance(v, float):
-        return float(f"{v:.8g}")
-    return v
-
-
-GENERIC_OPT_KEYS = {
-    "name",
-    "weight_decay",
-    "clipnorm",
-    "global_clipnorm",
-    "clipvalue",
-    "use_ema",
-    "ema_momentum",
-    "ema_overwrite_frequency",
-    "loss_scale_factor",
-    "gradient_accumulation_steps",
-}
-
-
-def resolved_opt_config(opt):
-    cfg = opt.get_config()
-    out = {}
-    for k, v in cfg.items():
-        if k in GENERIC_OPT_KEYS:
-            continue
-        out[k] = sig8(v) if not isinstance(v, dict) else v
-    return out
-
-
-def save_npz(name, arrays):
-    np.savez_compressed(OUT / f"{name}.npz", **arrays)
-
-
-def add_case(name, desc, arrays):
-    assert name not in MANIFEST, name
-    MANIFEST[name] = desc
-    save_npz(name, arrays)
 
 
 # custom metric / loss used by several cases ---------------------------------
@@ -688,18 +632,7 @@ def main():
         "epsilon": keras.config.epsilon(),
         "generator": "tests/golden/make_goldens.py",
     }
-    manifest = {"_meta": meta}
-    manifest.update(MANIFEST)
-    with open(OUT / "manifest.json", "w") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=False)
-        fh.write("\n")
-    bad = [c for c in CHECKS if not c[1]]
-    print(f"{len(MANIFEST)} cases, {len(CHECKS)} checks, {len(bad)} failed")
-    for name, _ok, detail in bad:
-        print("  FAILED:", name, detail)
-    total = sum(f.stat().st_size for f in OUT.glob("*")) / 1e6
-    print(f"total size of tests/golden: {total:.2f} MB")
-    return 1 if bad else 0
+    return GOLDENS.finish(meta, "manifest.json")
 
 
 if __name__ == "__main__":

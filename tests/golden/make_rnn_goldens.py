@@ -39,28 +39,17 @@ import numpy as np
 
 import keras  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden_common import (Goldens, resolved_layer_config, resolved_opt_config, set_and_verify,  # noqa: E402
+                           weights_dict)
+
 F32 = np.float32
 F64 = np.float64
 OUT = Path(__file__).resolve().parent
 PREFIX = "rnn_"
 
-MANIFEST = {}
-CHECKS = []
-
-
-def check(name, ok, detail=""):
-    CHECKS.append((name, bool(ok), detail))
-
-
-def add_case(name, desc, arrays):
-    assert name.startswith(PREFIX), name
-    assert name not in MANIFEST, name
-    MANIFEST[name] = desc
-    np.savez_compressed(OUT / f"{name}.npz", **arrays)
-
-
-def weights_dict(prefix, ws):
-    return {f"{prefix}_{i}": np.asarray(w, dtype=F32) for i, w in enumerate(ws)}
+GOLDENS = Goldens(OUT, PREFIX)
+MANIFEST, CHECKS, check, add_case = GOLDENS.manifest, GOLDENS.checks, GOLDENS.check, GOLDENS.add_case
 
 
 # ---------------------------------------------------------------------------
@@ -70,18 +59,6 @@ def weights_dict(prefix, ws):
 
 def L(cls, **cfg):
     return {"class": cls, "config": cfg}
-
-
-GENERIC_LAYER_KEYS = {"name", "trainable", "dtype", "activity_regularizer", "lora_rank", "lora_alpha", "quantization_config"}
-
-
-def resolved_layer_config(layer):
-    out = {}
-    for k, v in layer.get_config().items():
-        if k in GENERIC_LAYER_KEYS or k.endswith(("_initializer", "_regularizer", "_constraint")):
-            continue
-        out[k] = json.loads(json.dumps(v))  # tuples -> lists
-    return out
 
 
 def build_model(desc):
@@ -138,37 +115,6 @@ def init_weights(model, rng, scale=1.0):
             else:
                 raise KeyError(v.name)
     return ws
-
-
-def set_and_verify(model, ws):
-    model.set_weights(ws)
-    got = model.get_weights()
-    assert len(got) == len(ws)
-    for a, b in zip(got, ws):
-        assert a.shape == b.shape and np.array_equal(a, b)
-
-
-GENERIC_OPT_KEYS = {
-    "name",
-    "weight_decay",
-    "clipnorm",
-    "global_clipnorm",
-    "clipvalue",
-    "use_ema",
-    "ema_momentum",
-    "ema_overwrite_frequency",
-    "loss_scale_factor",
-    "gradient_accumulation_steps",
-}
-
-
-def resolved_opt_config(opt):
-    out = {}
-    for k, v in opt.get_config().items():
-        if k in GENERIC_OPT_KEYS:
-            continue
-        out[k] = float(f"{v:.8g}") if isinstance(v, float) else v
-    return out
 
 
 def opt_slots(model):
@@ -1357,18 +1303,7 @@ def main():
             "initial_state": "zeros",
         },
     }
-    manifest = {"_meta": meta}
-    manifest.update(MANIFEST)
-    with open(OUT / "rnn_manifest.json", "w") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=False)
-        fh.write("\n")
-    bad = [c for c in CHECKS if not c[1]]
-    print(f"{len(MANIFEST)} cases, {len(CHECKS)} checks, {len(bad)} failed")
-    for name, _ok, detail in bad:
-        print("  FAILED:", name, detail)
-    new = [OUT / "rnn_manifest.json"] + sorted(OUT.glob(f"{PREFIX}*.npz"))
-    print(f"size of rnn goldens: {sum(f.stat().st_size for f in new) / 1e6:.2f} MB")
-    return 1 if bad else 0
+    return GOLDENS.finish(meta, "rnn_manifest.json")
 
 
 if __name__ == "__main__":
