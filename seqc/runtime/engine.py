@@ -98,6 +98,13 @@ class Engine:
         loss = self.lib.seqc_gradients(self.m, self._p(x), self._p(y), x.shape[0], int(training))
         return float(loss), self.grads.copy()
 
+    def get_threads(self):
+        return int(self.lib.seqc_get_threads(self.m))
+
+    def set_threads(self, n):
+        """Threads this model's kernels use, at most the count it was created for."""
+        self.lib.seqc_set_threads(self.m, int(n))
+
     def get_learning_rate(self):
         return float(self.lib.seqc_get_lr(self.m))
 
