@@ -479,7 +479,7 @@ def generate(graph, flags, source="<api>"):
     if graph.sparse_update is not None:
         op, param = graph.sparse_update["op"], graph.sparse_update["param"]
         sparse = dict(fn=op.cname, param=c_comment(param.name), off=param.offset, rows=param.shape[0],
-                      cols=param.shape[1], per_sample=op.attrs["T"], x=ctx.x(op))
+                      cols=param.shape[1], per_sample=op.attrs.T, x=ctx.x(op))
 
     # loss and metrics: functions of (B, yt, yp[, dyp][, scratch]), each declaring what it reads
     out = graph.output

@@ -50,7 +50,7 @@ class Op:
     inputs: list                     # [Tensor]
     output: Tensor
     params: dict = field(default_factory=dict)   # role -> Param ('kernel', 'bias')
-    attrs: dict = field(default_factory=dict)
+    attrs: object = None             # the kind's frozen dataclass (seqc/ops/<kind>.py)
     loc: Optional[SourceLoc] = None
     # set by passes:
     save_pre: bool = False           # keep the pre-activation z for the backward pass

@@ -31,11 +31,13 @@ class _Builder:
         self.params.append(p)
         return p
 
-    def op(self, kind, layer, x, out_shape, params=None, **attrs):
+    def op(self, kind, layer, x, out_shape, params, attrs):
+        """Append an op of `kind` (its attributes: the kind's frozen dataclass) writing a new
+        tensor of `out_shape`; returns that tensor."""
         y = self.tensor(out_shape)
         cname = self.cnames[id(layer)]
         if any(o.cname == cname for o in self.ops):   # a layer's second op: Dense then its softmax
-            cname = f"{cname}_{attrs.get('act', kind)}"
+            cname = f"{cname}_{getattr(attrs, 'act', kind)}"
         self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc, cname=cname))
         return y
 

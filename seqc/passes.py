@@ -13,6 +13,8 @@ plan_sparse_update whether the Embedding's gradient and optimizer update in seqc
                    only the rows a batch uses (with a lazy catch-up of the other rows' g = 0
                    steps), or stay dense.
 """
+import dataclasses
+
 from . import activations
 from .ops import kind_of
 
@@ -22,17 +24,17 @@ def fuse_activations(graph):
     for op in graph.ops:
         prev = ops[-1] if ops else None
         if (kind_of(op).is_activation and prev is not None and kind_of(prev).activation_epilogue
-                and prev.attrs["act"] == "linear" and activations.get(op.attrs["act"]).kind == "elementwise"):
-            prev.attrs["act"] = op.attrs["act"]
+                and prev.attrs.act == "linear" and activations.get(op.attrs.act).kind == "elementwise"):
+            prev.attrs = dataclasses.replace(prev.attrs, act=op.attrs.act)
             prev.output = op.output
-            graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs['act']} epilogue")
+            graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs.act} epilogue")
             continue
         ops.append(op)
     graph.ops = ops
     for op in ops:
-        if kind_of(op).activation_epilogue and op.attrs["act"] != "linear" and \
+        if kind_of(op).activation_epilogue and op.attrs.act != "linear" and \
                 not any(note.startswith(op.name + " +") for note in graph.fused):
-            graph.fused.append(f"{op.name}: {op.kind} + bias + {op.attrs['act']} in one kernel")
+            graph.fused.append(f"{op.name}: {op.kind} + bias + {op.attrs.act} in one kernel")
     return graph
 
 
@@ -50,7 +52,7 @@ def fuse_loss(graph):
         return graph
     last = graph.ops[-1]
     kind = kind_of(last)
-    act = last.attrs["act"] if kind.activation_epilogue or kind.is_activation else None
+    act = last.attrs.act if kind.activation_epilogue or kind.is_activation else None
     fused = _FUSABLE.get((act, getattr(loss, "builtin", None)))
     if fused is None:
         return graph
@@ -64,7 +66,7 @@ def plan_backward(graph):
     for i, op in enumerate(graph.ops):
         op.needs_dx = i > 0
         if kind_of(op).saves_pre_activation:
-            act = activations.get(op.attrs["act"])
+            act = activations.get(op.attrs.act)
             op.save_pre = (not op.grad_is_pre) and "x" in act.grad_needs and act.name != "linear"
         else:
             op.save_pre = False

@@ -32,7 +32,7 @@ def describe(graph, spec):
         "sparse_labels": bool(graph.loss is not None and spec.compile.loss.builtin == "sparse_categorical_crossentropy"),
         "num_classes": graph.output.shape[-1] if graph.output.shape else 1,
         "index_range": graph.index_range,
-        "stateful": any(op.attrs.get("stateful") for op in graph.ops),
+        "stateful": bool(passes.state_layout(graph)),
         "states": {name: list(where) for name, where in passes.state_layout(graph).items()},
         # the Embedding weight whose training update follows the rows used (None: dense), and why
         "sparse_update": graph.sparse_update["param"].name if graph.sparse_update else None,

@@ -3,15 +3,21 @@
 loss writes dL/dx itself: the op has no backward and its input gradient is its output gradient
 (codegen aliases the two buffers)."""
 import math
+from dataclasses import dataclass
 
 from .. import activations
 from ..errors import SeqcError
 from .base import Arg, OpKind, register
 
 
+@dataclass(frozen=True)
+class ActivationAttrs:
+    act: str                 # a Keras activation name (seqc.activations)
+
+
 def epilogue_reads_y(op):
     """Whether the gradient of a Dense/Conv epilogue activation reads the op's output y."""
-    act = activations.get(op.attrs["act"])
+    act = activations.get(op.attrs.act)
     return not op.grad_is_pre and act.name != "linear" and "y" in act.grad_needs
 
 
@@ -22,7 +28,7 @@ class Activation(OpKind):
     is_activation = True
 
     def activations(self, op):
-        return {op.attrs["act"]}
+        return {op.attrs.act}
 
     def forward_args(self, op, ctx):
         return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
@@ -30,7 +36,7 @@ class Activation(OpKind):
     def backward_args(self, op, ctx):
         if not op.needs_dx or op.grad_is_pre:
             return None
-        act = activations.get(op.attrs["act"])
+        act = activations.get(op.attrs.act)
         args = [Arg("int ", "B", "B")]
         if act.kind == "rowwise" or "x" in act.grad_needs:
             args.append(Arg("const float *", "x", ctx.x(op)))
@@ -39,7 +45,7 @@ class Activation(OpKind):
         return args + [Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
     def render(self, op, ctx):
-        act = activations.get(op.attrs["act"])
+        act = activations.get(op.attrs.act)
         x, y = op.inputs[0], op.output
         return ctx.render(self.template, op, act=act.name, kind=act.kind, n=x.shape[-1], n_out=y.shape[-1],
                           rows_per_sample=math.prod(x.shape[:-1]),
@@ -50,4 +56,4 @@ def lower_Activation(b, layer, x):
     act = activations.get(layer.config["activation"])
     if act.name == "glu" and x.shape[-1] % 2:
         raise SeqcError(f"layer {layer.name!r}: glu needs an even last dimension, got {x.shape[-1]}", layer.loc)
-    return b.op("activation", layer, x, x.shape[:-1] + (act.out_dim(x.shape[-1]),), act=act.name)
+    return b.op("activation", layer, x, x.shape[:-1] + (act.out_dim(x.shape[-1]),), {}, ActivationAttrs(act.name))

@@ -5,12 +5,18 @@ The activation runs in the GEMM epilogue when it is elementwise; a row-wise one 
 db = sum over rows of dz, dx = dz W^T.
 """
 import math
+from dataclasses import dataclass
 
 from .. import activations
 from ..errors import SeqcError
-from .activation import epilogue_reads_y
+from .activation import ActivationAttrs, epilogue_reads_y
 from .base import Arg, Buf, OpKind, register
 from .shapes import fmt
+
+
+@dataclass(frozen=True)
+class DenseAttrs:
+    act: str                 # the epilogue activation ('linear': none)
 
 
 @register
@@ -25,7 +31,7 @@ class Dense(OpKind):
         return [Buf("pre", op.output.size, True)] if op.save_pre else []
 
     def activations(self, op):
-        return {op.attrs["act"]} - {"linear"}     # a linear epilogue calls nothing
+        return {op.attrs.act} - {"linear"}     # a linear epilogue calls nothing
 
     def forward_args(self, op, ctx):
         args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
@@ -56,7 +62,7 @@ class Dense(OpKind):
     def render(self, op, ctx):
         x, y = op.inputs[0], op.output
         return ctx.render(self.template, op, K=x.shape[-1], N=y.shape[-1], rps=math.prod(x.shape[:-1]),
-                          act=op.attrs["act"], has_bias="bias" in op.params, save_pre=op.save_pre,
+                          act=op.attrs.act, has_bias="bias" in op.params, save_pre=op.save_pre,
                           grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=epilogue_reads_y(op))
 
 
@@ -71,6 +77,6 @@ def lower_Dense(b, layer, x):
         params["bias"] = b.param(layer, "bias", (n,), cfg["bias_initializer"])
     act = activations.get(cfg["activation"])
     if act.kind == "elementwise":
-        return b.op("dense", layer, x, x.shape[:-1] + (n,), params, act=act.name)
-    z = b.op("dense", layer, x, x.shape[:-1] + (n,), params, act="linear")
-    return b.op("activation", layer, z, z.shape[:-1] + (act.out_dim(n),), act=act.name)
+        return b.op("dense", layer, x, x.shape[:-1] + (n,), params, DenseAttrs(act.name))
+    z = b.op("dense", layer, x, x.shape[:-1] + (n,), params, DenseAttrs("linear"))
+    return b.op("activation", layer, z, z.shape[:-1] + (act.out_dim(n),), {}, ActivationAttrs(act.name))

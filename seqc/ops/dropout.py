@@ -1,6 +1,16 @@
 """Dropout (inverted): in training y = x * mask, mask = (u >= rate) / (1 - rate); the identity at
 inference. The mask is kept for the backward pass: dx = dy * mask."""
+from dataclasses import dataclass
+from typing import Optional
+
 from .base import Arg, Buf, OpKind, register
+
+
+@dataclass(frozen=True)
+class DropoutAttrs:
+    rate: float              # fraction of values zeroed in training
+    seed: Optional[int]      # the layer's `seed=` (masks come from the model's stream)
+    stream: int              # this layer's random stream: its position among the dropouts
 
 
 @register
@@ -27,12 +37,12 @@ class Dropout(OpKind):
                 Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
     def render(self, op, ctx):
-        return ctx.render(self.template, op, size=op.inputs[0].size, rate=float(op.attrs["rate"]),
-                          stream=op.attrs["stream"] + 1)
+        return ctx.render(self.template, op, size=op.inputs[0].size, rate=float(op.attrs.rate),
+                          stream=op.attrs.stream + 1)
 
 
 def lower_Dropout(b, layer, x):
     if layer.config["rate"] == 0:
         return x
-    return b.op("dropout", layer, x, x.shape, rate=layer.config["rate"], seed=layer.config["seed"],
-                stream=sum(1 for o in b.ops if o.kind == "dropout"))
+    return b.op("dropout", layer, x, x.shape, {}, DropoutAttrs(layer.config["rate"], layer.config["seed"],
+                                                            sum(1 for o in b.ops if o.kind == "dropout")))

@@ -1,9 +1,18 @@
 """Embedding: y[b, t] = E[idx[b, t]]; indices arrive as floats, checked in range before any C
 runs. The first layer only. In seqc_train its gradient and update may follow only the rows a
 batch uses (passes.plan_sparse_update; model.c.j2's row-sparse update)."""
+from dataclasses import asdict, dataclass
+
 from ..errors import SeqcError
 from .base import Arg, OpKind, call, register
 from .shapes import fmt
+
+
+@dataclass(frozen=True)
+class EmbeddingAttrs:
+    T: int                   # indices per sample
+    V: int                   # rows (vocabulary)
+    E: int                   # floats per row
 
 
 @register
@@ -28,7 +37,7 @@ class Embedding(OpKind):
         return f"if (sparse)\n        {rows}\n    else\n        {dense}"
 
     def render(self, op, ctx):
-        return ctx.render(self.template, op, sparse=ctx.is_sparse(op), **op.attrs)
+        return ctx.render(self.template, op, sparse=ctx.is_sparse(op), **asdict(op.attrs))
 
 
 def lower_Embedding(b, layer, x):
@@ -41,4 +50,4 @@ def lower_Embedding(b, layer, x):
     emb = b.param(layer, "embeddings", (cfg["input_dim"], cfg["output_dim"]), cfg["embeddings_initializer"])
     b.index_range = cfg["input_dim"]
     return b.op("embedding", layer, x, (x.shape[0], cfg["output_dim"]), {"embeddings": emb},
-                T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"])
+                EmbeddingAttrs(T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"]))

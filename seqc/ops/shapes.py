@@ -1,6 +1,27 @@
 """Shape arithmetic shared by the op kinds: Keras's output sizes for windows (convolution,
 pooling) and the summary's way of printing a shape."""
+from dataclasses import dataclass
+
 from ..errors import SeqcError
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window sliding over (H, W, C) inputs (1-D: H = 1): output OH x OW, window KH x KW,
+    strides SH, SW, dilation DH, DW, padding before PT (top) and PL (left)."""
+    H: int
+    W: int
+    C: int
+    OH: int
+    OW: int
+    KH: int
+    KW: int
+    SH: int
+    SW: int
+    DH: int
+    DW: int
+    PT: int
+    PL: int
 
 
 def fmt(shape):
@@ -42,5 +63,5 @@ def window(layer, x_shape, rank, kernel, strides, dilation, padding, what):
         raise SeqcError(f"layer {layer.name!r} ({layer.kind}): the {what} {k} (dilation "
                         f"{'x'.join(str(v) for v in (dilation[1:] if rank == 1 else dilation))}) is larger than "
                         f"its input {size} with padding '{padding}'", layer.loc)
-    return dict(H=H, W=W, C=C, OH=oh, OW=ow, KH=kernel[0], KW=kernel[1], SH=strides[0], SW=strides[1],
-                DH=dilation[0], DW=dilation[1], PT=pt, PL=pl)
+    return Window(H=H, W=W, C=C, OH=oh, OW=ow, KH=kernel[0], KW=kernel[1], SH=strides[0], SW=strides[1],
+                  DH=dilation[0], DW=dilation[1], PT=pt, PL=pl)
