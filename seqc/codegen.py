@@ -522,7 +522,7 @@ def generate(graph, flags, source="<api>"):
     optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
     optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx))
 
-    act_c = CCode(render("activations.c.j2", used=sorted(used_acts)))
+    act_c = render_activations(sorted(used_acts))
     gemm_c = render_gemm_shared(dict(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds),
                                      reference_gemm=False))
     summary = [c_comment(f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params")
@@ -557,6 +557,20 @@ def _expr_call(fn, args, ctx):
     values = {"B": "B", "yt": "m->buf.y_true", "yp": ctx.tensor(ctx.graph.output),
               "dyp": ctx.grad(ctx.graph.output), "scratch": "m->buf.scratch"}
     return f"{fn}({', '.join(values[a] for a in args)})"
+
+
+_ACT_HELPERS = {"clamp": "seqc_act_clamp_", "expf": "seqc_expf_", "sigmoid": "seqc_act_sigmoid_",
+                "tanhf": "seqc_tanhf_", "softplus": "seqc_act_softplus_"}
+_ACT_HELPER_NEEDS = {"sigmoid": {"expf"}, "tanhf": {"expf"}}
+
+
+def render_activations(used):
+    """The activation functions the model calls, with only the shared helpers they call."""
+    body = render("activations.c.j2", used=used, helpers=[])
+    need = {h for h, fn in _ACT_HELPERS.items() if re.search(rf"\b{fn}\(", body)}
+    for h in list(need):
+        need |= _ACT_HELPER_NEEDS.get(h, set())
+    return CCode(render("activations.c.j2", used=used, helpers=sorted(need)))
 
 
 def render_gemm_shared(ctx):
