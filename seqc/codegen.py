@@ -83,6 +83,13 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), undefined=
                           trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
                           finalize=_finalize)
 
+def _times(expr, n):
+    """`expr * n` with the arithmetic folded here: `expr` alone when n is 1."""
+    return str(expr) if n == 1 else f"{expr} * {n}"
+
+
+_env.globals["times"] = _times
+
 # The C API, shared by the header and cffi's cdef.
 CDEF = """
 typedef struct seqc_model seqc_model;
