@@ -45,7 +45,8 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
 
     `perm` is the new file's mode (default: what open() would give, 0o666 less the umask).
     When `path` is a symlink and `follow_symlink` is true, the file it points to is replaced
-    (as open(path, "w") would write there); otherwise the link itself is replaced."""
+    (as open(path, "w") would write there); otherwise the link itself is replaced. A path that
+    is not a regular file (os.devnull, a FIFO) is written in place."""
     if not any(c in mode for c in "wx") or "+" in mode:
         raise ValueError(f"atomic_write needs a write mode ('w', 'wb', 'x'...), got {mode!r}")
     path = os.fspath(path)
@@ -53,6 +54,11 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
         path = os.path.realpath(path)
     if "x" in mode and os.path.lexists(path):
         raise FileExistsError(f"{path} exists")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # a device or a FIFO (os.devnull, /dev/stdout): written in place, it cannot be replaced
+        with open(path, mode.replace("x", "w"), **open_kwargs) as f:
+            yield f
+        return
     dirpath = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)[:100]}.", suffix=".tmp", dir=dirpath)
     try:
