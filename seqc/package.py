@@ -9,8 +9,12 @@ length is specialised from the build cache (the library the package holds, when 
 """
 import json
 import os
+import re
 
 import numpy as np
+
+from . import build
+from .errors import BuildError
 
 
 def load_model(pkg_dir, seed=None):
@@ -18,8 +22,28 @@ def load_model(pkg_dir, seed=None):
         desc = json.load(f)
     if "script" not in desc:
         from .runtime.model import Model
-        return Model(desc, os.path.join(pkg_dir, f"lib{desc['c_name']}.so"), seed=seed)
+        lib = package_library(pkg_dir, desc.get("library"), desc.get("library_sha256"))
+        return Model(desc, lib, seed=seed)
     return _open_model(desc, pkg_dir, seed)
+
+
+def package_library(pkg_dir, file_name, sha256):
+    """The path of a library a package's model.json names: a plain file name inside the
+    package folder (no directory part, no `..`), whose content must hash to the recorded
+    sha256. It is checked and loaded now, so a mismatch is one clear error here."""
+    where = os.path.join(pkg_dir, "model.json")
+    if file_name is None or sha256 is None:
+        raise BuildError(f"{where} records no library file and sha256 (written by an older seqc?): "
+                         "compile the package again")
+    if (not isinstance(file_name, str) or file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name
+            or "\0" in file_name or os.path.basename(file_name) != file_name or not file_name.endswith(".so")):
+        raise BuildError(f"{where}: the library must be a .so file name inside the package folder, got {file_name!r}")
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise BuildError(f"{where}: bad library sha256 {sha256!r}")
+    path = os.path.join(os.path.abspath(pkg_dir), file_name)
+    build.load(path, sha256)
+    build.trust(path, sha256)
+    return path
 
 
 def _open_model(desc, pkg_dir, seed):
@@ -42,7 +66,7 @@ def _open_model(desc, pkg_dir, seed):
     model._seed = seed
     model._bind_compiled(weights)
     for built in desc.get("prebuilt", []):
-        d, lib = built["desc"], os.path.join(pkg_dir, built["library"])
+        d, lib = built["desc"], package_library(pkg_dir, built.get("library"), built.get("sha256"))
         shape = tuple(d["input_shape"])
         model._prebuilt[(shape, None)] = model._prebuilt[(shape, tuple(d["y_shape"]))] = (d, lib)
     return model
