@@ -127,7 +127,8 @@ def default_flags():
     # gcc turns short copy/zero loops (a GEMM tile's rows, a packed panel's rows) into memcpy /
     # memset calls; in the small GEMMs of recurrent layers those calls cost ~10-20% of a step
     nolib = ["-fno-tree-loop-distribute-patterns"] if _probe(("-fno-tree-loop-distribute-patterns",)) is not None else []
-    quiet = [] if omp else ["-Wno-unknown-pragmas"]   # without OpenMP its pragmas are ignored, by design
+    # without OpenMP its pragmas are ignored, by design, and a thread count only they read is unused
+    quiet = [] if omp else ["-Wno-unknown-pragmas", "-Wno-unused-parameter"]
     return tuple(base + nolib + arch + omp + quiet)
 
 

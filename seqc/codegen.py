@@ -418,6 +418,9 @@ class Context:
     def is_sparse(self, op):
         return self.graph.sparse_update is not None and self.graph.sparse_update["op"] is op
 
+    def render_shared(self, template, **kw):
+        return render(template, **{**self.gemm, **kw})
+
     def render(self, template, op, **kw):
         kind = ops.kind_of(op)
         bwd = kind.backward_args(op, self)
@@ -470,8 +473,12 @@ def generate(graph, flags, source="<api>"):
     ctx = Context(graph, gemm, states)
     kinds = [ops.kind_of(op) for op in graph.ops]
     kernels, fwd, bwd, used_acts = [], [], [], set()
+    shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
     work = wpack = 0
     for op, kind in zip(graph.ops, kinds):
+        for name, make in kind.shared_kernels(op, ctx):
+            if name not in shared:
+                shared[name] = CCode(make())
         kernels.append(CCode(kind.render(op, ctx)))
         fwd.append(CCode(kind.forward_call(op, ctx)))
         b = kind.backward_call(op, ctx)
@@ -540,7 +547,7 @@ def generate(graph, flags, source="<api>"):
         n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
         y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=len(graph.metrics),
         buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
-        activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
+        activations_c=act_c, gemm_c=gemm_c, kernels=list(shared.values()) + kernels, loss_c=loss_c, metric_c=metric_c,
         optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
         loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
         output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,

@@ -14,6 +14,7 @@ An op kind is a class with one instance in `KINDS`. It owns everything about tha
                                and the call site are both made from this one list, so a variant
                                declares exactly the parameters it uses
   render(op, ctx)              the kernel functions, from the kind's template
+  shared_kernels(op, ctx)      helpers named by shape that ops of the model share (emitted once)
 
 `ctx` (codegen.Context) names the C expressions of tensors, gradients, buffers and weights.
 """
@@ -102,6 +103,10 @@ class OpKind:
     def backward_call(self, op, ctx):
         args = self.backward_args(op, ctx)
         return None if args is None else call(f"{ctx.fn(op)}_backward", args)
+
+    def shared_kernels(self, op, ctx):
+        """Kernels several ops may share, as [(function name, C)]: the model emits each name once."""
+        return []
 
     def render(self, op, ctx):
         raise NotImplementedError

@@ -116,6 +116,16 @@ class Recurrent(OpKind):
             args.append(Arg("const float *" if b.saved else "float *", b.role, ctx.buf(op, b.role)))
         return args + [Arg("const seqc_team *", "tm", "&m->team")]
 
+    def shared_kernels(self, op, ctx):
+        """The recurrent products' shapes (K, N): h_{t-1} U and dz U^T (GRU reset_after=False:
+        U_zr and U_h apart)."""
+        a = op.attrs
+        U, G = a.U, gate_columns(a)
+        shapes = ([(U, 2 * U), (U, U), (2 * U, U)] if a.cell == "gru" and not a.reset_after
+                  else [(U, G), (G, U)])
+        return [(f"rnn_rows_{K}x{N}", lambda K=K, N=N: ctx.render_shared("rnn_rows.c.j2", K=K, N=N))
+                for K, N in shapes]
+
     def render(self, op, ctx):
         return ctx.render(self.template, op, has_bias="bias" in op.params, needs_dx=op.needs_dx,
                           **asdict(op.attrs), **ctx.gemm)
