@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from .. import activations
 from ..errors import SeqcError
-from .activation import ActivationAttrs, epilogue_reads_y
-from .base import Arg, Buf, OpKind, register
+from .activation import ActivationAttrs, epilogue_backward_args, epilogue_forward_args, epilogue_reads_y
+from .base import Buf, OpKind, register
 from .shapes import fmt
 
 
@@ -34,30 +34,10 @@ class Dense(OpKind):
         return {op.attrs.act} - {"linear"}     # a linear epilogue calls nothing
 
     def forward_args(self, op, ctx):
-        args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
-                Arg("const float *", "W", ctx.w(op, "kernel"))]
-        if "bias" in op.params:
-            args.append(Arg("const float *", "bias", ctx.w(op, "bias")))
-        args.append(Arg("float *", "y", ctx.y(op)))
-        if op.save_pre:
-            args.append(Arg("float *", "z", ctx.buf(op, "pre")))
-        return args + [Arg("const seqc_team *", "tm", "&m->team")]
+        return epilogue_forward_args(op, ctx)
 
     def backward_args(self, op, ctx):
-        args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op))]
-        if op.needs_dx:
-            args.append(Arg("const float *", "W", ctx.w(op, "kernel")))
-        if epilogue_reads_y(op):
-            args.append(Arg("const float *", "y", ctx.y(op)))
-        if op.save_pre:
-            args.append(Arg("const float *", "z", ctx.buf(op, "pre")))
-        args.append(Arg("float *", "dy", ctx.dy(op)))
-        if op.needs_dx:
-            args.append(Arg("float *", "dx", ctx.dx(op)))
-        args.append(Arg("float *", "dW", ctx.dw(op, "kernel")))
-        if "bias" in op.params:
-            args.append(Arg("float *", "db", ctx.dw(op, "bias")))
-        return args + [Arg("const seqc_team *", "tm", "&m->team")]
+        return epilogue_backward_args(op, ctx)
 
     def render(self, op, ctx):
         x, y = op.inputs[0], op.output
