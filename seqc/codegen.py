@@ -379,9 +379,11 @@ class Context:
         self.gemm = gemm
         self._owners = passes.owners(graph)
         self._states = states
+        self.kernel_fn = {}
 
     def fn(self, op):
-        return op.cname
+        """The prefix of the op's kernel functions (generate settles it before any call is made)."""
+        return self.kernel_fn[id(op)]
 
     def tensor(self, t):
         return "m->buf." + member(passes.value_key(self.graph, t, self._owners))
@@ -424,8 +426,9 @@ class Context:
     def render(self, template, op, **kw):
         kind = ops.kind_of(op)
         bwd = kind.backward_args(op, self)
-        return render(template, fn=op.cname, name=c_comment(f"{op.name} ({op.cname})"),
-                      forward_params=prototype(kind.forward_args(op, self)),
+        kw = {"name": f"{op.name} ({op.cname})", **kw}
+        kw["name"] = c_comment(kw["name"])
+        return render(template, fn=self.fn(op), forward_params=prototype(kind.forward_args(op, self)),
                       backward_params=prototype(bwd) if bwd is not None else "", **{**self.gemm, **kw})
 
 
@@ -475,11 +478,22 @@ def generate(graph, flags, source="<api>"):
     kernels, fwd, bwd, used_acts = [], [], [], set()
     shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
     work = wpack = 0
+    emitted = {}           # kernel name -> its C: ops whose kernels render alike share them
     for op, kind in zip(graph.ops, kinds):
         for name, make in kind.shared_kernels(op, ctx):
             if name not in shared:
                 shared[name] = CCode(make())
-        kernels.append(CCode(kind.render(op, ctx)))
+        base, n = kind.kernel_name(op), 1
+        while True:
+            ctx.kernel_fn[id(op)] = name = base if n == 1 else f"{base}_v{n}"
+            code = CCode(kind.render(op, ctx))
+            if name not in emitted:
+                emitted[name] = code
+                kernels.append(code)
+                break
+            if emitted[name] == code:
+                break
+            n += 1
         fwd.append(CCode(kind.forward_call(op, ctx)))
         b = kind.backward_call(op, ctx)
         if b is not None:

@@ -104,6 +104,11 @@ class OpKind:
         args = self.backward_args(op, ctx)
         return None if args is None else call(f"{ctx.fn(op)}_backward", args)
 
+    def kernel_name(self, op):
+        """The name of the op's kernels: ops whose kernels render the same under one name share
+        them (seqc's C name of the layer unless the kind names its kernels by shape)."""
+        return op.cname
+
     def shared_kernels(self, op, ctx):
         """Kernels several ops may share, as [(function name, C)]: the model emits each name once."""
         return []

@@ -89,7 +89,7 @@ class Recurrent(OpKind):
                  Arg("const float *", "Um", ctx.w(op, "recurrent_kernel"))]
         if "bias" in op.params:
             args.append(Arg("const float *", "bias", ctx.w(op, "bias")))
-        args += [Arg("float *", "y", ctx.y(op))]
+        args += [Arg("float *", "y", ctx.y(op)), Arg("int ", "return_sequences", str(int(a.return_sequences)))]
         args += [Arg("float *", b.role, ctx.buf(op, b.role)) for b in self.buffers(op) if b.saved]
         if a.stateful:
             args.append(Arg("float *", "state", ctx.state(op)))
@@ -102,7 +102,8 @@ class Recurrent(OpKind):
             args.append(Arg("const float *", "x", ctx.x(op)))
         if op.needs_dx:
             args.append(Arg("const float *", "W", ctx.w(op, "kernel")))
-        args += [Arg("const float *", "Um", ctx.w(op, "recurrent_kernel")), Arg("const float *", "dy", ctx.dy(op))]
+        args += [Arg("const float *", "Um", ctx.w(op, "recurrent_kernel")), Arg("const float *", "dy", ctx.dy(op)),
+                 Arg("int ", "return_sequences", str(int(a.return_sequences)))]
         if op.needs_dx:
             args.append(Arg("float *", "dx", ctx.dx(op)))
         args += [Arg("float *", "dW", ctx.dw(op, "kernel")), Arg("float *", "dU", ctx.dw(op, "recurrent_kernel"))]
@@ -116,6 +117,11 @@ class Recurrent(OpKind):
             args.append(Arg("const float *" if b.saved else "float *", b.role, ctx.buf(op, b.role)))
         return args + [Arg("const seqc_team *", "tm", "&m->team")]
 
+    def kernel_name(self, op):
+        """Layers of one cell type and shape share their kernels (return_sequences is a parameter)."""
+        a = op.attrs
+        return f"{ {'simple': 'simple_rnn'}.get(a.cell, a.cell)}_{a.T}x{a.F}x{a.U}"
+
     def shared_kernels(self, op, ctx):
         """The recurrent products' shapes (K, N): h_{t-1} U and dz U^T (GRU reset_after=False:
         U_zr and U_h apart)."""
@@ -127,7 +133,10 @@ class Recurrent(OpKind):
                 for K, N in shapes]
 
     def render(self, op, ctx):
-        return ctx.render(self.template, op, has_bias="bias" in op.params, needs_dx=op.needs_dx,
+        a = op.attrs
+        cell = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}[a.cell]
+        return ctx.render(self.template, op, name=f"{cell} of {a.T} steps, {a.F} features -> {a.U} units",
+                          has_bias="bias" in op.params, needs_dx=op.needs_dx,
                           **asdict(op.attrs), **ctx.gemm)
 
 
