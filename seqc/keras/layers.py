@@ -570,3 +570,10 @@ LAYERS.update({"Convolution1D": Conv1D, "Convolution2D": Conv2D, "MaxPool1D": Ma
                "MaxPool2D": MaxPooling2D, "AvgPool1D": AveragePooling1D, "AvgPool2D": AveragePooling2D,
                "GlobalAvgPool1D": GlobalAveragePooling1D, "GlobalAvgPool2D": GlobalAveragePooling2D,
                "GlobalMaxPool1D": GlobalMaxPooling1D, "GlobalMaxPool2D": GlobalMaxPooling2D})
+
+# layers that move values (seqc/keras/resample_layers.py)
+from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D,  # noqa: E402
+                              UpSampling2D)
+from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
+
+LAYERS.update(_RESAMPLE_LAYERS)

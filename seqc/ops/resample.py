@@ -1,0 +1,126 @@
+"""Layers that move values without arithmetic on them, channels_last: RepeatVector (a vector
+repeated n times), UpSampling1D/2D (nearest: each row / pixel repeated), Cropping1D/2D (a
+window of the input). Their backward passes sum (repeats) or scatter (crops) the gradient."""
+from dataclasses import asdict, dataclass
+
+from ..errors import SeqcError
+from .base import Arg, OpKind, register
+from .shapes import fmt, spatial
+
+
+def _io_args(op, ctx):
+    return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+
+
+def _grad_args(op, ctx):
+    return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+
+@dataclass(frozen=True)
+class RepeatAttrs:
+    N: int                   # repeats
+    F: int                   # features
+
+
+@register
+class RepeatVector(OpKind):
+    """(F,) -> (N, F); backward: dx = the sum of dy over the N copies."""
+    kind = "repeat_vector"
+    template = "repeat_vector.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx)
+
+    def backward_args(self, op, ctx):
+        return _grad_args(op, ctx) if op.needs_dx else None
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+@dataclass(frozen=True)
+class UpsampleAttrs:
+    """(H, W, C) -> (H SH, W SW, C), each pixel repeated SH x SW times (1-D: H = 1, SH = 1)."""
+    H: int
+    W: int
+    C: int
+    SH: int
+    SW: int
+
+
+@register
+class Upsample(OpKind):
+    kind = "upsample"
+    template = "upsample.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx)
+
+    def backward_args(self, op, ctx):
+        return _grad_args(op, ctx) if op.needs_dx else None
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+@dataclass(frozen=True)
+class CropAttrs:
+    """(H, W, C) -> (OH, OW, C): the window starting at row T, column L (1-D: H = OH = 1)."""
+    H: int
+    W: int
+    C: int
+    T: int
+    L: int
+    OH: int
+    OW: int
+
+
+@register
+class Crop(OpKind):
+    kind = "crop"
+    template = "crop.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx)
+
+    def backward_args(self, op, ctx):
+        return _grad_args(op, ctx) if op.needs_dx else None
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+def lower_RepeatVector(b, layer, x):
+    if len(x.shape) != 1:
+        raise SeqcError(f"layer {layer.name!r} (RepeatVector) expects inputs of shape (batch, features), "
+                        f"got {fmt(x.shape)}", layer.loc)
+    n = layer.config["n"]
+    return b.op("repeat_vector", layer, x, (n, x.shape[0]), {}, RepeatAttrs(N=n, F=x.shape[0]))
+
+
+def _lower_upsampling(b, layer, x):
+    rank = layer.config["rank"]
+    H, W, C = spatial(layer, x, rank)
+    size = tuple(layer.config["size"])
+    sh, sw = (1, size[0]) if rank == 1 else size
+    out = (W * sw, C) if rank == 1 else (H * sh, W * sw, C)
+    return b.op("upsample", layer, x, out, {}, UpsampleAttrs(H=H, W=W, C=C, SH=sh, SW=sw))
+
+
+lower_UpSampling1D = lower_UpSampling2D = _lower_upsampling
+
+
+def _lower_cropping(b, layer, x):
+    rank = layer.config["rank"]
+    H, W, C = spatial(layer, x, rank)
+    crop = layer.config["cropping"]                 # ((top, bottom), (left, right)); 1-D: ((0, 0), (a, b))
+    (t, bm), (l, r) = ((0, 0), tuple(crop[0])) if rank == 1 else (tuple(crop[0]), tuple(crop[1]))
+    oh, ow = H - t - bm, W - l - r
+    if oh <= 0 or ow <= 0:
+        raise SeqcError(f"layer {layer.name!r} ({layer.kind}): cropping {layer.config['cropping']} leaves nothing "
+                        f"of the input {fmt(x.shape)}", layer.loc)
+    out = (ow, C) if rank == 1 else (oh, ow, C)
+    return b.op("crop", layer, x, out, {}, CropAttrs(H=H, W=W, C=C, T=t, L=l, OH=oh, OW=ow))
+
+
+lower_Cropping1D = lower_Cropping2D = _lower_cropping
