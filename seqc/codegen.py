@@ -571,7 +571,7 @@ def generate(graph, flags, source="<api>"):
                             for a in (k.backward_args(op, ctx) or ())),
         uniform=random_fwd, team_size=any(k.uses_team_size for k in kinds),
         slot_init=kind in SLOT_INIT)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", graph.name):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
     c = render("model.c.j2", **model_ctx)
     h = render("model.h.j2", name=graph.name, cdef=CCode(CDEF))
