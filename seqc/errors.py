@@ -31,4 +31,6 @@ class SeqcError(ValueError):
 
 
 class BuildError(Exception):
-    """The C compiler failed; the message holds the compiler's output."""
+    """Building or loading a model library failed: the compiler rejected the generated C (the
+    message names the build log, which holds the compiler's output), the build cache is not
+    private, or a library does not match its recorded content hash. One line, no traceback."""
