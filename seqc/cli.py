@@ -164,7 +164,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
         if lib_path is not None:
             build.export(lib_path, tmp)
         with open(os.path.join(tmp, "model.json"), "w") as f:
-            json.dump(desc, f, indent=1)
+            json.dump(desc.to_json(), f, indent=1)
             f.write("\n")
         with open(os.path.join(tmp, "__init__.py"), "w") as f:
             f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
@@ -228,10 +228,10 @@ def compile_package(spec, name, args, source):
                             "the sequence length open", spec.layers[0].loc if spec.layers else spec.loc)
         desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)    # NAME.c, NAME.h, libNAME.so
         return desc, lib_path, format_summary(desc)
-    desc = pipeline.describe_open(spec)
     from importlib.util import decode_source     # the script's text as ast read it (coding cookie)
-    desc["script"] = {"file": os.path.basename(args.model), "text": decode_source(source),
-                      "defines": list(args.define)}
+    from .description import Prebuilt, ScriptSource
+    desc = pipeline.describe_open(spec).replace(
+        script=ScriptSource(os.path.basename(args.model), decode_source(source), tuple(args.define)))
     lib_path = None
     if seq_len is not None:
         shape, loc = format_shape(spec.input_shape), spec.layers[0].loc if spec.layers else spec.loc
@@ -243,19 +243,19 @@ def compile_package(spec, name, args, source):
                             "length; they are bound at first use (omit --seq-len)", loc)
         fixed = dataclasses.replace(spec, input_shape=pipeline.bind_shape(spec.input_shape, seq_len))
         d, lib_path, _ = pipeline.compile_spec(fixed, c_name=name)      # NAME.c, NAME.h, libNAME.so
-        desc["prebuilt"] = [{"desc": d, "library": f"lib{name}.so"}]
+        desc = desc.replace(prebuilt=(Prebuilt(d, f"lib{name}.so"),))
     return desc, lib_path, format_summary(desc)
 
 
 def _open_note(desc):
     """For a package whose input shape is open: how and when it is specialised."""
-    if "script" not in desc:
+    if desc.script is None:
         return ""
-    shape = desc["input_shape"]
+    shape = desc.input_shape
     what = ("sequence length" if shape[0] is None and shape.count(None) == 1
             else f"shape {format_shape(shape)}")
-    built = "".join(f"\n{b['library']} holds the build for input shape {format_shape(b['desc']['input_shape'])} "
-                    "(--seq-len)." for b in desc.get("prebuilt", []))
+    built = "".join(f"\n{b.library} holds the build for input shape {format_shape(b.description.input_shape)} "
+                    "(--seq-len)." for b in desc.prebuilt)
     return _OPEN_NOTE.format(what=what, built=built)
 
 
@@ -314,10 +314,11 @@ def _memo_path(key):
 def memo_get(key):
     if os.environ.get("SEQC_NO_MEMO"):
         return None
+    from .description import ModelDescription
     try:
         with open(_memo_path(key)) as f:
             entry = json.load(f)
-        desc, lib, summary = entry["desc"], entry["lib"], entry["summary"]
+        desc, lib, summary = ModelDescription.from_json(entry["desc"]), entry["lib"], entry["summary"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return (desc, lib, summary) if lib is None or os.path.isfile(lib) else None
@@ -329,7 +330,7 @@ def memo_put(key, desc, lib_path, summary):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
-            json.dump({"desc": desc, "lib": lib_path and os.path.abspath(lib_path), "summary": summary}, f)
+            json.dump({"desc": desc.to_json(), "lib": lib_path and os.path.abspath(lib_path), "summary": summary}, f)
         os.replace(tmp, path)
     except OSError:
         pass      # a read-only cache only costs speed

@@ -12,37 +12,42 @@ import os
 
 import numpy as np
 
+from .description import ModelDescription
+from .errors import SeqcError
+
+
+def read_description(pkg_dir):
+    """The ModelDescription of a package's model.json (a clear SeqcError if it cannot be read)."""
+    path = os.path.join(pkg_dir, "model.json")
+    try:
+        with open(path) as f:
+            return ModelDescription.from_json(json.load(f))
+    except OSError as e:
+        raise SeqcError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise SeqcError(f"{path}: {e}") from None
+
 
 def load_model(pkg_dir, seed=None):
-    with open(os.path.join(pkg_dir, "model.json")) as f:
-        desc = json.load(f)
-    if "script" not in desc:
+    desc = read_description(pkg_dir)
+    if desc.script is None:
         from .runtime.model import Model
-        return Model(desc, os.path.join(pkg_dir, f"lib{desc['c_name']}.so"), seed=seed)
+        return Model(desc, os.path.join(pkg_dir, f"lib{desc.c_name}.so"), seed=seed)
     return _open_model(desc, pkg_dir, seed)
 
 
 def _open_model(desc, pkg_dir, seed):
-    from . import initializers
     from .frontend.ast_frontend import parse_model
     from .frontend.source import parse_defines
     from .keras import layers
-    from .runtime.model import global_rng
-    script = desc["script"]
-    counts = dict(layers._name_counts)    # the static reading restarts the layer-name counters:
-    try:                                  # names as at `seqc compile`, the session's counters kept
-        model = parse_model(script["file"], parse_defines(script["defines"]), source=script["text"])
-    finally:
-        layers._name_counts.clear()
-        layers._name_counts.update(counts)
+    from .runtime.model import global_rng, initial_weights
+    script = desc.script
+    with layers.name_counters_kept():   # the static reading restarts the layer-name counters:
+        #                                 names as at `seqc compile`, the session's counters kept
+        model = parse_model(script.file, parse_defines(list(script.defines)), source=script.text)
     # the same draws as runtime.Model(seed): the dropout stream's seed, then the weights in order
     rng = np.random.default_rng(seed) if seed is not None else global_rng()
     rng.integers(0, 2 ** 63)
-    weights = [initializers.initialize(p["initializer"], p["shape"], rng) for p in desc["params"]]
-    model._seed = seed
-    model._bind_compiled(weights)
-    for built in desc.get("prebuilt", []):
-        d, lib = built["desc"], os.path.join(pkg_dir, built["library"])
-        shape = tuple(d["input_shape"])
-        model._prebuilt[(shape, None)] = model._prebuilt[(shape, tuple(d["y_shape"]))] = (d, lib)
+    model.bind_package(initial_weights(desc, rng), seed=seed,
+                       prebuilt=[(b.description, os.path.join(pkg_dir, b.library)) for b in desc.prebuilt])
     return model

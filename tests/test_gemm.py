@@ -348,7 +348,7 @@ def test_threaded_model_matches_single_thread_and_numpy():
     eng = model._runtime._engine
     if "-fopenmp" not in build.default_flags():
         pytest.skip("no OpenMP in this compiler: a single thread, nothing to compare")
-    assert eng.lib.seqc_get_threads() >= 2, "tests run with OMP_NUM_THREADS=2 (conftest)"
+    assert eng.get_threads() >= 2, "tests run with OMP_NUM_THREADS=2 (conftest)"
     rng = np.random.default_rng(6)
     ws = [rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()]
     model.set_weights(ws)
@@ -357,10 +357,10 @@ def test_threaded_model_matches_single_thread_and_numpy():
     try:
         results = {}
         for n in (1, 2):
-            eng.lib.seqc_set_threads(n)
+            eng.set_threads(n)
             results[n] = (eng.predict(x, 100), eng.gradients(x, y))
     finally:
-        eng.lib.seqc_set_threads(2)
+        eng.set_threads(2)
     (p1, (l1, g1)), (p2, (l2, g2)) = results[1], results[2]
     np.testing.assert_array_equal(p1, p2)
     assert l1 == l2

@@ -5,6 +5,7 @@ at construction time; `spec()` turns it into plain data (seqc.spec.LayerSpec). T
 front end constructs these same classes from literal arguments, so both front ends share
 one set of argument rules.
 """
+import contextlib
 import sys
 
 import numpy as np
@@ -32,6 +33,17 @@ def unique_name(base):
 
 def reset_names():
     _name_counts.clear()
+
+
+@contextlib.contextmanager
+def name_counters_kept():
+    """Run a block that may reset or advance the layer-name counters, then put them back."""
+    saved = dict(_name_counts)
+    try:
+        yield
+    finally:
+        _name_counts.clear()
+        _name_counts.update(saved)
 
 
 def caller_loc():

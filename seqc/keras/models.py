@@ -3,6 +3,7 @@ delegates fit / evaluate / predict to the runtime model over the generated C."""
 import numpy as np
 
 from .. import initializers
+from ..description import describe
 from ..errors import SeqcError
 from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng, read_weights, write_weights
 from ..spec import CompileSpec, ModelSpec
@@ -147,7 +148,17 @@ class Sequential:
             return
         self._input_key = tuple(self._input_shape())
         self._runtime = self._make_runtime(None, weights)
-        self._optimizer._engine = self._runtime._engine
+        self._optimizer.bind(self._runtime.engine)
+
+    def bind_package(self, weights, seed=None, prebuilt=()):
+        """A compiled package's model, after the static front end read its script (compile()
+        included): seed the dropout stream, register the libraries the package ships
+        (`(description, library path)` pairs, each for one input shape), bind the weights."""
+        self._seed = seed
+        for desc, lib in prebuilt:
+            shape = tuple(desc.input_shape)
+            self._prebuilt[(shape, None)] = self._prebuilt[(shape, desc.y_shape)] = (desc, lib)
+        self._bind_compiled(weights)
 
     def _make_runtime(self, y_shape, weights):
         key = (self._input_key, None if y_shape is None else tuple(y_shape))
@@ -160,25 +171,18 @@ class Sequential:
             desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()
-        rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights)
-        rt._respecialize = self._respecialize
+        rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights, respecialize=self._respecialize)
         rt.optimizer = _ProxyOptimizer(self)
         self._variants[key] = rt
-        self._variants[(self._input_key, tuple(desc["y_shape"]))] = rt
+        self._variants[(self._input_key, desc.y_shape)] = rt
         return rt
 
     def _switch_to(self, rt, old):
         """Make `rt` the active runtime, carrying weights and optimizer state over from `old`."""
-        if rt is old or old is None:
-            self._runtime = rt
-            self._optimizer._engine = rt._engine
-            return rt
-        rt.set_weights(old.get_weights())
-        rt._engine.slots[:] = old._engine.slots
-        rt._engine.set_iterations(old._engine.get_iterations())
-        rt._engine.set_learning_rate(old._engine.get_learning_rate())
+        if old is not None:
+            rt.take_state_from(old)
         self._runtime = rt
-        self._optimizer._engine = rt._engine
+        self._optimizer.bind(rt.engine)
         return rt
 
     def _respecialize(self, y_shape):
@@ -211,7 +215,7 @@ class Sequential:
             rt = None
             if old is not None and self._variants.get((old_key, None)) is not old:
                 try:
-                    rt = self._make_runtime(tuple(old.desc["y_shape"]), weights)
+                    rt = self._make_runtime(old.desc.y_shape, weights)
                 except SeqcError:      # those labels do not fit this length: fit will say what does
                     rt = None
             self._switch_to(rt or self._make_runtime(None, weights), old)
@@ -276,7 +280,7 @@ class Sequential:
     # ---- one layer's weights (Layer.get_weights / set_weights) ----
     def _layer_indices(self, layer):
         if self._runtime is not None:
-            names = [p["name"] for p in self._runtime.desc["params"]]
+            names = [p.name for p in self._runtime.desc.params]
         elif self.built:
             names = [p.name for p in self._forward_graph().params]
         else:
@@ -361,11 +365,7 @@ class Sequential:
         if self._runtime is not None:
             print_fn(format_summary(self._runtime.desc))
             return
-        g = self._forward_graph()
-        desc = {"name": self.name, "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c}
-                                              for n, k, s, c in g.layers],
-                "params": [{"shape": list(p.shape), "trainable": p.trainable} for p in g.params], "fused": []}
-        print_fn(format_summary(desc))
+        print_fn(format_summary(describe(self._forward_graph()).replace(name=self.name)))
 
     def get_layer(self, name=None, index=None):
         if index is not None:
