@@ -1,0 +1,155 @@
+"""Threads sharing one model (run by tests/test_threads.py in a subprocess, so that a crash
+fails that test instead of killing pytest).
+
+    python tests/thread_stress.py same|growing|fit
+
+Each part prints `OK <part>` when every thread's results equal the single-threaded ones, and
+exits non-zero (an AssertionError, or a signal) otherwise.
+"""
+import sys
+import threading
+
+import numpy as np
+
+from seqc.keras.layers import Dense, Input
+from seqc.keras.models import Sequential
+
+THREADS = 4
+ROWS = 300
+EPOCHS = 30
+
+
+def mlp(weights=None):
+    model = Sequential([Input((20,)), Dense(64, activation="relu"), Dense(32, activation="tanh"),
+                        Dense(10, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    if weights is not None:
+        model.set_weights(weights)
+    return model
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(ROWS, 20)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, ROWS)]
+    return x, y
+
+
+def run_threads(target, n=THREADS):
+    """Start n threads on target(i) at once; re-raise the first error any of them raised."""
+    errors = []
+    start = threading.Barrier(n)
+
+    def body(i):
+        try:
+            start.wait()
+            target(i)
+        except BaseException as e:       # noqa: B902 -- reported to the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def part_same():
+    """4 threads predict at one batch size, many times: each result equals the single-threaded one."""
+    x, _ = data()
+    model = mlp()
+    ref = model.predict(x, batch_size=32, verbose=0)
+    wrong = []
+
+    def work(i):
+        for _ in range(40):
+            out = model.predict(x, batch_size=32, verbose=0)
+            if not np.array_equal(out, ref):
+                wrong.append(i)
+
+    run_threads(work)
+    assert not wrong, f"{len(wrong)} of {THREADS * 40} concurrent predictions differ from the single-threaded one"
+
+
+def part_growing():
+    """A fresh model (arena not grown yet); each thread predicts at growing batch sizes, so the
+    arena is reallocated while other threads run."""
+    x, _ = data()
+    weights = mlp().get_weights()
+    sizes = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, ROWS]
+    reference = mlp(weights)
+    refs = {b: reference.predict(x, batch_size=b, verbose=0) for b in sizes}
+    model = mlp(weights)
+    wrong = []
+
+    def work(i):
+        for rep in range(3):
+            for b in sizes[i % 3:]:
+                out = model.predict(x, batch_size=b, verbose=0)
+                if not np.array_equal(out, refs[b]):
+                    wrong.append((i, b))
+            out = model(x[:7 + i])            # __call__: one batch of its own size
+            if not np.allclose(out, refs[1][:7 + i], rtol=1e-5, atol=1e-6):
+                wrong.append((i, "call"))
+
+    run_threads(work)
+    assert not wrong, f"concurrent predictions differ from the single-threaded ones: {wrong[:10]}"
+
+
+def part_fit():
+    """fit in one thread while three others predict, evaluate and read weights: the training
+    history and final weights equal those of the same fit run alone."""
+    x, y = data()
+    weights = mlp().get_weights()
+    alone = mlp(weights)
+    h_alone = alone.fit(x, y, batch_size=16, epochs=EPOCHS, shuffle=False, verbose=0).history
+    w_alone = alone.get_weights()
+
+    model = mlp(weights)
+    done = threading.Event()
+    result = {}
+    calls = [0] * THREADS
+
+    def work(i):
+        if i == 0:
+            try:
+                result["history"] = model.fit(x, y, batch_size=16, epochs=EPOCHS, shuffle=False, verbose=0).history
+            finally:
+                done.set()
+            return
+        b = 1
+        while not done.is_set():
+            calls[i] += 1
+            b = (b + 7 * i) % ROWS + 1
+            out = model.predict(x[:b], verbose=0)
+            assert out.shape == (b, 10) and np.isfinite(out).all()
+            assert np.allclose(out.sum(axis=1), 1, atol=1e-5)
+            if i == 2:
+                loss, acc = model.evaluate(x, y, batch_size=b, verbose=0)
+                assert np.isfinite(loss) and 0 <= acc <= 1
+            if i == 3:
+                assert [w.shape for w in model.get_weights()] == [w.shape for w in weights]
+
+    run_threads(work)
+    assert min(calls[1:]) > 0, calls
+    assert result["history"] == h_alone, (result["history"], h_alone)
+    for a, b in zip(model.get_weights(), w_alone):
+        assert np.array_equal(a, b)
+
+    # train_on_batch from every thread at once: serialised, so 4 x 10 optimizer steps in all
+    def steps(i):
+        for k in range(10):
+            loss = model.train_on_batch(x[k * 8:(k + 1) * 8], y[k * 8:(k + 1) * 8])[0]
+            assert np.isfinite(loss)
+
+    before = model.optimizer.iterations
+    run_threads(steps)
+    assert model.optimizer.iterations - before == THREADS * 10, model.optimizer.iterations - before
+
+
+if __name__ == "__main__":
+    part = sys.argv[1]
+    {"same": part_same, "growing": part_growing, "fit": part_fit}[part]()
+    print("OK", part)
