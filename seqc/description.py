@@ -192,13 +192,15 @@ _READERS = {
 def describe(graph, compile_spec=None, states=None):
     """The description of a lowered graph: shapes, parameters and summary rows; with training
     attached (`lower.attach_training`, passes run), also the loss, metrics, optimizer, label
-    shape and fusions. `states` is `passes.state_layout(graph)` of a compiled graph."""
+    shape and fusions. `states` is `passes.state_layout(graph)` of a compiled graph.
+    Initializers, optimizer settings and expressions are kept in their JSON form (lists for
+    tuples), so that a description equals itself read back from model.json."""
     from . import __version__
     out = graph.output.shape
     desc = ModelDescription(
         name=graph.name, input_shape=tuple(graph.input.shape), output_shape=tuple(out),
         layers=tuple(LayerInfo(n, k, tuple(s), c) for n, k, s, c in graph.layers),
-        params=tuple(ParamInfo(p.name, tuple(p.shape), p.initializer, p.trainable, p.offset) for p in graph.params),
+        params=tuple(ParamInfo(p.name, tuple(p.shape), _plain(p.initializer), p.trainable, p.offset) for p in graph.params),
         batch_size=graph.batch_size)
     if graph.loss is None:
         return desc
@@ -206,9 +208,9 @@ def describe(graph, compile_spec=None, states=None):
     return desc.replace(
         seqc_version=__version__, fused=tuple(graph.fused),
         y_shape=_shape(graph.y_shape),
-        loss=LossInfo(graph.loss.name, graph.loss.fused, graph.loss.expr.to_json()),
-        metrics=tuple(MetricInfo(m.name, m.per_sample, m.expr.to_json()) for m in graph.metrics),
-        optimizer=OptimizerInfo(graph.optimizer["kind"], dict(graph.optimizer["config"])),
+        loss=LossInfo(graph.loss.name, graph.loss.fused, _plain(graph.loss.expr.to_json())),
+        metrics=tuple(MetricInfo(m.name, m.per_sample, _plain(m.expr.to_json())) for m in graph.metrics),
+        optimizer=OptimizerInfo(graph.optimizer["kind"], _plain(graph.optimizer["config"])),
         sparse_labels=compile_spec is not None and compile_spec.loss.builtin == "sparse_categorical_crossentropy",
         num_classes=out[-1] if out else 1,
         index_range=graph.index_range,
