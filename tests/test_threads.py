@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-@pytest.mark.parametrize("part", ["same", "growing", "fit"])
+@pytest.mark.parametrize("part", ["same", "growing", "fit", "open"])
 def test_threads_sharing_a_model(part):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     r = subprocess.run([sys.executable, os.path.join(HERE, "thread_stress.py"), part], capture_output=True,

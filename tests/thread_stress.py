@@ -1,7 +1,7 @@
 """Threads sharing one model (run by tests/test_threads.py in a subprocess, so that a crash
 fails that test instead of killing pytest).
 
-    python tests/thread_stress.py same|growing|fit
+    python tests/thread_stress.py same|growing|fit|open
 
 Each part prints `OK <part>` when every thread's results equal the single-threaded ones, and
 exits non-zero (an AssertionError, or a signal) otherwise.
@@ -149,7 +149,37 @@ def part_fit():
     assert model.optimizer.iterations - before == THREADS * 10, model.optimizer.iterations - before
 
 
+def part_open():
+    """A model whose sequence length is open: threads predicting at different lengths switch
+    the model between its specialisations; every result equals the single-threaded one."""
+    from seqc.keras.layers import Embedding, GlobalAveragePooling1D
+
+    def model(weights=None):
+        m = Sequential([Embedding(40, 8), GlobalAveragePooling1D(), Dense(3, activation="softmax")])
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        if weights is not None:
+            m.set_weights(weights)
+        return m
+
+    rng = np.random.default_rng(1)
+    xs = {n: rng.integers(0, 40, (50, n)).astype(np.float32) for n in (6, 11)}
+    reference = model()
+    weights = reference.get_weights()
+    refs = {n: reference.predict(x, batch_size=8, verbose=0) for n, x in xs.items()}
+    shared = model(weights)
+    wrong = []
+
+    def work(i):
+        for rep in range(15):
+            n = (6, 11)[(i + rep) % 2]
+            if not np.array_equal(shared.predict(xs[n], batch_size=8, verbose=0), refs[n]):
+                wrong.append((i, n))
+
+    run_threads(work)
+    assert not wrong, f"predictions at switching lengths differ from the single-threaded ones: {wrong[:10]}"
+
+
 if __name__ == "__main__":
     part = sys.argv[1]
-    {"same": part_same, "growing": part_growing, "fit": part_fit}[part]()
+    {"same": part_same, "growing": part_growing, "fit": part_fit, "open": part_open}[part]()
     print("OK", part)

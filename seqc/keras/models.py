@@ -1,5 +1,7 @@
 """`keras.models.Sequential` for seqc: collects layers, compiles through the pipeline and then
 delegates fit / evaluate / predict to the runtime model over the generated C."""
+import threading
+
 import numpy as np
 
 from .. import initializers
@@ -25,6 +27,7 @@ class Sequential:
         self._prebuilt = {}       # (input shape, label shape) -> (description, library) built beforehand
         self._seed = None         # seeds the dropout stream of each runtime (a compiled package's Model(seed))
         self._weights = None
+        self._switching = threading.RLock()
         for layer in layers or []:
             self.add(layer)
 
@@ -45,7 +48,7 @@ class Sequential:
         if self._layers and layer.input_shape_arg is not None and not isinstance(self._layers[0], _layers.InputLayer):
             pass  # Keras ignores input_shape on non-first layers
         self._layers.append(layer)
-        layer._model = self
+        layer.added_to(self)
         self._runtime = None
         self._variants, self._prebuilt = {}, {}
         if self._weights is not None:
@@ -105,8 +108,8 @@ class Sequential:
             self._weights = [initializers.initialize(p.initializer, p.shape, rng) for p in graph.params]
             names = [p.name for p in graph.params]
             for layer in self._layers:   # weights given to a layer's constructor replace its initial values
-                if layer._initial_weights is not None:
-                    for i, w in zip(_param_indices(names, layer), layer._initial_weights):
+                if layer.initial_weights is not None:
+                    for i, w in zip(_param_indices(names, layer), layer.initial_weights):
                         self._weights[i] = w.copy()
             if keep is not None:   # adding a layer keeps the weights of the layers before it
                 for i, w in enumerate(keep[:len(self._weights)]):
@@ -188,8 +191,9 @@ class Sequential:
     def _respecialize(self, y_shape):
         """Labels of another shape (e.g. integer labels for 'accuracy'): compile for them, keep
         the weights and optimizer state, and make that the active runtime."""
-        old = self._runtime
-        return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
+        with self._switching:
+            old = self._runtime
+            return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
 
     def _rt(self, x=None):
         if self._compile is None:
@@ -206,20 +210,25 @@ class Sequential:
         if len(shape) != len(declared) or any(d is not None and d != s for d, s in zip(declared, shape)):
             want = "(None, " + ", ".join("None" if d is None else str(d) for d in declared) + ")"
             raise ValueError(f"Input x has shape {tuple(np.shape(x))}, but the model expects {want}")
-        if self._input_key != shape:
-            old, old_key = self._runtime, self._input_key
-            self._input_key = shape
-            weights = old.get_weights() if old is not None else self._weights
-            # labels as the compile assumes for this length (they may have the length in their
-            # shape), unless the last length was re-specialised for other labels: then those
-            rt = None
-            if old is not None and self._variants.get((old_key, None)) is not old:
-                try:
-                    rt = self._make_runtime(old.desc.y_shape, weights)
-                except SeqcError:      # those labels do not fit this length: fit will say what does
-                    rt = None
-            self._switch_to(rt or self._make_runtime(None, weights), old)
-        return self._runtime
+        with self._switching:          # threads sharing the model switch lengths one at a time
+            if self._input_key != shape:
+                self._switch_length(shape)
+            return self._runtime
+
+    def _switch_length(self, shape):
+        """Make the specialisation for input shape `shape` the active runtime."""
+        old, old_key = self._runtime, self._input_key
+        self._input_key = shape
+        weights = old.get_weights() if old is not None else self._weights
+        # labels as the compile assumes for this length (they may have the length in their
+        # shape), unless the last length was re-specialised for other labels: then those
+        rt = None
+        if old is not None and self._variants.get((old_key, None)) is not old:
+            try:
+                rt = self._make_runtime(old.desc.y_shape, weights)
+            except SeqcError:      # those labels do not fit this length: fit will say what does
+                rt = None
+        self._switch_to(rt or self._make_runtime(None, weights), old)
 
     # ---- delegation -------------------------------------------------------------------------
     @staticmethod
@@ -287,12 +296,14 @@ class Sequential:
             names = []
         return _param_indices(names, layer)
 
-    def _layer_weights(self, layer):
+    def layer_weights(self, layer):
+        """`layer.get_weights()` of one of this model's layers."""
         idx = self._layer_indices(layer)
         weights = self.get_weights() if idx else []
         return [weights[i] for i in idx]
 
-    def _set_layer_weights(self, layer, weights):
+    def set_layer_weights(self, layer, weights):
+        """`layer.set_weights(weights)` of one of this model's layers."""
         idx = self._layer_indices(layer)
         weights = list(weights)
         if len(weights) != len(idx):
@@ -326,6 +337,15 @@ class Sequential:
     def reset_states(self):
         if self._runtime is not None:
             self._runtime.reset_states()
+
+    def reset_layer_states(self, layer_name):
+        """Zero the carried state of one stateful layer (before the first run: nothing to do)."""
+        if self._runtime is not None:
+            self._runtime.reset_states(layer_name)
+
+    def layer_states(self, layer_name):
+        """One stateful layer's carried state ([h, c] or [h]); None before the model has run."""
+        return None if self._runtime is None else self._runtime.layer_states(layer_name)
 
     @property
     def optimizer(self):
