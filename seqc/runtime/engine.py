@@ -3,7 +3,6 @@
 Every call into the library goes through an `Engine` method; nothing else in seqc touches the
 cffi handle or the `seqc_*` symbols (seqc.build only compiles and loads).
 """
-import math
 import threading
 
 import numpy as np
@@ -36,7 +35,6 @@ class Engine:
         self._m = self._ffi.gc(ptr, self._lib.seqc_destroy)
         self.n_params = int(self._lib.seqc_num_params())
         self.n_metrics = len(desc.metrics)
-        self.out_size = math.prod(desc.output_shape)
         self._params = self._view(self._lib.seqc_params(self._m), self.n_params)
         self._grads = self._view(self._lib.seqc_grads(self._m), self.n_params)
         self._slots = self._view(self._lib.seqc_slots(self._m), int(self._lib.seqc_num_slots()))
@@ -125,8 +123,8 @@ class Engine:
 
     # ---- running -----------------------------------------------------------------------------
     def reserve(self, batch):
-        """Grow the arena to hold `batch` rows. Callers hold the lock: the arena is reallocated,
-        so no other call may be running on it."""
+        """Grow the arena to hold `batch` rows (seqc_reserve reallocates it: under the lock, no
+        other call is running on it). The entry points reserve inside the same hold of the lock."""
         with self.lock:
             if batch > self.capacity:
                 if self._lib.seqc_reserve(self._m, int(batch)) != 0:

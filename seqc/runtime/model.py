@@ -73,7 +73,6 @@ class Model:
         self.metrics_names = ["loss"] + [m.name for m in desc.metrics]
         self.metrics = [m.name for m in desc.metrics]
         self.name = desc.name
-        self._y_shape = tuple(desc.y_shape)
         self._respecialize = respecialize
         rng = np.random.default_rng(seed) if seed is not None else global_rng()
         self._engine.set_seed(int(rng.integers(0, 2 ** 63)))
@@ -179,13 +178,14 @@ class Model:
         """The model specialised for these labels, and the labels as float32."""
         shape = data.label_shape(y, n)
         model = self
-        if shape != self._y_shape and math.prod(shape) != math.prod(self._y_shape):
+        expected = self.desc.y_shape
+        if shape != expected and math.prod(shape) != math.prod(expected):
             if self._respecialize is None:
-                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {self._y_shape}")
+                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {expected}")
             model = self._respecialize(shape)
         classes = self.desc.num_classes if model.desc.sparse_labels else None
-        arr = data.check_y(y, n, model._y_shape, what, sparse_classes=classes)
-        return model, arr.reshape((n,) + model._y_shape)
+        arr = data.check_y(y, n, model.desc.y_shape, what, sparse_classes=classes)
+        return model, arr.reshape((n,) + model.desc.y_shape)
 
     def _check_batch(self, batch_size, default=32):
         if batch_size is None:
