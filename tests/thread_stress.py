@@ -72,6 +72,20 @@ def part_same():
     run_threads(work)
     assert not wrong, f"{len(wrong)} of {THREADS * 40} concurrent predictions differ from the single-threaded one"
 
+    # two instances of one library (the same architecture: one build), two threads each: they
+    # run in C at the same time
+    other = mlp()
+    ref_other = other.predict(x, batch_size=32, verbose=0)
+
+    def pair(i):
+        m, r = [(model, ref), (other, ref_other)][i % 2]
+        for _ in range(40):
+            if not np.array_equal(m.predict(x, batch_size=32, verbose=0), r):
+                wrong.append(i)
+
+    run_threads(pair)
+    assert not wrong, f"{len(wrong)} predictions of two instances of one library differ when run at once"
+
 
 def part_growing():
     """A fresh model (arena not grown yet); each thread predicts at growing batch sizes, so the
