@@ -143,12 +143,12 @@ cache), weights and optimizer state carried over.{built}
 def write_package(outdir, name, desc, lib_path, source, note=""):
     """OUTDIR/NAME/: __init__.py, model.json, and NAME.c, NAME.h, libNAME.so unless `lib_path`
     is None (an open length compiled without --seq-len; generated files of an earlier compile are
-    then removed). Files are replaced atomically, so a process that has the old library loaded
-    keeps a valid mapping."""
-    import shutil
-    import tempfile
-
+    then removed). model.json names the library by its file name in the package and records its
+    sha256, which the loader checks. Each file is replaced atomically (model.json last), so a
+    process that has the old library loaded keeps a valid mapping, and an interrupted compile
+    leaves a package whose model.json and library disagree, refused at load, never half a file."""
     from . import __version__
+    from .fileio import atomic_write, current_umask
     pkg = os.path.join(outdir, name)
     try:
         os.makedirs(pkg, exist_ok=True)
@@ -156,32 +156,34 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
         raise SeqcError(f"cannot create {pkg}: {e.strerror or e}") from None
     if not os.path.isdir(pkg):
         raise SeqcError(f"{pkg} exists and is not a directory")
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp = None
+    files, sha = build.exported_files(lib_path) if lib_path is not None else ({}, None)
+    desc = with_library(desc, f"lib{name}.so", sha)
+    files["__init__.py"] = _INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
+                                                 note=note).encode()
+    files["model.json"] = (json.dumps(desc.to_json(), indent=1) + "\n").encode()
+    umask = current_umask()
     try:
-        tmp = tempfile.mkdtemp(prefix=".seqc-", dir=pkg)
-        if lib_path is not None:
-            build.export(lib_path, tmp)
-        with open(os.path.join(tmp, "model.json"), "w") as f:
-            json.dump(desc.to_json(), f, indent=1)
-            f.write("\n")
-        with open(os.path.join(tmp, "__init__.py"), "w") as f:
-            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
-                                          note=note))
-        files = sorted(os.listdir(tmp))
-        for fname in files:
-            os.chmod(os.path.join(tmp, fname), (0o755 if fname.endswith(".so") else 0o644) & ~umask)
-            os.replace(os.path.join(tmp, fname), os.path.join(pkg, fname))
+        for fname, data in files.items():
+            perm = (0o755 if fname.endswith(".so") else 0o644) & ~umask
+            with atomic_write(os.path.join(pkg, fname), "wb", perm=perm, follow_symlink=False) as f:
+                f.write(data)
         for stale in (f"{name}.c", f"{name}.h", f"lib{name}.so"):
-            if stale not in files and os.path.exists(os.path.join(pkg, stale)):
+            if stale not in files and os.path.lexists(os.path.join(pkg, stale)):
                 os.unlink(os.path.join(pkg, stale))
     except OSError as e:
         raise SeqcError(f"cannot write the package {pkg}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return pkg, files
+    return pkg, sorted(files)
+
+
+def with_library(desc, lib_name, sha256):
+    """The description as model.json stores it: a fixed-shape model names its library (a file
+    name in the package) and its sha256; an open one records the sha256 of its prebuilt entry."""
+    if sha256 is None:
+        return desc
+    if desc.script is not None:
+        return desc.replace(prebuilt=tuple(dataclasses.replace(b, sha256=sha256) if b.library == lib_name else b
+                                           for b in desc.prebuilt))
+    return desc.replace(library=lib_name, library_sha256=sha256)
 
 
 def cmd_compile(args):
@@ -308,31 +310,36 @@ def memo_key(source, defines, name, path, seq_len=None):
 
 
 def _memo_path(key):
-    return os.path.join(build.cache_dir(), "compile-memo", key + ".json")
+    return os.path.join(build.cache_subdir("compile-memo"), key + ".json")
 
 
 def memo_get(key):
+    """The memo's (description, library path or None, summary), or None. The library is named
+    relative to the cache (KEY/libNAME.so) and returned only if it matches its build record."""
     if os.environ.get("SEQC_NO_MEMO"):
         return None
     from .description import ModelDescription
+    data = build.read_private(_memo_path(key))
     try:
-        with open(_memo_path(key)) as f:
-            entry = json.load(f)
+        entry = json.loads(data)
         desc, lib, summary = ModelDescription.from_json(entry["desc"]), entry["lib"], entry["summary"]
-    except (OSError, ValueError, KeyError, TypeError):
+        if lib is not None:
+            lib = build.cached_library(*lib)
+            if lib is None:
+                return None
+    except (ValueError, KeyError, TypeError):
         return None
-    return (desc, lib, summary) if lib is None or os.path.isfile(lib) else None
+    return desc, lib, summary
 
 
 def memo_put(key, desc, lib_path, summary):
-    path = _memo_path(key)
+    lib = None
+    if lib_path is not None:
+        d, lib_name = os.path.split(lib_path)
+        lib = [os.path.basename(d), lib_name]
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({"desc": desc.to_json(), "lib": lib_path and os.path.abspath(lib_path), "summary": summary}, f)
-        os.replace(tmp, path)
-    except OSError:
+        build.write_private(_memo_path(key), json.dumps({"desc": desc.to_json(), "lib": lib, "summary": summary}).encode())
+    except (OSError, BuildError):
         pass      # a read-only cache only costs speed
 
 

@@ -1,21 +1,94 @@
 """Code generation: a planned Graph -> one C translation unit and its header.
 
-Each op kind renders its own template (seqc/templates/<kind>.c.j2) into kernel functions,
-and contributes one call line to the forward and backward passes; `model.c.j2` lays out the
-constants, the arena and the entry points. Losses and metrics are expression graphs
+`generate` is a loop over the graph's ops asking each op's kind (seqc/ops) for its kernels,
+its forward and backward calls and its scratch; `model.c.j2` lays out the constants, the
+buffers, the arena and the entry points. Losses and metrics are expression graphs
 (seqc.trace) emitted as loop nests by `emit_expr`.
+
+No user text reaches the C as code: every value a template receives passes `c_value` (finite
+numbers in range, C text seqc made itself, or plain text without quotes, comment delimiters,
+'#' or line breaks), names only appear through `c_comment`, and every identifier in the C is
+made by seqc (lower.c_names).
 """
 import math
+import numbers
 import os
+import re
 
 import jinja2
 
-from . import __version__, activations, trace
-from .passes import plan_memory, state_layout
+from . import __version__, ops, passes, trace
+from .ops.base import prototype
 
 _TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+
+
+class CodegenError(Exception):
+    """A value that must never reach the C did (a bug in seqc, not the user's error)."""
+
+
+class CCode(str):
+    """C text made by seqc (a rendered kernel, a call): passes `c_value` as it is."""
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_ .,:;()\[\]{}*+\-/<>=!&|%^~?@$]*\Z")
+
+
+def c_value(value):
+    """The one formatter of every value that reaches a template: a finite number in range
+    (floats as Python's shortest round-trip literal, to which templates add `f`), C text seqc
+    made, or one line of plain text that cannot open a string, a comment or a directive."""
+    if isinstance(value, CCode) or value is None:
+        return value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        if not -2 ** 62 < int(value) < 2 ** 62:
+            raise CodegenError(f"integer out of range for the C: {int(value).bit_length()} bits")
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(float(value)) or abs(float(value)) > 3.4028234663852886e38:
+            raise CodegenError(f"non-finite or out-of-range float reached the C: {float(value)!r}")
+        return float(value)
+    if isinstance(value, str):
+        if not _PLAIN.match(value) or "/*" in value or "*/" in value or "//" in value:
+            raise CodegenError(f"text that is not plain reached the C: {value[:60]!r}")
+        return value
+    if isinstance(value, dict):
+        return {k: c_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(c_value(v) for v in value) if isinstance(value, list) else tuple(c_value(v) for v in value)
+    raise CodegenError(f"a {type(value).__name__} reached the C templates")
+
+
+def c_comment(text):
+    """Any text (a layer's or a metric's name, a file name) made safe inside a C comment:
+    printable ASCII only, no comment delimiters."""
+    text = "".join(c if " " <= c <= "~" and c not in "\\\"'#`" else "?" for c in str(text)[:200])
+    while "/*" in text or "*/" in text or "//" in text:
+        text = text.replace("/*", "/ *").replace("*/", "* /").replace("//", "/ /")
+    return text
+
+
+def _finalize(value):
+    """What `{{ ... }}` prints: floats as C-parsable literals, nothing non-finite."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise CodegenError(f"non-finite float printed into the C: {value!r}")
+        return repr(value)
+    return value
+
+
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), undefined=jinja2.StrictUndefined,
-                          trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+                          trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
+                          finalize=_finalize)
+
+def _times(expr, n):
+    """`expr * n` with the arithmetic folded here: `expr` alone when n is 1."""
+    return str(expr) if n == 1 else f"{expr} * {n}"
+
+
+_env.globals["times"] = _times
 
 # The C API, shared by the header and cffi's cdef.
 CDEF = """
@@ -23,8 +96,8 @@ typedef struct seqc_model seqc_model;
 seqc_model *seqc_create(void);
 void seqc_destroy(seqc_model *m);
 int seqc_reserve(seqc_model *m, int max_batch);
-void seqc_set_threads(int n);
-int seqc_get_threads(void);
+void seqc_set_threads(seqc_model *m, int n);
+int seqc_get_threads(seqc_model *m);
 long seqc_num_params(void);
 long seqc_num_slots(void);
 float *seqc_params(seqc_model *m);
@@ -50,7 +123,8 @@ void seqc_sync(seqc_model *m);
 
 
 def render(template, **ctx):
-    return _env.get_template(template).render(**ctx)
+    """Render a template; every context value passes `c_value` first."""
+    return _env.get_template(template).render(**{k: c_value(v) for k, v in ctx.items()})
 
 
 def target_vector_floats(flags):
@@ -255,7 +329,8 @@ class _ExprEmitter:
 
 
 def emit_expr(fn, title, value, grad_of=None, y_pred_node=None):
-    """Render one loss/metric function; returns (C code, scratch floats per batch row + const)."""
+    """Render one loss/metric function. Returns (C code, scratch floats per batch row + const,
+    the parameters it declares: a subset of B, yt, yp, dyp, scratch in that order)."""
     roots = [value]
     g = None
     if grad_of is not None:
@@ -267,9 +342,14 @@ def emit_expr(fn, title, value, grad_of=None, y_pred_node=None):
         kind, val = em.ref[id(g)]
         total = " * ".join(_dim(d) for d in g.shape) or "1"
         src = f"{val}[t]" if kind == "ptr" else val
-        steps.append(f"    if (dyp) for (long t = 0; t < {total}; t++) dyp[t] = {src};")
-    code = render("expr.c.j2", fn=fn, title=title, steps=steps, result=em.value(value))
-    return code, em.scratch_a + em.scratch_b
+        steps.append(f"    for (long t = 0; t < {total}; t++) dyp[t] = {src};")
+    text = "\n".join(steps) + em.value(value)
+    args = [a for a in ("B", "yt", "yp", "dyp", "scratch") if re.search(rf"\b{a}\b", text)]
+    decl = {"B": "int B", "yt": "const float *yt", "yp": "const float *yp", "dyp": "float *dyp",
+            "scratch": "float *scratch"}
+    code = render("expr.c.j2", fn=fn, title=c_comment(title), steps=[CCode(s) for s in steps],
+                  result=CCode(em.value(value)), params=", ".join(decl[a] for a in args) or "void")
+    return CCode(code), em.scratch_a + em.scratch_b, args
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,207 +362,224 @@ def _find_y_pred(expr):
     return None
 
 
+def member(key):
+    """The C member of the model's buffer struct for a planned buffer key (owner, role)."""
+    owner, role = key
+    if role is None:
+        return owner
+    return f"{owner}_grad" if owner == "input" else f"{owner}.{role}"
+
+
+class Context:
+    """What an op kind needs to render its kernels and calls: the C expressions naming its
+    tensors, gradients, buffers and weights in the model struct `m`, and the GEMM settings."""
+
+    def __init__(self, graph, gemm, states):
+        self.graph = graph
+        self.gemm = gemm
+        self._owners = passes.owners(graph)
+        self._states = states
+
+    def fn(self, op):
+        return op.cname
+
+    def tensor(self, t):
+        return "m->buf." + member(passes.value_key(self.graph, t, self._owners))
+
+    def grad(self, t):
+        return "m->buf." + member(passes.grad_key(self.graph, t, self._owners))
+
+    def x(self, op):
+        return self.tensor(op.inputs[0])
+
+    def y(self, op):
+        return self.tensor(op.output)
+
+    def dx(self, op):
+        return self.grad(op.inputs[0])
+
+    def dy(self, op):
+        return self.grad(op.output)
+
+    def buf(self, op, role):
+        return f"m->buf.{op.cname}.{role}"
+
+    def w(self, op, role):
+        p = op.params[role]
+        return f"m->w.{p.layer}.{p.role}"
+
+    def dw(self, op, role):
+        p = op.params[role]
+        return f"m->g.{p.layer}.{p.role}"
+
+    def state(self, op):
+        return f"m->state + {self._states[op.name][0]}L"
+
+    def is_sparse(self, op):
+        return self.graph.sparse_update is not None and self.graph.sparse_update["op"] is op
+
+    def render(self, template, op, **kw):
+        kind = ops.kind_of(op)
+        bwd = kind.backward_args(op, self)
+        return render(template, fn=op.cname, name=c_comment(f"{op.name} ({op.cname})"),
+                      forward_params=prototype(kind.forward_args(op, self)),
+                      backward_params=prototype(bwd) if bwd is not None else "", **{**self.gemm, **kw})
+
+
+def _struct_members(keys):
+    """Nested struct members for buffer keys: [(owner, [roles])] in first-seen order, owners
+    with a role get a struct of their own."""
+    plain, nested = [], {}
+    for owner, role in keys:
+        if role is None or owner == "input":
+            plain.append(member((owner, role)))
+        else:
+            nested.setdefault(owner, []).append(role)
+    return plain, list(nested.items())
+
+
+def _in_model_order(graph, keys):
+    """Buffer keys as a reader expects them: input, labels, scratch, then each op's output,
+    its gradient and its own buffers, in the order of the ops."""
+    rank = {"input": -3, "y_true": -2, "scratch": -1, **{op.cname: i for i, op in enumerate(graph.ops)}}
+    role = {None: 0, "out": 1, "dout": 2}
+    return sorted(keys, key=lambda k: (rank[k[0]], role.get(k[1], 3), k[1] or ""))
+
+
+def _spans(params, sparse_off):
+    """Trainable weights as contiguous (offset, size) ranges, each updated by one loop; the
+    row-sparse Embedding weight stays a range of its own."""
+    spans = []
+    for p in params:
+        if not p.trainable:
+            continue
+        if spans and spans[-1][0] + spans[-1][1] == p.offset and sparse_off not in (spans[-1][0], p.offset):
+            spans[-1] = (spans[-1][0], spans[-1][1] + p.size)
+        else:
+            spans.append((p.offset, p.size))
+    return spans
+
+
 def generate(graph, flags, source="<api>"):
     """C source and header for a graph that has passed run_passes. Returns (c, h)."""
     vec = target_vector_floats(flags)
     # AVX-512 has 32 vector registers: an 8 x 32 tile keeps 16 accumulators; 16 registers: 6 x 2 vectors
-    gemm_ctx = dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
-                    gemm_nc=2 * vec * 32)
-    kernels, fwd, bwd = [], [], []
-    sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
-    used_acts = set()
-    work = wpack = 1
-    state_size = 0
-    states = state_layout(graph)
-    for i, op in enumerate(graph.ops):
-        fn = f"l{i}_{op.cname}"
-        x, y = op.inputs[0], op.output
-        X, Y = x.name.upper(), y.name.upper()
-        if op.kind == "dense":
-            K, N = x.shape[-1], y.shape[-1]
-            rps = math.prod(x.shape[:-1])
-            act = op.attrs["act"]
-            used_acts.add(act)
-            kw = op.params["kernel"]
-            bias = op.params.get("bias")
-            kernels.append(render("dense.c.j2", fn=fn, name=op.cname, K=K, N=N, rps=rps, act=act,
-                                  has_bias=bias is not None, save_pre=op.save_pre,
-                                  grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, **gemm_ctx))
-            zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
-            bptr = f"m->params + {bias.cname}" if bias else "NULL"
-            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, {bptr}, BUF({Y}), {zbuf}, m->pack_a, m->pack_b);")
-            dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
-            db = f"m->grads + {bias.cname}" if bias else "NULL"
-            bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, BUF({Y}), {zbuf}, BUF({Y}_GRAD), {dx}, "
-                       f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b);")
-        elif op.kind == "activation":
-            act = activations.get(op.attrs["act"])
-            used_acts.add(act.name)
-            kernels.append(render("activation.c.j2", fn=fn, name=op.cname, act=act.name, kind=act.kind,
-                                  n=x.shape[-1], n_out=y.shape[-1], rows_per_sample=math.prod(x.shape[:-1]),
-                                  emit_backward=op.needs_dx and not op.grad_is_pre))
-            fwd.append(f"{fn}_forward(B, BUF({X}), BUF({Y}));")
-            if op.needs_dx and not op.grad_is_pre:
-                bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}), BUF({Y}_GRAD), BUF({X}_GRAD));")
-            elif op.grad_is_pre and op.needs_dx:
-                # the fused loss wrote dL/dx into this op's output-gradient buffer
-                bwd.append(f"memcpy(BUF({X}_GRAD), BUF({Y}_GRAD), sizeof(float) * (size_t)B * {y.size});")
-        elif op.kind == "conv":
-            a = op.attrs
-            KK = a["KH"] * a["KW"] * a["C"]
-            P = a["OH"] * a["OW"]
-            pad_b = max(0, (a["OH"] - 1) * a["SH"] + (a["KH"] - 1) * a["DH"] + 1 - a["H"] - a["PT"])
-            pad_r = max(0, (a["OW"] - 1) * a["SW"] + (a["KW"] - 1) * a["DW"] + 1 - a["W"] - a["PL"])
-            padded = a["PT"] or a["PL"] or pad_b or pad_r
-            dx_direct = op.needs_dx and a["SH"] == 1 and a["SW"] == 1
-            nr = gemm_ctx["gemm_nr"]
-            sizes = {   # per-thread scratch, in floats
-                "xpad": (a["H"] + a["PT"] + pad_b) * (a["W"] + a["PL"] + pad_r) * a["C"] if padded else 0,
-                "dzpad": ((a["H"] + (a["KH"] - 1) * a["DH"]) * (a["W"] + (a["KW"] - 1) * a["DW"]) * a["F"]
-                          if dx_direct else 0),
-                "dw": KK * a["F"], "db": a["F"],
-                "dcol": P * KK if op.needs_dx and not dx_direct else 0}
-            offs, total = {}, 0
-            for key, size in sizes.items():
-                offs[key] = total
-                total += size
-            work = max(work, total)
-            wp_fwd = KK * -(-a["F"] // nr) * nr
-            wp_dx = a["KH"] * a["KW"] * a["F"] * -(-a["C"] // nr) * nr if dx_direct else 0
-            wpack = max(wpack, wp_fwd + wp_dx)
-            act = a["act"]
-            used_acts.add(act)
-            kw = op.params["kernel"]
-            bias = op.params.get("bias")
-            kernels.append(render("conv.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  pad_bottom=pad_b, pad_right=pad_r, wpack_offsets={"fwd": 0, "dx": wp_fwd},
-                                  save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
-                                  work_offsets=offs, **{k: v for k, v in a.items()}, **gemm_ctx))
-            zbuf = f"BUF({Y}_PRE)" if op.save_pre else "NULL"
-            bptr = f"m->params + {bias.cname}" if bias else "NULL"
-            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {kw.cname}, {bptr}, BUF({Y}), {zbuf}, m->work, m->wpack);")
-            dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
-            db = f"m->grads + {bias.cname}" if bias else "NULL"
-            bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, BUF({Y}), {zbuf}, BUF({Y}_GRAD), {dx}, "
-                       f"m->grads + {kw.cname}, {db}, m->pack_a, m->pack_b, m->work, m->wpack);")
-        elif op.kind == "embedding":
-            a = op.attrs
-            emb = op.params["embeddings"]
-            is_sparse = graph.sparse_update is not None and graph.sparse_update["op"] is op
-            kernels.append(render("embedding.c.j2", fn=fn, name=op.cname, sparse=is_sparse, **a))
-            fwd.append(f"{fn}_forward(B, BUF({X}), m->params + {emb.cname}, BUF({Y}));")
-            dense_bwd = f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), m->grads + {emb.cname});"
-            if is_sparse:
-                sparse = dict(fn=fn, param=emb.name, off=emb.offset, rows=a["V"], cols=a["E"], per_sample=a["T"],
-                              x_buf=X)
-                bwd.append(f"if (sparse)\n        {fn}_backward_rows(B, BUF({X}), BUF({Y}_GRAD), m->sp_map, m->sp_grad, "
-                           f"m->sp_n);\n    else\n        {dense_bwd}")
-            else:
-                bwd.append(dense_bwd)
-        elif op.kind == "rnn":
-            a = op.attrs
-            cell = a["cell"]
-            used_acts.update((a["act"], a["ract"]))
-            G = {"lstm": 4, "gru": 3, "simple": 1}[cell] * a["U"]
-            kw, rk, bias = op.params["kernel"], op.params["recurrent_kernel"], op.params.get("bias")
-            state = "NULL"
-            if a["stateful"]:
-                offset, size = states[op.name]
-                state = f"m->state + {offset}L"
-                state_size = max(state_size, offset + size)
-            nr, mr = gemm_ctx["gemm_nr"], gemm_ctx["gemm_mr"]
-            wpack = max(wpack, a["U"] * -(-G // nr) * nr, G * -(-a["U"] // nr) * nr)   # U, U^T in panels
-            work = max(work, mr * (G + 2 * a["U"]))                                      # a block of rows
-            kernels.append(render("rnn.c.j2", fn=fn, name=op.cname, has_bias=bias is not None,
-                                  needs_dx=op.needs_dx, **a, **gemm_ctx))
-
-            def buf(suffix, present=True):
-                return f"BUF({Y}{suffix})" if present else "NULL"
-            bptr = f"m->params + {bias.cname}" if bias else "NULL"
-            lstm, gru = cell == "lstm", cell == "gru"
-            scratch = "m->wpack, m->work, m->pack_a, m->pack_b"
-            drop, rdrop = bool(a["dropout"]), bool(a["recurrent_dropout"])
-            masks = (f"{buf('_XD', drop)}, {buf('_DMASK', drop)}, {buf('_HM', rdrop)}, {buf('_RMASK', rdrop)}")
-            fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, "
-                       f"{bptr}, BUF({Y}), {buf('_Z')}, {buf('_HP')}, {buf('_CP', lstm)}, {buf('_HU', gru)}, "
-                       f"{state}, {masks}, {scratch});")
-            dx = f"BUF({X}_GRAD)" if op.needs_dx else "NULL"
-            db = f"m->grads + {bias.cname}" if bias else "NULL"
-            bwd.append(f"{fn}_backward(B, BUF({X}), m->params + {kw.cname}, m->params + {rk.cname}, BUF({Y}_GRAD), "
-                       f"{dx}, m->grads + {kw.cname}, m->grads + {rk.cname}, {db}, {buf('_Z')}, {buf('_HP')}, "
-                       f"{buf('_CP', lstm)}, {buf('_HU', gru)}, {buf('_DZ')}, {buf('_DHU', gru and a['reset_after'])}, {buf('_DH')}, "
-                       f"{buf('_DH2')}, {buf('_DC', lstm)}, {masks}, {scratch});")
-        elif op.kind in ("pool", "global_pool", "pad2d"):
-            tmpl = {"pool": "pool.c.j2", "global_pool": "global_pool.c.j2", "pad2d": "pad2d.c.j2"}[op.kind]
-            kernels.append(render(tmpl, fn=fn, name=op.cname, emit_backward=op.needs_dx, **op.attrs))
-            fwd.append(f"{fn}_forward(B, BUF({X}), BUF({Y}));")
-            if op.needs_dx:
-                if op.kind == "pad2d":
-                    bwd.append(f"{fn}_backward(B, BUF({Y}_GRAD), BUF({X}_GRAD));")
-                else:
-                    bwd.append(f"{fn}_backward(B, BUF({X}), BUF({Y}_GRAD), BUF({X}_GRAD));")
-        elif op.kind == "dropout":
-            kernels.append(render("dropout.c.j2", fn=fn, name=op.cname, size=x.size, rate=op.attrs["rate"],
-                                  stream=op.attrs["stream"] + 1, emit_backward=op.needs_dx))
-            fwd.append(f"{fn}_forward(B, training, seed, BUF({X}), BUF({Y}), BUF({Y}_MASK));")
-            if op.needs_dx:
-                bwd.append(f"{fn}_backward(B, training, BUF({Y}_MASK), BUF({Y}_GRAD), BUF({X}_GRAD));")
-        else:
-            raise NotImplementedError(op.kind)
+    gemm = dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
+                gemm_nc=2 * vec * 32)
+    states = passes.state_layout(graph)
+    ctx = Context(graph, gemm, states)
+    kinds = [ops.kind_of(op) for op in graph.ops]
+    kernels, fwd, bwd, used_acts = [], [], [], set()
+    work = wpack = 0
+    for op, kind in zip(graph.ops, kinds):
+        kernels.append(CCode(kind.render(op, ctx)))
+        fwd.append(CCode(kind.forward_call(op, ctx)))
+        b = kind.backward_call(op, ctx)
+        if b is not None:
+            bwd.append(CCode(b))
+        used_acts |= kind.activations(op)
+        sc = kind.scratch(op, gemm)
+        work, wpack = max(work, sc.work), max(wpack, sc.wpack)
     bwd.reverse()
 
-    # loss
+    sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
+    if graph.sparse_update is not None:
+        op, param = graph.sparse_update["op"], graph.sparse_update["param"]
+        sparse = dict(fn=op.cname, param=c_comment(param.name), off=param.offset, rows=param.shape[0],
+                      cols=param.shape[1], per_sample=op.attrs.T, x=ctx.x(op))
+
+    # loss and metrics: functions of (B, yt, yp[, dyp][, scratch]), each declaring what it reads
     out = graph.output
-    OUT = out.name.upper()
     scratch = 1
     loss = graph.loss
     if loss.fused:
         n = out.shape[-1]
-        loss_c = render("loss_fused.c.j2", kind=loss.fused, n=n, rows=math.prod(out.shape[:-1]),
-                        sparse=graph.y_shape[-1:] == (1,) and n > 1 and loss.fused == "softmax_xent")
-        loss_call = f"    return loss_fused(B, BUF(Y_TRUE), BUF({OUT}), BUF({OUT}_GRAD));"
+        loss_c = CCode(render("loss_fused.c.j2", kind=loss.fused, n=n, rows=math.prod(out.shape[:-1]),
+                              sparse=graph.y_shape[-1:] == (1,) and n > 1 and loss.fused == "softmax_xent"))
+        loss_call = CCode(f"loss_fused(B, m->buf.y_true, {ctx.tensor(out)}, {ctx.grad(out)})")
     else:
         y_pred = _find_y_pred(loss.expr)
         if y_pred is None:   # a loss that ignores the prediction has a zero gradient
             y_pred = trace.Expr("y_pred", (), (trace.B,) + out.shape)
-        loss_c, s = emit_expr("loss_fn", f"loss {loss.name}: mean over the batch, and its gradient",
-                              loss.expr, grad_of=True, y_pred_node=y_pred)
+        loss_c, s, args = emit_expr("loss_fn", f"loss {c_comment(loss.name)}: mean over the batch, and its gradient",
+                                    loss.expr, grad_of=True, y_pred_node=y_pred)
         scratch = max(scratch, s)
-        loss_call = f"    return loss_fn(B, BUF(Y_TRUE), BUF({OUT}), BUF({OUT}_GRAD), BUF(SCRATCH));"
+        loss_call = CCode(_expr_call("loss_fn", args, ctx))
     metric_c, metric_calls = [], []
     for k, mt in enumerate(graph.metrics):
-        code, s = emit_expr(f"metric_{k}", f"metric {mt.name} ({'per sample' if mt.per_sample else 'per batch'})",
-                            mt.expr)
+        code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
+                                  f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
         scratch = max(scratch, s)
         metric_c.append(code)
-        metric_calls.append(f"out[{k}] = metric_{k}(B, BUF(Y_TRUE), BUF({OUT}), NULL, BUF(SCRATCH));")
+        metric_calls.append(CCode(f"out[{k}] = {_expr_call(f'metric_{k}', args, ctx)};"))
 
-    buffers, per_row = plan_memory(graph, scratch)
-    opt = dict(graph.optimizer["config"])
+    buffers, per_row = passes.plan_memory(graph, scratch)
+    plain, nested = _struct_members(_in_model_order(graph, buffers))
+    arena = [(member(k), b.offset, b.size) for k, b in sorted(buffers.items(), key=lambda kv: kv[1].offset)]
+    weights = {}
+    for p in graph.params:
+        weights.setdefault(p.layer, []).append((p.role, p.offset, list(p.shape)))
+
+    opt = {k: v for k, v in graph.optimizer["config"].items() if k != "name"}
     kind = graph.optimizer["kind"].lower()
-    ranges = [(p.offset, p.size) for p in graph.params if p.trainable]
-    opt_ctx = dict(opt=opt, params=ranges, schedule=opt.get("schedule"), sparse=sparse)
-    optim_common_c = render("optim_common.c.j2", **opt_ctx)
-    optim_c = render(f"optim_{kind}.c.j2", **opt_ctx)
+    sparse_off = sparse["off"] if sparse else None
+    opt_ctx = dict(opt=opt, params=[(p.offset, p.size) for p in graph.params if p.trainable],
+                   spans=_spans(graph.params, sparse_off), schedule=opt.get("schedule"), sparse=sparse,
+                   prepare=any(opt.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm", "weight_decay")))
+    optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
+    optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx))
 
-    act_c = render("activations.c.j2", used=used_acts)
-    gemm_c = render_gemm_shared(gemm_ctx)
-    summary = [f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params"
+    act_c = render_activations(sorted(used_acts))
+    gemm_c = render_gemm_shared(dict(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds),
+                                     reference_gemm=False))
+    summary = [c_comment(f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params")
                for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
-    ctx = dict(name=graph.name, version=__version__, source=source, summary=summary,
-               n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
-               y_size=math.prod(graph.y_shape), arena_per_row=per_row, metrics=graph.metrics,
-               params=graph.params, buffers=sorted(buffers.values(), key=lambda b: b.offset),
-               activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
-               optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
-               loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
-               output_buf=out.name, work_per_thread=work, wpack_size=wpack,
-               state_size=max(1, state_size), sparse=sparse)
-    c = render("model.c.j2", **ctx)
-    h = render("model.h.j2", name=graph.name, cdef=CDEF)
+    random_fwd = any(k.random(op) for op, k in zip(graph.ops, kinds))
+    model_ctx = dict(
+        name=graph.name, version=__version__, source=c_comment(source), summary=summary,
+        n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
+        y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=len(graph.metrics),
+        buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
+        activations_c=act_c, gemm_c=gemm_c, kernels=kernels, loss_c=loss_c, metric_c=metric_c,
+        optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
+        loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
+        output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
+        state_size=sum(size for _, size in states.values()), sparse=sparse,
+        random_forward=random_fwd,
+        random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
+                            for a in (k.backward_args(op, ctx) or ())),
+        uniform=random_fwd, team_size=any(k.uses_team_size for k in kinds),
+        slot_init=kind in SLOT_INIT)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", graph.name):
+        raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
+    c = render("model.c.j2", **model_ctx)
+    h = render("model.h.j2", name=graph.name, cdef=CCode(CDEF))
     return c, h
+
+
+SLOT_INIT = ("adagrad",)   # optimizers whose slots start at a value other than 0 (init_slots)
+
+
+def _expr_call(fn, args, ctx):
+    values = {"B": "B", "yt": "m->buf.y_true", "yp": ctx.tensor(ctx.graph.output),
+              "dyp": ctx.grad(ctx.graph.output), "scratch": "m->buf.scratch"}
+    return f"{fn}({', '.join(values[a] for a in args)})"
+
+
+_ACT_HELPERS = {"clamp": "seqc_act_clamp_", "expf": "seqc_expf_", "sigmoid": "seqc_act_sigmoid_",
+                "tanhf": "seqc_tanhf_", "softplus": "seqc_act_softplus_"}
+_ACT_HELPER_NEEDS = {"sigmoid": {"expf"}, "tanhf": {"expf"}}
+
+
+def render_activations(used):
+    """The activation functions the model calls, with only the shared helpers they call."""
+    body = render("activations.c.j2", used=used, helpers=[])
+    need = {h for h, fn in _ACT_HELPERS.items() if re.search(rf"\b{fn}\(", body)}
+    for h in list(need):
+        need |= _ACT_HELPER_NEEDS.get(h, set())
+    return CCode(render("activations.c.j2", used=used, helpers=sorted(need)))
 
 
 def render_gemm_shared(ctx):
     tmpl = _env.get_template("gemm.c.j2")
-    return tmpl.make_module(vars=ctx).shared()
+    return CCode(tmpl.make_module(vars={k: c_value(v) for k, v in ctx.items()}).shared())

@@ -76,6 +76,7 @@ class Prebuilt:
     """A library a package ships for one length of an open model (`--seq-len N`)."""
     description: "ModelDescription"
     library: str                         # file name inside the package
+    sha256: Optional[str] = None         # of the library's content, checked before it is loaded
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class ModelDescription:
     batch_size: Optional[int] = None     # fixed batch size (stateful models, batch_input_shape)
     # compiled models only:
     seqc_version: Optional[str] = None
-    c_name: Optional[str] = None         # the library is lib<c_name>.so
+    c_name: Optional[str] = None         # the name of the C files and the library (lib<c_name>.so)
+    library: Optional[str] = None        # in a package: the library's file name in the package folder,
+    library_sha256: Optional[str] = None  # and the sha256 of its content, checked before it is loaded
     y_shape: Optional[tuple] = None      # per-sample label shape the loss is specialised for
     loss: Optional[LossInfo] = None
     metrics: tuple = ()                  # (MetricInfo, ...)
@@ -124,7 +127,7 @@ class ModelDescription:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "prebuilt":
-                value = [{"desc": p.description.to_json(), "library": p.library} for p in value]
+                value = [{"desc": p.description.to_json(), "library": p.library, "sha256": p.sha256} for p in value]
             elif f.name == "script" and value is not None:
                 value = {"file": value.file, "text": value.text, "defines": list(value.defines)}
             elif f.name == "states" and value is not None:
@@ -185,7 +188,8 @@ _READERS = {
     "optimizer": _maybe(lambda r: OptimizerInfo(r["kind"], dict(r["config"]))),
     "states": _maybe(lambda d: {k: tuple(v) for k, v in d.items()}),
     "script": _maybe(lambda r: ScriptSource(r["file"], r["text"], tuple(r["defines"]))),
-    "prebuilt": lambda rows: tuple(Prebuilt(ModelDescription.from_json(r["desc"]), r["library"]) for r in rows),
+    "prebuilt": lambda rows: tuple(Prebuilt(ModelDescription.from_json(r["desc"]), r["library"], r.get("sha256"))
+                                   for r in rows),
 }
 
 

@@ -35,15 +35,12 @@ class Param:
     initializer: dict                # seqc.initializers spec
     trainable: bool = True
     offset: int = 0                  # element offset in the flat parameter arena
-    c_id: str = ""                   # stable identifier for the C code: 'dense_1_kernel'
+    layer: str = ""                  # the layer's C name (lower.c_names): 'dense_1'
+    role: str = ""                   # 'kernel', 'recurrent_kernel', 'bias', 'embeddings'
 
     @property
     def size(self):
         return math.prod(self.shape)
-
-    @property
-    def cname(self):
-        return "P_" + (self.c_id or "".join(c if c.isalnum() else "_" for c in self.name)).upper()
 
 
 @dataclass(eq=False)
@@ -53,13 +50,14 @@ class Op:
     inputs: list                     # [Tensor]
     output: Tensor
     params: dict = field(default_factory=dict)   # role -> Param ('kernel', 'bias')
-    attrs: dict = field(default_factory=dict)
+    attrs: object = None             # the kind's frozen dataclass (seqc/ops/<kind>.py)
     loc: Optional[SourceLoc] = None
     # set by passes:
     save_pre: bool = False           # keep the pre-activation z for the backward pass
     grad_is_pre: bool = False        # the incoming gradient is already w.r.t. the pre-activation
     needs_dx: bool = True            # propagate the gradient to the input
-    cname: str = ""                  # the layer's name in generated C (see lower.c_names)
+    cname: str = ""                  # the op's name in generated C (lower.c_names; a row-wise activation
+                                     # split off a Dense or Conv adds its activation: 'dense_2_softmax')
 
 
 @dataclass(eq=False)

@@ -9,11 +9,13 @@ length is specialised from the build cache (the library the package holds, when 
 """
 import json
 import os
+import re
 
 import numpy as np
 
+from . import build
 from .description import ModelDescription
-from .errors import SeqcError
+from .errors import BuildError, SeqcError
 
 
 def read_description(pkg_dir):
@@ -32,8 +34,27 @@ def load_model(pkg_dir, seed=None):
     desc = read_description(pkg_dir)
     if desc.script is None:
         from .runtime.model import Model
-        return Model(desc, os.path.join(pkg_dir, f"lib{desc.c_name}.so"), seed=seed)
+        return Model(desc, package_library(pkg_dir, desc.library, desc.library_sha256), seed=seed)
     return _open_model(desc, pkg_dir, seed)
+
+
+def package_library(pkg_dir, file_name, sha256):
+    """The path of a library a package's model.json names: a plain file name inside the
+    package folder (no directory part, no `..`), whose content must hash to the recorded
+    sha256. It is checked and loaded now, so a mismatch is one clear error here."""
+    where = os.path.join(pkg_dir, "model.json")
+    if file_name is None or sha256 is None:
+        raise BuildError(f"{where} records no library file and sha256 (written by an older seqc?): "
+                         "compile the package again")
+    if (not isinstance(file_name, str) or file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name
+            or "\0" in file_name or os.path.basename(file_name) != file_name or not file_name.endswith(".so")):
+        raise BuildError(f"{where}: the library must be a .so file name inside the package folder, got {file_name!r}")
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise BuildError(f"{where}: bad library sha256 {sha256!r}")
+    path = os.path.join(os.path.abspath(pkg_dir), file_name)
+    build.load(path, sha256)
+    build.trust(path, sha256)
+    return path
 
 
 def _open_model(desc, pkg_dir, seed):
@@ -49,5 +70,5 @@ def _open_model(desc, pkg_dir, seed):
     rng = np.random.default_rng(seed) if seed is not None else global_rng()
     rng.integers(0, 2 ** 63)
     model.bind_package(initial_weights(desc, rng), seed=seed,
-                       prebuilt=[(b.description, os.path.join(pkg_dir, b.library)) for b in desc.prebuilt])
+                       prebuilt=[(b.description, package_library(pkg_dir, b.library, b.sha256)) for b in desc.prebuilt])
     return model

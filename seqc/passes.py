@@ -13,26 +13,28 @@ plan_sparse_update whether the Embedding's gradient and optimizer update in seqc
                    only the rows a batch uses (with a lazy catch-up of the other rows' g = 0
                    steps), or stay dense.
 """
+import dataclasses
+
 from . import activations
-from .ir import Op
+from .ops import kind_of
 
 
 def fuse_activations(graph):
     ops = []
     for op in graph.ops:
         prev = ops[-1] if ops else None
-        if (op.kind == "activation" and prev is not None and prev.kind in ("dense", "conv")
-                and prev.attrs["act"] == "linear" and activations.get(op.attrs["act"]).kind == "elementwise"):
-            prev.attrs["act"] = op.attrs["act"]
+        if (kind_of(op).is_activation and prev is not None and kind_of(prev).activation_epilogue
+                and prev.attrs.act == "linear" and activations.get(op.attrs.act).kind == "elementwise"):
+            prev.attrs = dataclasses.replace(prev.attrs, act=op.attrs.act)
             prev.output = op.output
-            graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs['act']} epilogue")
+            graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs.act} epilogue")
             continue
         ops.append(op)
     graph.ops = ops
     for op in ops:
-        if op.kind in ("dense", "conv") and op.attrs["act"] != "linear" and \
+        if kind_of(op).activation_epilogue and op.attrs.act != "linear" and \
                 not any(note.startswith(op.name + " +") for note in graph.fused):
-            graph.fused.append(f"{op.name}: {op.kind} + bias + {op.attrs['act']} in one kernel")
+            graph.fused.append(f"{op.name}: {op.kind} + bias + {op.attrs.act} in one kernel")
     return graph
 
 
@@ -49,11 +51,12 @@ def fuse_loss(graph):
     if loss.options.get("ignore_class") is not None:
         return graph
     last = graph.ops[-1]
-    act = last.attrs.get("act") if last.kind in ("dense", "conv", "activation") else None
-    kind = _FUSABLE.get((act, getattr(loss, "builtin", None)))
-    if kind is None:
+    kind = kind_of(last)
+    act = last.attrs.act if kind.activation_epilogue or kind.is_activation else None
+    fused = _FUSABLE.get((act, getattr(loss, "builtin", None)))
+    if fused is None:
         return graph
-    loss.fused = kind
+    loss.fused = fused
     last.grad_is_pre = True
     graph.fused.append(f"{last.name} {act} + {loss.name}: fused loss, backward p - y")
     return graph
@@ -62,8 +65,8 @@ def fuse_loss(graph):
 def plan_backward(graph):
     for i, op in enumerate(graph.ops):
         op.needs_dx = i > 0
-        if op.kind in ("dense", "conv"):
-            act = activations.get(op.attrs["act"])
+        if kind_of(op).saves_pre_activation:
+            act = activations.get(op.attrs.act)
             op.save_pre = (not op.grad_is_pre) and "x" in act.grad_needs and act.name != "linear"
         else:
             op.save_pre = False
@@ -71,59 +74,87 @@ def plan_backward(graph):
 
 
 class Buffer:
-    def __init__(self, name, size, start, end):
-        self.name, self.size, self.start, self.end = name, size, start, end
+    """One buffer of the arena: `key` is (owner, role), owner the C name of the op that writes
+    it (or 'input', 'y_true', 'scratch'); `size` floats per batch row; live over [start, end]."""
+
+    def __init__(self, key, size, start, end):
+        self.key, self.size, self.start, self.end = key, size, start, end
         self.offset = None
 
 
+def owners(graph):
+    """{tensor name: the C name of the op that writes it}; the model's input is 'input'.
+    A Flatten or Reshape names the same buffer, so its tensor keeps its source's name."""
+    out = {"input": "input"}
+    for op in graph.ops:
+        out[op.output.name] = op.cname
+    return out
+
+
+def value_key(graph, tensor, _owners=None):
+    owner = (_owners or owners(graph))[tensor.name]
+    return (owner, None) if owner == "input" else (owner, "out")
+
+
+def grad_key(graph, tensor, _owners=None):
+    """The buffer of dL/d(tensor). When the fused loss writes the gradient of a final
+    activation's input (grad_is_pre), that activation passes it through: its output's
+    gradient and its input's are one buffer, so no copy runs between them."""
+    own = _owners or owners(graph)
+    for op in graph.ops:
+        if op.output.name == tensor.name and op.grad_is_pre and kind_of(op).is_activation:
+            return grad_key(graph, op.inputs[0], own)
+    return (own[tensor.name], "dout")
+
+
 def plan_memory(graph, scratch_size):
-    """Offsets (in floats per batch row) for every buffer; returns (buffers by name, total).
+    """Offsets (in floats per batch row) for every buffer; returns ({key: Buffer}, total).
 
     The schedule: forward op i at time i, backward op i at time 2n-1-i, loss at time n.
     Sizes are per batch row; the arena holds max_batch rows of each.
     """
     n = len(graph.ops)
+    own = owners(graph)
     bufs = {}
 
-    def use(name, size, t):
-        if name not in bufs:
-            bufs[name] = Buffer(name, size, t, t)
-        b = bufs[name]
+    def use(key, size, t):
+        if key not in bufs:
+            bufs[key] = Buffer(key, size, t, t)
+        b = bufs[key]
         b.start, b.end = min(b.start, t), max(b.end, t)
 
-    use("input", graph.input.size, -1)
-    use("y_true", max(1, _prod(graph.y_shape or (1,))), -1)
+    def value(t):
+        return value_key(graph, t, own)
+
+    def grad(t):
+        return grad_key(graph, t, own)
+
+    use(("input", None), graph.input.size, -1)
+    use(("y_true", None), max(1, _prod(graph.y_shape or (1,))), -1)
     for i, op in enumerate(graph.ops):
         x, y = op.inputs[0], op.output
-        use(x.name, x.size, i)
-        use(y.name, y.size, i)
-        if op.save_pre:
-            use(y.name + "_pre", y.size, i)
-        if op.kind == "dropout":         # the mask, kept for the backward pass
-            use(y.name + "_mask", y.size, i)
-            use(y.name + "_mask", y.size, 2 * n - 1 - i)
-        for suffix, size, saved in op_buffers(op):
-            use(y.name + suffix, size, i if saved else 2 * n - 1 - i)
-            use(y.name + suffix, size, 2 * n - 1 - i)
         tb = 2 * n - 1 - i                 # backward of op i
-        use(y.name + "_grad", y.size, tb)  # read (or written by the loss, for the last op)
-        use(x.name, x.size, tb)            # dense backward reads its input
-        use(y.name, y.size, tb)            # activation backward reads its output
-        if op.save_pre:
-            use(y.name + "_pre", y.size, tb)
+        use(value(x), x.size, i)
+        use(value(y), y.size, i)
+        for b in kind_of(op).buffers(op):
+            use((op.cname, b.role), b.size, i if b.saved else tb)
+            use((op.cname, b.role), b.size, tb)
+        use(grad(y), y.size, tb)           # read (or written by the loss, for the last op)
+        use(value(x), x.size, tb)          # e.g. the dense backward reads its input
+        use(value(y), y.size, tb)          # e.g. the activation backward reads its output
         if op.needs_dx:
-            use(x.name + "_grad", x.size, tb)
+            use(grad(x), x.size, tb)
     if graph.ops:
         out = graph.output
-        use(out.name + "_grad", out.size, n)
-        use(out.name, out.size, n)
-        use("y_true", 1, n)
-    use("scratch", scratch_size, n)
+        use(grad(out), out.size, n)
+        use(value(out), out.size, n)
+        use(("y_true", None), 1, n)
+    use(("scratch", None), scratch_size, n)
     # input and labels are written before the step and read by the loss/metrics: live throughout
-    for name in ("input", "y_true"):
-        bufs[name].start, bufs[name].end = -1, 2 * n
+    for key in (("input", None), ("y_true", None)):
+        bufs[key].start, bufs[key].end = -1, 2 * n
     placed = []
-    for b in sorted(bufs.values(), key=lambda b: (-b.size, b.name)):
+    for b in sorted(bufs.values(), key=lambda b: (-b.size, str(b.key))):
         offset = 0
         for other in sorted(placed, key=lambda o: o.offset):
             overlap = not (b.end < other.start or other.end < b.start)
@@ -135,35 +166,13 @@ def plan_memory(graph, scratch_size):
     return bufs, total
 
 
-def op_buffers(op):
-    """Extra per-sample buffers of an op: (suffix, floats per sample, kept from forward)."""
-    if op.kind == "rnn":
-        a = op.attrs
-        T, F, U, cell = a["T"], a["F"], a["U"], a["cell"]
-        G = {"lstm": 4, "gru": 3, "simple": 1}[cell] * U
-        bufs = [("_z", T * G, True), ("_hp", T * U, True),      # pre-activations, h entering each step
-                ("_dz", T * G, False), ("_dh", U, False), ("_dh2", U, False)]
-        if cell == "lstm":    # the cell state entering each step, and its gradient
-            bufs += [("_cp", T * U, True), ("_dc", U, False)]
-        if cell == "gru" and a["reset_after"]:   # h U + b[1] (multiplied by r) and its gradient
-            bufs += [("_hu", T * G, True), ("_dhu", T * G, False)]
-        elif cell == "gru":   # reset_after=False: r h' (U_h multiplies it), kept for dU
-            bufs += [("_hu", T * U, True)]
-        if a["dropout"]:                 # the masked input and the mask
-            bufs += [("_xd", T * F, True), ("_dmask", F, True)]
-        if a["recurrent_dropout"]:       # the masked state entering each step and the mask
-            bufs += [("_hm", T * U, True), ("_rmask", U, True)]
-        return bufs
-    return []
-
-
 def state_layout(graph):
-    """Where each stateful recurrent layer keeps its state in the model's `state` array:
-    {layer name: (offset, floats)}, h then (LSTM) c, each (batch, units)."""
+    """Where each stateful layer keeps its state in the model's `state` array:
+    {layer name: (offset, floats)}; a recurrent layer's is h then (LSTM) c, each (batch, units)."""
     out, offset = {}, 0
     for op in graph.ops:
-        if op.kind == "rnn" and op.attrs["stateful"]:
-            size = (2 if op.attrs["cell"] == "lstm" else 1) * graph.batch_size * op.attrs["U"]
+        size = kind_of(op).state_floats(op, graph.batch_size)
+        if size:
             out[op.name] = (offset, size)
             offset += size
     return out
@@ -192,11 +201,11 @@ def plan_sparse_update(graph, enabled=True):
     """Set graph.sparse_update to {'op', 'param'} for an Embedding whose training update
     follows the rows used, or to None; graph.sparse_reason says why ('sparse' when it is)."""
     graph.sparse_update = None
-    emb = next((op for op in graph.ops if op.kind == "embedding"), None)
+    emb = next((op for op in graph.ops if kind_of(op).sparse_rows_param), None)
     if emb is None:
         graph.sparse_reason = "no Embedding"
         return graph
-    param = emb.params["embeddings"]
+    param = emb.params[kind_of(emb).sparse_rows_param]
     kind = (graph.optimizer or {}).get("kind", "").lower()
     cfg = (graph.optimizer or {}).get("config", {})
     if not enabled:

@@ -175,10 +175,10 @@ def test_thread_count_does_not_change_forward():
     model = Sequential([Input((12, 12, 3)), Conv2D(8, 3, activation="relu"), MaxPooling2D(), Flatten(), Dense(2)])
     model.compile("adam", "mse")
     x = np.random.default_rng(0).random((9, 12, 12, 3)).astype(np.float32)
-    eng = model._runtime.engine
-    eng.set_threads(1)
+    engine = model._runtime._engine
+    engine.set_threads(1)
     a = model.predict(x, verbose=0)
-    eng.set_threads(2)
+    engine.set_threads(2)
     np.testing.assert_array_equal(model.predict(x, verbose=0), a)
 
 

@@ -21,6 +21,8 @@ import collections
 import collections.abc
 import csv
 import inspect
+import io
+import locale
 import os
 import re
 import warnings
@@ -1296,7 +1298,11 @@ class LambdaCallback(Callback):
 class CSVLogger(Callback):
     """Streams epoch results to a CSV file (``epoch`` column first, then the
     sorted log keys; ``val_`` columns are added up front if the first epoch
-    had none)."""
+    had none).
+
+    Each update is atomic: the rows go to an in-memory buffer and the whole
+    file (what it held when appending, plus the rows so far) replaces the old
+    one through a temporary file, so a killed process never leaves half a row."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -1307,20 +1313,25 @@ class CSVLogger(Callback):
         self.keys = None
         self.append_header = True
         self.csv_file = None
+        self._kept = b""
 
     def on_train_begin(self, logs=None):
+        self._kept = b""
         if self.append:
             if os.path.exists(self.filename):
-                with open(self.filename, "r") as f:
-                    self.append_header = not bool(len(f.readline()))
-            mode = "a"
-        else:
-            mode = "w"
-        if self.csv_file and not self.csv_file.closed:
-            self.csv_file.close()
-        self.csv_file = open(self.filename, mode)
+                with open(self.filename, "rb") as f:
+                    self._kept = f.read()
+                self.append_header = not self._kept
+        self.csv_file = io.StringIO()
         self.writer = None
         self.keys = None
+        self._write_file()
+
+    def _write_file(self):
+        from ..fileio import atomic_write
+        data = self._kept + self.csv_file.getvalue().encode(locale.getpreferredencoding(False))
+        with atomic_write(self.filename, "wb") as f:
+            f.write(data)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -1365,9 +1376,7 @@ class CSVLogger(Callback):
             (key, handle_value(logs.get(key, "NA"))) for key in self.keys
         )
         self.writer.writerow(row_dict)
-        self.csv_file.flush()
+        self._write_file()
 
     def on_train_end(self, logs=None):
-        if self.csv_file and not self.csv_file.closed:
-            self.csv_file.close()
         self.writer = None

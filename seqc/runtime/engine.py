@@ -197,10 +197,12 @@ class Engine:
                 raise ValueError(f"seqc: no state at [{offset}, {offset + n})")
         return out
 
-    # ---- threads (of the library: every instance loaded from it) --------------------------------
+    # ---- threads -------------------------------------------------------------------------------
     def get_threads(self):
-        return int(self._lib.seqc_get_threads())
+        with self.lock:
+            return int(self._lib.seqc_get_threads(self._m))
 
     def set_threads(self, n):
+        """Threads this model's kernels use, at most the count it was created for."""
         with self.lock:
-            self._lib.seqc_set_threads(int(n))
+            self._lib.seqc_set_threads(self._m, int(n))

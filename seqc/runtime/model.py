@@ -407,11 +407,13 @@ def initial_weights(desc, rng):
 
 
 def write_weights(filepath, weights, names, overwrite=True):
-    """`save_weights`: the arrays in get_weights order, as a numpy .npz archive at `filepath`."""
+    """`save_weights`: the arrays in get_weights order, as a numpy .npz archive at `filepath`,
+    written to a temporary file and renamed over it (a killed save leaves the old file whole)."""
+    from ..fileio import atomic_write
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise ValueError(f"{filepath} exists and overwrite=False")
-    with open(filepath, "wb") as f:
+    with atomic_write(filepath, "wb") as f:
         np.savez(f, **{f"w{i:04d}": w for i, w in enumerate(weights)}, names=np.array(names))
 
 

@@ -1,0 +1,128 @@
+"""What every op kind declares, and the registry that maps IR kinds and Keras layers to them.
+
+An op kind is a class with one instance in `KINDS`. It owns everything about that kind of op:
+
+  lower_<Layer>(b, layer, x)   module-level functions: the shape rule and the parameters in
+                               Keras's order (found by name: `LAYERS`)
+  buffers(op)                  the per-sample buffers it needs besides its output and the output's
+                               gradient: `Buf(role, floats, saved)`; `saved` ones are written by the
+                               forward pass and read by the backward pass, the others are backward
+                               scratch. The C names them `<layer>.<role>`.
+  scratch(op, gemm)            shared scratch: `Scratch(work=floats per thread, wpack=floats)`
+  capability flags             read by the passes (fusion, backward planning), never `kind in (...)`
+  forward_args / backward_args the kernel's parameters as `Arg(ctype, name, value)`: the C prototype
+                               and the call site are both made from this one list, so a variant
+                               declares exactly the parameters it uses
+  render(op, ctx)              the kernel functions, from the kind's template
+
+`ctx` (codegen.Context) names the C expressions of tensors, gradients, buffers and weights.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Buf:
+    role: str            # member of the layer's buffer struct: 'mask', 'z', ...
+    size: int            # floats per sample
+    saved: bool          # kept from the forward pass for the backward pass
+
+
+@dataclass(frozen=True)
+class Scratch:
+    work: int = 0        # floats of per-thread scratch
+    wpack: int = 0       # floats of weights packed into panels (shared, rewritten per call)
+
+
+@dataclass(frozen=True)
+class Arg:
+    ctype: str           # 'const float *', 'int ', ...
+    name: str            # the kernel's parameter name
+    value: str           # the C expression at the call site
+
+
+def prototype(args):
+    return ", ".join(f"{a.ctype}{a.name}" for a in args)
+
+
+def call(fn, args):
+    """The call statement: `args` are Args (their values are passed) or C expressions."""
+    return f"{fn}({', '.join(a if isinstance(a, str) else a.value for a in args)});"
+
+
+def offsets(sizes):
+    """{name: offset} for consecutive regions of the given sizes (zero sizes take no room),
+    and the total: how a kind lays out its per-thread scratch, declared once as data."""
+    out, total = {}, 0
+    for name, size in sizes:
+        out[name] = total
+        total += size
+    return out, total
+
+
+class OpKind:
+    kind = ""                    # the IR op kind
+    template = ""                # seqc/templates/<template>
+    # capabilities the passes ask
+    activation_epilogue = False  # applies an elementwise activation to its output in place (fusion target)
+    saves_pre_activation = False # may keep its pre-activation z for the activation's gradient
+    is_activation = False        # a standalone activation (may be folded into the op before it)
+    uses_gemm = False            # calls GEMM drivers (needs the packing buffers)
+    uses_conv_kernels = False    # uses the direct-convolution micro-kernels of gemm.c.j2
+    uses_team_size = False       # its parallel regions ask the team size (seqc_team_size)
+    sparse_rows_param = None     # the weight whose training update may follow the rows a batch uses
+
+    def random(self, op):
+        """Its kernels read `training` and the dropout `seed`."""
+        return False
+
+    def buffers(self, op):
+        return []
+
+    def scratch(self, op, gemm):
+        return Scratch()
+
+    def state_floats(self, op, batch_size):
+        """Floats of state carried across batches and calls (stateful layers)."""
+        return 0
+
+    def activations(self, op):
+        """Activation functions (by name) its kernels call."""
+        return set()
+
+    def forward_args(self, op, ctx):
+        raise NotImplementedError
+
+    def backward_args(self, op, ctx):
+        """None when the op has no backward kernel (nothing to propagate, no weights)."""
+        return None
+
+    def forward_call(self, op, ctx):
+        return call(f"{ctx.fn(op)}_forward", self.forward_args(op, ctx))
+
+    def backward_call(self, op, ctx):
+        args = self.backward_args(op, ctx)
+        return None if args is None else call(f"{ctx.fn(op)}_backward", args)
+
+    def render(self, op, ctx):
+        raise NotImplementedError
+
+
+KINDS = {}       # IR kind -> OpKind instance
+LAYERS = {}      # Keras layer class name -> lowering function
+
+
+def register(cls):
+    """Class decorator: one instance per op kind."""
+    KINDS[cls.kind] = cls()
+    return cls
+
+
+def register_layers(module):
+    """A module's `lower_<Layer>` functions join LAYERS (seqc.ops imports every op module)."""
+    for name, fn in vars(module).items():
+        if name.startswith("lower_") and callable(fn):
+            LAYERS[name[len("lower_"):]] = fn
+
+
+def kind_of(op):
+    return KINDS[op.kind]

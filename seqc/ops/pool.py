@@ -1,0 +1,142 @@
+"""Pooling, channels_last: windowed max / average (1-D is the H = 1 case), global max / average
+over all positions, and ZeroPadding2D (its backward crops). None has weights."""
+from dataclasses import asdict, dataclass
+
+from .base import Arg, OpKind, register
+from .shapes import spatial, window
+
+
+@dataclass(frozen=True)
+class PoolAttrs:
+    """mode 'max', 'avg' or 'avg_replicate' (Keras 3.15's torch 'same' padding, see below);
+    input (H, W, C), output (OH, OW, C), window PH x PW, strides SH, SW, padding before PT, PL."""
+    mode: str
+    H: int
+    W: int
+    C: int
+    OH: int
+    OW: int
+    PH: int
+    PW: int
+    SH: int
+    SW: int
+    PT: int
+    PL: int
+
+
+@dataclass(frozen=True)
+class GlobalPoolAttrs:
+    mode: str                # 'max' or 'avg'
+    L: int                   # positions (H * W)
+    C: int                   # channels
+
+
+@dataclass(frozen=True)
+class PadAttrs:
+    """ZeroPadding2D: (H, W, C) -> (OH, OW, C), the input placed at row T, column L."""
+    H: int
+    W: int
+    C: int
+    T: int
+    L: int
+    OH: int
+    OW: int
+
+
+def _io_args(op, ctx):
+    return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+
+
+@register
+class Pool(OpKind):
+    """Max / average pooling over a sliding window; max's backward recomputes the argmax from x."""
+    kind = "pool"
+    template = "pool.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx) + [Arg("int ", "threads", "m->team.threads")]
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        x = [Arg("const float *", "x", ctx.x(op))] if op.attrs.mode == "max" else []
+        return [Arg("int ", "B", "B")] + x + [Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op)),
+                                             Arg("int ", "threads", "m->team.threads")]
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+@register
+class GlobalPool(OpKind):
+    kind = "global_pool"
+    template = "global_pool.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx)
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        x = [Arg("const float *", "x", ctx.x(op))] if op.attrs.mode == "max" else []
+        return [Arg("int ", "B", "B")] + x + [Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+@register
+class ZeroPadding2D(OpKind):
+    kind = "pad2d"
+    template = "pad2d.c.j2"
+
+    def forward_args(self, op, ctx):
+        return _io_args(op, ctx)
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
+def _lower_pool(b, layer, x):
+    cfg = layer.config
+    rank = cfg["rank"]
+    geo = window(layer, spatial(layer, x, rank), rank, cfg["pool_size"], cfg["strides"], (1,) * rank,
+                 cfg["padding"], "pool size")
+    out = (geo.OW, geo.C) if rank == 1 else (geo.OH, geo.OW, geo.C)
+    mode = cfg["mode"]
+    if mode == "avg" and cfg["padding"] == "same":
+        # Keras 3.15 (torch backend): when some axis is padded unevenly, average pooling pads
+        # by repeating edge values and divides by the whole window; otherwise it averages the
+        # real cells only.
+        totals = [(geo.OH - 1) * geo.SH + geo.KH - geo.H, (geo.OW - 1) * geo.SW + geo.KW - geo.W]
+        if any(t > 0 and t % 2 for t in totals):
+            mode = "avg_replicate"
+    return b.op("pool", layer, x, out, {}, PoolAttrs(mode, geo.H, geo.W, geo.C, geo.OH, geo.OW, geo.KH, geo.KW,
+                                                   geo.SH, geo.SW, geo.PT, geo.PL))
+
+
+lower_MaxPooling1D = lower_MaxPooling2D = lower_AveragePooling1D = lower_AveragePooling2D = _lower_pool
+
+
+def _lower_global_pool(b, layer, x):
+    cfg = layer.config
+    shape = spatial(layer, x, cfg["rank"])
+    C = shape[-1]
+    out = ((1,) * cfg["rank"] + (C,)) if cfg["keepdims"] else (C,)
+    return b.op("global_pool", layer, x, out, {}, GlobalPoolAttrs(cfg["mode"], shape[0] * shape[1], C))
+
+
+lower_GlobalAveragePooling1D = lower_GlobalAveragePooling2D = _lower_global_pool
+lower_GlobalMaxPooling1D = lower_GlobalMaxPooling2D = _lower_global_pool
+
+
+def lower_ZeroPadding2D(b, layer, x):
+    H, W, C = spatial(layer, x, 2)
+    (t, bm), (l, r) = layer.config["padding"]
+    return b.op("pad2d", layer, x, (H + t + bm, W + l + r, C), {},
+                PadAttrs(H=H, W=W, C=C, T=t, L=l, OH=H + t + bm, OW=W + l + r))
