@@ -126,15 +126,9 @@ class ModelDescription:
         out = {"format": FORMAT}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "prebuilt":
+            if f.name == "prebuilt":     # each a whole description of its own ("desc")
                 value = [{"desc": p.description.to_json(), "library": p.library, "sha256": p.sha256} for p in value]
-            elif f.name == "script" and value is not None:
-                value = {"file": value.file, "text": value.text, "defines": list(value.defines)}
-            elif f.name == "states" and value is not None:
-                value = {k: list(v) for k, v in value.items()}
-            else:
-                value = _plain(value)
-            out[f.name] = value
+            out[f.name] = _plain(value)
         return out
 
     @classmethod
