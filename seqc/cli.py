@@ -160,7 +160,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
     desc = with_library(desc, f"lib{name}.so", sha)
     files["__init__.py"] = _INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
                                                  note=note).encode()
-    files["model.json"] = (json.dumps(desc, indent=1) + "\n").encode()
+    files["model.json"] = (json.dumps(desc.to_json(), indent=1) + "\n").encode()
     umask = current_umask()
     try:
         for fname, data in files.items():
@@ -178,14 +178,12 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
 def with_library(desc, lib_name, sha256):
     """The description as model.json stores it: a fixed-shape model names its library (a file
     name in the package) and its sha256; an open one records the sha256 of its prebuilt entry."""
-    desc = dict(desc)
     if sha256 is None:
         return desc
-    if "script" in desc:
-        desc["prebuilt"] = [dict(b, sha256=sha256) if b["library"] == lib_name else b for b in desc.get("prebuilt", [])]
-    else:
-        desc["library"], desc["library_sha256"] = lib_name, sha256
-    return desc
+    if desc.script is not None:
+        return desc.replace(prebuilt=tuple(dataclasses.replace(b, sha256=sha256) if b.library == lib_name else b
+                                           for b in desc.prebuilt))
+    return desc.replace(library=lib_name, library_sha256=sha256)
 
 
 def cmd_compile(args):
@@ -232,10 +230,10 @@ def compile_package(spec, name, args, source):
                             "the sequence length open", spec.layers[0].loc if spec.layers else spec.loc)
         desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)    # NAME.c, NAME.h, libNAME.so
         return desc, lib_path, format_summary(desc)
-    desc = pipeline.describe_open(spec)
     from importlib.util import decode_source     # the script's text as ast read it (coding cookie)
-    desc["script"] = {"file": os.path.basename(args.model), "text": decode_source(source),
-                      "defines": list(args.define)}
+    from .description import Prebuilt, ScriptSource
+    desc = pipeline.describe_open(spec).replace(
+        script=ScriptSource(os.path.basename(args.model), decode_source(source), tuple(args.define)))
     lib_path = None
     if seq_len is not None:
         shape, loc = format_shape(spec.input_shape), spec.layers[0].loc if spec.layers else spec.loc
@@ -247,19 +245,19 @@ def compile_package(spec, name, args, source):
                             "length; they are bound at first use (omit --seq-len)", loc)
         fixed = dataclasses.replace(spec, input_shape=pipeline.bind_shape(spec.input_shape, seq_len))
         d, lib_path, _ = pipeline.compile_spec(fixed, c_name=name)      # NAME.c, NAME.h, libNAME.so
-        desc["prebuilt"] = [{"desc": d, "library": f"lib{name}.so"}]
+        desc = desc.replace(prebuilt=(Prebuilt(d, f"lib{name}.so"),))
     return desc, lib_path, format_summary(desc)
 
 
 def _open_note(desc):
     """For a package whose input shape is open: how and when it is specialised."""
-    if "script" not in desc:
+    if desc.script is None:
         return ""
-    shape = desc["input_shape"]
+    shape = desc.input_shape
     what = ("sequence length" if shape[0] is None and shape.count(None) == 1
             else f"shape {format_shape(shape)}")
-    built = "".join(f"\n{b['library']} holds the build for input shape {format_shape(b['desc']['input_shape'])} "
-                    "(--seq-len)." for b in desc.get("prebuilt", []))
+    built = "".join(f"\n{b.library} holds the build for input shape {format_shape(b.description.input_shape)} "
+                    "(--seq-len)." for b in desc.prebuilt)
     return _OPEN_NOTE.format(what=what, built=built)
 
 
@@ -320,10 +318,11 @@ def memo_get(key):
     relative to the cache (KEY/libNAME.so) and returned only if it matches its build record."""
     if os.environ.get("SEQC_NO_MEMO"):
         return None
+    from .description import ModelDescription
     data = build.read_private(_memo_path(key))
     try:
         entry = json.loads(data)
-        desc, lib, summary = entry["desc"], entry["lib"], entry["summary"]
+        desc, lib, summary = ModelDescription.from_json(entry["desc"]), entry["lib"], entry["summary"]
         if lib is not None:
             lib = build.cached_library(*lib)
             if lib is None:
@@ -339,7 +338,7 @@ def memo_put(key, desc, lib_path, summary):
         d, lib_name = os.path.split(lib_path)
         lib = [os.path.basename(d), lib_name]
     try:
-        build.write_private(_memo_path(key), json.dumps({"desc": desc, "lib": lib, "summary": summary}).encode())
+        build.write_private(_memo_path(key), json.dumps({"desc": desc.to_json(), "lib": lib, "summary": summary}).encode())
     except (OSError, BuildError):
         pass      # a read-only cache only costs speed
 

@@ -14,16 +14,27 @@ import re
 import numpy as np
 
 from . import build
-from .errors import BuildError
+from .description import ModelDescription
+from .errors import BuildError, SeqcError
+
+
+def read_description(pkg_dir):
+    """The ModelDescription of a package's model.json (a clear SeqcError if it cannot be read)."""
+    path = os.path.join(pkg_dir, "model.json")
+    try:
+        with open(path) as f:
+            return ModelDescription.from_json(json.load(f))
+    except OSError as e:
+        raise SeqcError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise SeqcError(f"{path}: {e}") from None
 
 
 def load_model(pkg_dir, seed=None):
-    with open(os.path.join(pkg_dir, "model.json")) as f:
-        desc = json.load(f)
-    if "script" not in desc:
+    desc = read_description(pkg_dir)
+    if desc.script is None:
         from .runtime.model import Model
-        lib = package_library(pkg_dir, desc.get("library"), desc.get("library_sha256"))
-        return Model(desc, lib, seed=seed)
+        return Model(desc, package_library(pkg_dir, desc.library, desc.library_sha256), seed=seed)
     return _open_model(desc, pkg_dir, seed)
 
 
@@ -47,26 +58,17 @@ def package_library(pkg_dir, file_name, sha256):
 
 
 def _open_model(desc, pkg_dir, seed):
-    from . import initializers
     from .frontend.ast_frontend import parse_model
     from .frontend.source import parse_defines
     from .keras import layers
-    from .runtime.model import global_rng
-    script = desc["script"]
-    counts = dict(layers._name_counts)    # the static reading restarts the layer-name counters:
-    try:                                  # names as at `seqc compile`, the session's counters kept
-        model = parse_model(script["file"], parse_defines(script["defines"]), source=script["text"])
-    finally:
-        layers._name_counts.clear()
-        layers._name_counts.update(counts)
+    from .runtime.model import global_rng, initial_weights
+    script = desc.script
+    with layers.name_counters_kept():   # the static reading restarts the layer-name counters:
+        #                                 names as at `seqc compile`, the session's counters kept
+        model = parse_model(script.file, parse_defines(list(script.defines)), source=script.text)
     # the same draws as runtime.Model(seed): the dropout stream's seed, then the weights in order
     rng = np.random.default_rng(seed) if seed is not None else global_rng()
     rng.integers(0, 2 ** 63)
-    weights = [initializers.initialize(p["initializer"], p["shape"], rng) for p in desc["params"]]
-    model._seed = seed
-    model._bind_compiled(weights)
-    for built in desc.get("prebuilt", []):
-        d, lib = built["desc"], package_library(pkg_dir, built.get("library"), built.get("sha256"))
-        shape = tuple(d["input_shape"])
-        model._prebuilt[(shape, None)] = model._prebuilt[(shape, tuple(d["y_shape"]))] = (d, lib)
+    model.bind_package(initial_weights(desc, rng), seed=seed,
+                       prebuilt=[(b.description, package_library(pkg_dir, b.library, b.sha256)) for b in desc.prebuilt])
     return model

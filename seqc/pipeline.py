@@ -1,43 +1,20 @@
 """The compile pipeline: ModelSpec -> IR -> passes -> C -> shared library + description.
 
-The description (plain JSON) is all the runtime needs besides the library: parameter table,
-shapes, loss/metric names and averaging, optimizer settings, summary. A compiled package
-stores it as model.json.
+The description (seqc.description.ModelDescription) is all the runtime needs besides the
+library: parameter table, shapes, loss/metric names and averaging, optimizer settings, summary.
+A compiled package stores it as model.json.
 """
 import dataclasses
-import math
 import os
 
-from . import __version__, build, codegen, lower, passes
+from . import build, codegen, description, lower, passes
 from .errors import SeqcError
 from .spec import format_shape
 
 
 def describe(graph, spec):
-    return {
-        "seqc_version": __version__,
-        "name": graph.name,
-        "input_shape": list(graph.input.shape),
-        "output_shape": list(graph.output.shape),
-        "y_shape": list(graph.y_shape) if graph.y_shape else None,
-        "batch_size": graph.batch_size,
-        "params": [{"name": p.name, "shape": list(p.shape), "offset": p.offset, "initializer": p.initializer,
-                    "trainable": p.trainable} for p in graph.params],
-        "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c} for n, k, s, c in graph.layers],
-        "loss": None if graph.loss is None else {"name": graph.loss.name, "fused": graph.loss.fused,
-                                                 "expr": graph.loss.expr.to_json()},
-        "metrics": [{"name": m.name, "per_sample": m.per_sample, "expr": m.expr.to_json()} for m in graph.metrics],
-        "optimizer": graph.optimizer,
-        "fused": list(graph.fused),
-        "sparse_labels": bool(graph.loss is not None and spec.compile.loss.builtin == "sparse_categorical_crossentropy"),
-        "num_classes": graph.output.shape[-1] if graph.output.shape else 1,
-        "index_range": graph.index_range,
-        "stateful": bool(passes.state_layout(graph)),
-        "states": {name: list(where) for name, where in passes.state_layout(graph).items()},
-        # the Embedding weight whose training update follows the rows used (None: dense), and why
-        "sparse_update": graph.sparse_update["param"].name if graph.sparse_update else None,
-        "sparse_reason": graph.sparse_reason,
-    }
+    """The description of a graph with training attached and passes run."""
+    return description.describe(graph, spec.compile, passes.state_layout(graph))
 
 
 def forward_graph(spec):
@@ -49,14 +26,11 @@ def describe_spec(spec):
     """The description of a fully shaped spec: shapes, parameters and (when compiled) loss,
     metrics, optimizer and fusions, without generating or building any C."""
     graph = lower.lower_model(spec)
-    if spec.compile is not None:
-        lower.attach_training(graph, spec.compile, lower.default_y_shape(spec.compile, graph.output.shape))
-        passes.run_passes(graph)
-        return describe(graph, spec)
-    return {"name": graph.name, "input_shape": list(graph.input.shape), "output_shape": list(graph.output.shape),
-            "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c} for n, k, s, c in graph.layers],
-            "params": [{"name": p.name, "shape": list(p.shape), "initializer": p.initializer,
-                        "trainable": p.trainable} for p in graph.params], "fused": []}
+    if spec.compile is None:
+        return description.describe(graph)
+    lower.attach_training(graph, spec.compile, lower.default_y_shape(spec.compile, graph.output.shape))
+    passes.run_passes(graph)
+    return describe(graph, spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,10 +66,10 @@ def describe_open(spec):
             first = first or e
     else:
         raise first
-    for pa, pb in zip(da["params"], db["params"]):
-        if pa["shape"] != pb["shape"]:
-            layer = next((s for s in spec.layers if pa["name"].startswith(s.name + "/")), None)
-            raise SeqcError(f"the shape of the weight {pa['name']} depends on the input's open dimension "
+    for pa, pb in zip(da.params, db.params):
+        if pa.shape != pb.shape:
+            layer = next((s for s in spec.layers if pa.name.startswith(s.name + "/")), None)
+            raise SeqcError(f"the shape of the weight {pa.name} depends on the input's open dimension "
                             f"(input shape {format_shape(spec.input_shape)}), so the model cannot be specialised "
                             "per length with the same weights: give the first layer a fixed length "
                             "(`input_length=` / `input_shape=`)", layer.loc if layer is not None else spec.loc)
@@ -103,22 +77,18 @@ def describe_open(spec):
     def merge(x, y):
         if x is None or y is None:
             return x if y is None else y
-        return [u if u == v else None for u, v in zip(x, y)]
+        return tuple(u if u == v else None for u, v in zip(x, y))
 
-    desc = da
-    desc["input_shape"] = list(spec.input_shape)
-    for key in ("output_shape", "y_shape"):
-        if key in desc:
-            desc[key] = merge(da[key], db[key])
-    for la, lb in zip(da["layers"], db["layers"]):
-        la["output_shape"] = merge(la["output_shape"], lb["output_shape"])
-    if "num_classes" in desc and desc["num_classes"] != db["num_classes"]:
-        desc["num_classes"] = None
-    return desc
+    return da.replace(
+        input_shape=tuple(spec.input_shape), output_shape=merge(da.output_shape, db.output_shape),
+        y_shape=merge(da.y_shape, db.y_shape),
+        layers=tuple(dataclasses.replace(la, output_shape=merge(la.output_shape, lb.output_shape))
+                     for la, lb in zip(da.layers, db.layers)),
+        num_classes=da.num_classes if da.num_classes == db.num_classes else None)
 
 
 def compile_spec(spec, y_shape=None, flags=None, c_name="model", sparse_embedding=True):
-    """Full pipeline. Returns (description dict, library path, C source).
+    """Full pipeline. Returns (ModelDescription, library path, C source).
 
     `c_name` names the C files and symbols' header; it defaults to a fixed name so that the
     same model built twice in a session (as 'sequential' and 'sequential_1') shares one build.
@@ -133,9 +103,7 @@ def compile_spec(spec, y_shape=None, flags=None, c_name="model", sparse_embeddin
     flags = tuple(flags or build.default_flags())
     c, h = codegen.generate(graph, flags, source=_source_name(spec))
     lib = build.build(graph.name, c, h, flags)
-    desc = describe(graph, spec)
-    desc["name"] = display_name
-    desc["c_name"] = c_name
+    desc = describe(graph, spec).replace(name=display_name, c_name=c_name)
     return desc, lib, c
 
 
@@ -144,6 +112,3 @@ def _source_name(spec):
         return os.path.basename(spec.loc.file)
     return "<seqc.keras API>"
 
-
-def n_params(desc):
-    return sum(math.prod(p["shape"]) for p in desc["params"])

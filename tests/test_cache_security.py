@@ -213,19 +213,21 @@ def test_damaged_cached_library_is_rebuilt(cache):
 # the compile memo names libraries relative to the cache, checked like any other
 # ---------------------------------------------------------------------------------------------
 def test_planted_memo_cannot_point_outside_the_cache(cache, tmp_path):
+    from seqc.description import ModelDescription
     lib = build.build("m", C_A, "")
-    cli.memo_put("k" * 32, {"name": "m"}, lib, "summary")
+    m = ModelDescription(name="m", input_shape=(1,), output_shape=(1,))
+    cli.memo_put("k" * 32, m, lib, "summary")
     desc, got, summary = cli.memo_get("k" * 32)
-    assert got == lib
+    assert got == lib and desc == m
     evil = tmp_path / "libevil.so"
     shutil.copy(lib, evil)
     for planted in (str(evil), [str(tmp_path), "libevil.so"], ["..", "libevil.so"],
                     [os.path.basename(os.path.dirname(lib)), "../../libevil.so"]):
         with open(cli._memo_path("k" * 32), "w") as f:
-            json.dump({"desc": {"name": "m"}, "lib": planted, "summary": "s"}, f)
+            json.dump({"desc": m.to_json(), "lib": planted, "summary": "s"}, f)
         assert cli.memo_get("k" * 32) is None, planted
     # a memo whose library no longer matches its record is a miss too
-    cli.memo_put("k" * 32, {"name": "m"}, lib, "summary")
+    cli.memo_put("k" * 32, m, lib, "summary")
     with open(lib, "r+b") as f:
         f.truncate(10)
     assert cli.memo_get("k" * 32) is None

@@ -54,6 +54,8 @@ def test_compile_writes_package(softmax_pkg):
     desc = json.loads((pkg / "model.json").read_text())
     assert [l["kind"] for l in desc["layers"]] == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
     assert desc["optimizer"]["kind"] == "SGD"
+    from seqc.description import ModelDescription
+    assert ModelDescription.from_json(desc).to_json() == desc      # model.json round-trips
     # the summary: layers, shapes, parameter counts, fused kernels, and where the package went
     assert "dense_2 (Dense)" in r.stdout and "(None, 10)" in r.stdout
     assert "Total params: 6,154" in r.stdout

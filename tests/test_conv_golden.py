@@ -61,8 +61,7 @@ def test_layer(case):
     np.testing.assert_allclose(model.predict(eye, verbose=0), y, rtol=1e-4, atol=1e-5)
     eng = model._runtime._engine
     _, g = eng.gradients(eye, r.reshape(batch, -1).astype(np.float32))
-    params = model._runtime.desc["params"]
-    grads = [g[p["offset"]:p["offset"] + int(np.prod(p["shape"]))].reshape(p["shape"]) for p in params]
+    grads = [g[p.offset:p.offset + p.size].reshape(p.shape) for p in model._runtime.desc.params]
     np.testing.assert_allclose(grads[0].reshape(x.shape), z["dx"], rtol=1e-4, atol=1e-5)
     for i in range(n_w):
         np.testing.assert_allclose(grads[1 + i], z[f"dw_{i}"], rtol=1e-4, atol=2e-5 * max(1, np.abs(z[f"dw_{i}"]).max()))

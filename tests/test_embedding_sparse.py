@@ -142,9 +142,9 @@ def test_sparse_matches_dense(opt):
     """Two epochs of 30 steps each (one C call per epoch), with validation in between."""
     _, sparse, exact = OPTS[opt]
     ms, md = pair(opt)
-    assert (ms.desc["sparse_update"] is not None) == sparse, ms.desc["sparse_reason"]
-    assert not sparse or ms.desc["sparse_update"].endswith("/embeddings")
-    assert md.desc["sparse_update"] is None
+    assert (ms.desc.sparse_update is not None) == sparse, ms.desc.sparse_reason
+    assert not sparse or ms.desc.sparse_update.endswith("/embeddings")
+    assert md.desc.sparse_update is None
     x, y = batches(60)
     xv, yv = batches(5, seed=7)
     hs = ms.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0, validation_data=(xv, yv))
@@ -170,10 +170,10 @@ def test_sparse_path_is_in_the_generated_c():
 
 
 def test_dense_fallback_reasons():
-    assert "Adam" in CACHE.get(("adam", True, "flatten"))[0]["sparse_reason"]
-    assert "Adam" in CACHE.get(("adamw", True, "flatten"))[0]["sparse_reason"]
-    assert "weight_decay" in CACHE.get(("sgd_weight_decay", True, "flatten"))[0]["sparse_reason"]
-    assert "forced" in CACHE.get(("sgd", False, "flatten"))[0]["sparse_reason"]
+    assert "Adam" in CACHE.get(("adam", True, "flatten"))[0].sparse_reason
+    assert "Adam" in CACHE.get(("adamw", True, "flatten"))[0].sparse_reason
+    assert "weight_decay" in CACHE.get(("sgd_weight_decay", True, "flatten"))[0].sparse_reason
+    assert "forced" in CACHE.get(("sgd", False, "flatten"))[0].sparse_reason
 
 
 def test_global_average_pooling_head():
@@ -210,8 +210,8 @@ def test_reads_and_writes_between_steps(opt):
             gs, gd = ms._engine.gradients(xb, yb), md._engine.gradients(xb, yb)
             assert_close(gs[0], gd[0], exact, "gradients: loss")
             assert_close(gs[1], gd[1], exact, "gradients: dense array")
-            ms._engine.lib.seqc_apply_gradients(ms._engine.m)
-            md._engine.lib.seqc_apply_gradients(md._engine.m)
+            ms._engine.apply_gradients()
+            md._engine.apply_gradients()
             assert_same_state(ms, md, exact)
         if s == 27:                     # the optimizer counter moved (as when switching models)
             for m in (ms, md):
@@ -251,11 +251,11 @@ def test_long_gap_closed_form(opt):
     # against the exact value from the state after the first step (float64 geometric sum)
     w1 = one._engine.params[rows].astype(np.float64)
     mom1 = one._engine.slots[(ns - 1) * n:][rows].astype(np.float64)
-    cfg = ms.desc["optimizer"]["config"]
+    cfg = ms.desc.optimizer.config
     mu = float(np.float32(cfg["momentum"]))
     kk = steps - 1
     s = mu * (1 - mu ** kk) / (1 - mu)
-    exact = w1 + s * mom1 if ms.desc["optimizer"]["kind"] == "SGD" else w1 - s * mom1
+    exact = w1 + s * mom1 if ms.desc.optimizer.kind == "SGD" else w1 - s * mom1
     assert np.abs(ws - exact).max() <= 1e-6 * np.abs(exact).max()
     assert np.abs(ws - w1).max() > 1e-2     # the rows did keep moving
 
@@ -285,7 +285,7 @@ def test_keras_golden_per_step(case):
                        + [getattr(L, d["class"])(**d["config"]) for d in desc["model"]["layers"]])
     opt = desc["compile"]["optimizer"]
     model.compile(getattr(keras.optimizers, opt["class"])(**opt["config"]), desc["compile"]["loss"])
-    assert model._runtime.desc["sparse_update"] is not None, model._runtime.desc["sparse_reason"]
+    assert model._runtime.desc.sparse_update is not None, model._runtime.desc.sparse_reason
     model.set_weights([z[f"w0_{i}"] for i in range(3)])
     engine = model._runtime._engine
     n, size = engine.n_params, 100 * 8

@@ -5,7 +5,7 @@ Dense(4) on an 8x8 identity input, so its kernel is y_pred and the kernel's grad
 dL/dy_pred. Then
 
 * values: formulas are compiled as metrics; the C value (engine.evaluate, one batch) is compared
-  with seqc.trace.evaluate of the very graph the model describes (desc["metrics"][k]["expr"]),
+  with seqc.trace.evaluate of the very graph the model describes (desc.metrics[k].expr),
   and that with an independent numpy formula (checks the tracing semantics);
 * gradients: formulas are compiled as losses; the C gradient is compared with trace.evaluate of
   trace.grad (tight) and with central differences of trace.evaluate (float32, loose).
@@ -233,9 +233,9 @@ def test_value(group, formula, seed):
     t, p = data(seed)
     eng = _with_prediction(model, p)
     desc = model._runtime.desc
-    k = [m["name"] for m in desc["metrics"]].index(f"{group}_{formula}")
+    k = [m.name for m in desc.metrics].index(f"{group}_{formula}")
     c_val = float(eng.evaluate(EYE, t, B)[0, 1 + k])
-    expr = trace.Expr.from_json(desc["metrics"][k]["expr"])
+    expr = trace.Expr.from_json(desc.metrics[k].expr)
     ref = float(trace.evaluate(expr, t, p))
     np.testing.assert_allclose(c_val, ref, rtol=2e-6, atol=2e-6, err_msg="C vs trace.evaluate")
     # the traced formula means what the numpy formula means (metric = mean of its values)
@@ -251,21 +251,21 @@ def test_values_over_several_batches():
     _with_prediction(model, p)
     desc = model._runtime.desc
     res = model.evaluate(EYE, t, batch_size=3, verbose=0, return_dict=True)
-    for k, m in enumerate(desc["metrics"]):
-        expr = trace.Expr.from_json(m["expr"])
+    for k, m in enumerate(desc.metrics):
+        expr = trace.Expr.from_json(m.expr)
         vals, sizes = [], []
         for s in range(0, B, 3):
             vals.append(float(trace.evaluate(expr, t[s:s + 3], p[s:s + 3])))
             sizes.append(min(3, B - s))
-        want = np.average(vals, weights=sizes) if m["per_sample"] else np.mean(vals)
-        np.testing.assert_allclose(res[m["name"]], want, rtol=1e-5, atol=1e-6, err_msg=m["name"])
+        want = np.average(vals, weights=sizes) if m.per_sample else np.mean(vals)
+        np.testing.assert_allclose(res[m.name], want, rtol=1e-5, atol=1e-6, err_msg=m.name)
 
 
 # ------------------------------------------------------------------------------------------
 # gradients
 # ------------------------------------------------------------------------------------------
 def _loss_graph(model):
-    root = trace.Expr.from_json(model._runtime.desc["loss"]["expr"])
+    root = trace.Expr.from_json(model._runtime.desc.loss.expr)
     yp = next((n for n in trace.topo_order(root) if n.op == "y_pred"), None)
     return root, yp
 
@@ -339,5 +339,5 @@ def test_loss_reduction_is_mean_of_all_returned_values(name):
 def test_json_round_trip_preserves_graphs(key):
     """The model description's expression graphs re-serialise identically."""
     desc = model_for(key)._runtime.desc
-    for nodes in [desc["loss"]["expr"]] + [m["expr"] for m in desc["metrics"]]:
+    for nodes in [desc.loss.expr] + [m.expr for m in desc.metrics]:
         assert trace.Expr.from_json(nodes).to_json() == nodes

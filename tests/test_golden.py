@@ -165,8 +165,7 @@ def _engine(model):
 
 
 def _param_slices(model):
-    return [(w["offset"], w["offset"] + int(np.prod(w["shape"])), tuple(w["shape"]))
-            for w in model._runtime.desc["params"]]
+    return [(w.offset, w.offset + w.size, w.shape) for w in model._runtime.desc.params]
 
 
 # ------------------------------------------------------------------------------------------

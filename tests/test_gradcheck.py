@@ -198,7 +198,7 @@ def model_for(key):
 def _regions(layers, params, desc, x, loss_kink=None, y=None):
     """A tuple of integer arrays that changes iff some activation input crosses a kink
     (or, for rowwise sparsemax, the support changes), plus the loss's own kink pattern."""
-    offs = [(p["offset"], tuple(p["shape"])) for p in desc["params"]]
+    offs = [(p.offset, p.shape) for p in desc.params]
     k = 0
     h = x.astype(np.float64)
     out = []
@@ -274,7 +274,7 @@ def gradcheck(model, x, y, layers=None, loss_kink=None, training=False, h=H, rto
         idx = np.flatnonzero(ok)[bad]
         names = []
         for i in idx[:8]:
-            p = next(p for p in desc["params"] if p["offset"] <= i < p["offset"] + int(np.prod(p["shape"])))
+            p = next(p for p in desc.params if p.offset <= i < p.offset + p.size)
             names.append(f"{p['name']}[{i - p['offset']}]: C {g[i]:.6g} vs fd {num[i]:.6g}")
         raise AssertionError(f"{bad.sum()} of {ok.sum()} gradients differ from finite differences:\n  "
                              + "\n  ".join(names))
@@ -338,7 +338,7 @@ def test_dense_activation_backward(act):
     rng = np.random.default_rng(sum(map(ord, act)))
     _set_random_weights(model, rng, 0.45)
     x = rng.uniform(-1, 1, (7, 8)).astype(np.float32)
-    r = rng.normal(0, 1, (7, model._runtime.desc["output_shape"][-1])).astype(np.float32)
+    r = rng.normal(0, 1, (7, model._runtime.desc.output_shape[-1])).astype(np.float32)
     # Keras's sparsemax is discontinuous where its sorted support changes: smaller steps
     gradcheck(model, x, r, layers=lifted_layers(act), h=2e-3 if act == "sparsemax" else H)
 
@@ -350,14 +350,14 @@ def test_golden_models(case):
     model = model_for(("golden", case))
     rng = np.random.default_rng(len(case))
     _set_random_weights(model, rng)
-    shape = tuple(model._runtime.desc["output_shape"])
-    x = rng.uniform(-1, 1, (6,) + tuple(model._runtime.desc["input_shape"])).astype(np.float32)
+    shape = tuple(model._runtime.desc.output_shape)
+    x = rng.uniform(-1, 1, (6,) + tuple(model._runtime.desc.input_shape)).astype(np.float32)
     y = _labels(GOLDEN_CASES[case], rng, (6,) + shape)
     kink = {"train_sgd_momentum_mae": _mae_kink, "custom_loss_sgd": _custom_golden_kink}.get(case)
     if case == "train_sgd_momentum_mae":     # keep |y_pred - y_true| clear of 0
         y = y + np.sign(y) * 0.3
     gradcheck(model, x, y, layers=golden_layers(case), loss_kink=kink)
-    fused = model._runtime.desc["fused"]
+    fused = model._runtime.desc.fused
     if case in ("train_sgd_cce", "train_sgd_bce", "train_sgd_momentum_scce"):
         assert any("fused loss" in f for f in fused), fused
 
@@ -371,12 +371,12 @@ def test_own_models(name):
     shape_in, layers, _, label_kind = OWN[name]
     rng = np.random.default_rng(sum(map(ord, name)))
     _set_random_weights(model, rng)
-    out_shape = tuple(model._runtime.desc["output_shape"])
+    out_shape = tuple(model._runtime.desc.output_shape)
     x = rng.uniform(-1, 1, (6,) + shape_in).astype(np.float32)
     y = _labels(label_kind, rng, (6,) + out_shape)
     kink = {"gc_hinge": _hinge_kink, "gc_huber": _huber_kink, "gc_custom_scalar": _custom_scalar_kink}.get(name)
     gradcheck(model, x, y, layers=layers, loss_kink=kink)
-    fused = " ".join(model._runtime.desc["fused"])
+    fused = " ".join(model._runtime.desc.fused)
     if name in ("gc_softmax_mse", "gc_cce_smoothing", "gc_bce_smoothing", "gc_bce_logits", "gc_cce_logits"):
         assert "fused loss" not in fused
     if name in ("gc_3d_cce", "gc_3d_sigmoid_bce"):

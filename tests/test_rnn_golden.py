@@ -41,8 +41,7 @@ def weighted_sum(y_true, y_pred):
 
 
 def _grads(model, g):
-    return [g[p["offset"]:p["offset"] + int(np.prod(p["shape"]))].reshape(p["shape"])
-            for p in model._runtime.desc["params"]]
+    return [g[p.offset:p.offset + p.size].reshape(p.shape) for p in model._runtime.desc.params]
 
 
 @pytest.mark.parametrize("case", _cases("layer_forward"))

@@ -5,6 +5,7 @@ at construction time; `spec()` turns it into plain data (seqc.spec.LayerSpec). T
 front end constructs these same classes from literal arguments, so both front ends share
 one set of argument rules.
 """
+import contextlib
 import sys
 
 import numpy as np
@@ -32,6 +33,17 @@ def unique_name(base):
 
 def reset_names():
     _name_counts.clear()
+
+
+@contextlib.contextmanager
+def name_counters_kept():
+    """Run a block that may reset or advance the layer-name counters, then put them back."""
+    saved = dict(_name_counts)
+    try:
+        yield
+    finally:
+        _name_counts.clear()
+        _name_counts.update(saved)
 
 
 def caller_loc():
@@ -136,13 +148,22 @@ class Layer:
     _model = None
     _initial_weights = None   # arrays given to the constructor (Embedding(weights=...)), else initializers
 
+    def added_to(self, model):
+        """Called by the Sequential this layer is added to: it keeps the layer's weights."""
+        self._model = model
+
+    @property
+    def initial_weights(self):
+        """The arrays given to the constructor (`Embedding(weights=[...])`), else None."""
+        return self._initial_weights
+
     def get_weights(self):
-        return [] if self._model is None else self._model._layer_weights(self)
+        return [] if self._model is None else self._model.layer_weights(self)
 
     def set_weights(self, weights):
         if self._model is None:
             raise ValueError(f"layer {self.name!r} has no weights yet: add it to a model with a known input shape")
-        self._model._set_layer_weights(self, weights)
+        self._model.set_layer_weights(self, weights)
 
     @property
     def weights(self):
@@ -483,8 +504,8 @@ class _RNN(Layer):
 
     def reset_state(self):
         """Zero this layer's carried state (stateful layers; a no-op otherwise), as Keras 3."""
-        if self.stateful and self._model is not None and self._model._runtime is not None:
-            self._model._runtime.reset_states(self.name)
+        if self.stateful and self._model is not None:
+            self._model.reset_layer_states(self.name)
 
     def reset_states(self):
         self.reset_state()
@@ -493,9 +514,9 @@ class _RNN(Layer):
     def states(self):
         """The carried state of a stateful layer, [h, c] (LSTM) or [h], each (batch, units), as
         numpy arrays (Keras: variables); None otherwise or before the model has run."""
-        if not self.stateful or self._model is None or self._model._runtime is None:
+        if not self.stateful or self._model is None:
             return None
-        return self._model._runtime.layer_states(self.name)
+        return self._model.layer_states(self.name)
 
     def config(self):
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,

@@ -1,8 +1,11 @@
 """`keras.models.Sequential` for seqc: collects layers, compiles through the pipeline and then
 delegates fit / evaluate / predict to the runtime model over the generated C."""
+import threading
+
 import numpy as np
 
 from .. import initializers
+from ..description import describe
 from ..errors import SeqcError
 from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng, read_weights, write_weights
 from ..spec import CompileSpec, ModelSpec
@@ -24,6 +27,7 @@ class Sequential:
         self._prebuilt = {}       # (input shape, label shape) -> (description, library) built beforehand
         self._seed = None         # seeds the dropout stream of each runtime (a compiled package's Model(seed))
         self._weights = None
+        self._switching = threading.RLock()
         for layer in layers or []:
             self.add(layer)
 
@@ -44,7 +48,7 @@ class Sequential:
         if self._layers and layer.input_shape_arg is not None and not isinstance(self._layers[0], _layers.InputLayer):
             pass  # Keras ignores input_shape on non-first layers
         self._layers.append(layer)
-        layer._model = self
+        layer.added_to(self)
         self._runtime = None
         self._variants, self._prebuilt = {}, {}
         if self._weights is not None:
@@ -104,8 +108,8 @@ class Sequential:
             self._weights = [initializers.initialize(p.initializer, p.shape, rng) for p in graph.params]
             names = [p.name for p in graph.params]
             for layer in self._layers:   # weights given to a layer's constructor replace its initial values
-                if layer._initial_weights is not None:
-                    for i, w in zip(_param_indices(names, layer), layer._initial_weights):
+                if layer.initial_weights is not None:
+                    for i, w in zip(_param_indices(names, layer), layer.initial_weights):
                         self._weights[i] = w.copy()
             if keep is not None:   # adding a layer keeps the weights of the layers before it
                 for i, w in enumerate(keep[:len(self._weights)]):
@@ -147,7 +151,17 @@ class Sequential:
             return
         self._input_key = tuple(self._input_shape())
         self._runtime = self._make_runtime(None, weights)
-        self._optimizer._engine = self._runtime._engine
+        self._optimizer.bind(self._runtime.engine)
+
+    def bind_package(self, weights, seed=None, prebuilt=()):
+        """A compiled package's model, after the static front end read its script (compile()
+        included): seed the dropout stream, register the libraries the package ships
+        (`(description, library path)` pairs, each for one input shape), bind the weights."""
+        self._seed = seed
+        for desc, lib in prebuilt:
+            shape = tuple(desc.input_shape)
+            self._prebuilt[(shape, None)] = self._prebuilt[(shape, desc.y_shape)] = (desc, lib)
+        self._bind_compiled(weights)
 
     def _make_runtime(self, y_shape, weights):
         key = (self._input_key, None if y_shape is None else tuple(y_shape))
@@ -160,32 +174,26 @@ class Sequential:
             desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()
-        rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights)
-        rt._respecialize = self._respecialize
+        rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights, respecialize=self._respecialize)
         rt.optimizer = _ProxyOptimizer(self)
         self._variants[key] = rt
-        self._variants[(self._input_key, tuple(desc["y_shape"]))] = rt
+        self._variants[(self._input_key, desc.y_shape)] = rt
         return rt
 
     def _switch_to(self, rt, old):
         """Make `rt` the active runtime, carrying weights and optimizer state over from `old`."""
-        if rt is old or old is None:
-            self._runtime = rt
-            self._optimizer._engine = rt._engine
-            return rt
-        rt.set_weights(old.get_weights())
-        rt._engine.slots[:] = old._engine.slots
-        rt._engine.set_iterations(old._engine.get_iterations())
-        rt._engine.set_learning_rate(old._engine.get_learning_rate())
+        if old is not None:
+            rt.take_state_from(old)
         self._runtime = rt
-        self._optimizer._engine = rt._engine
+        self._optimizer.bind(rt.engine)
         return rt
 
     def _respecialize(self, y_shape):
         """Labels of another shape (e.g. integer labels for 'accuracy'): compile for them, keep
         the weights and optimizer state, and make that the active runtime."""
-        old = self._runtime
-        return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
+        with self._switching:
+            old = self._runtime
+            return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
 
     def _rt(self, x=None):
         if self._compile is None:
@@ -202,20 +210,25 @@ class Sequential:
         if len(shape) != len(declared) or any(d is not None and d != s for d, s in zip(declared, shape)):
             want = "(None, " + ", ".join("None" if d is None else str(d) for d in declared) + ")"
             raise ValueError(f"Input x has shape {tuple(np.shape(x))}, but the model expects {want}")
-        if self._input_key != shape:
-            old, old_key = self._runtime, self._input_key
-            self._input_key = shape
-            weights = old.get_weights() if old is not None else self._weights
-            # labels as the compile assumes for this length (they may have the length in their
-            # shape), unless the last length was re-specialised for other labels: then those
-            rt = None
-            if old is not None and self._variants.get((old_key, None)) is not old:
-                try:
-                    rt = self._make_runtime(tuple(old.desc["y_shape"]), weights)
-                except SeqcError:      # those labels do not fit this length: fit will say what does
-                    rt = None
-            self._switch_to(rt or self._make_runtime(None, weights), old)
-        return self._runtime
+        with self._switching:          # threads sharing the model switch lengths one at a time
+            if self._input_key != shape:
+                self._switch_length(shape)
+            return self._runtime
+
+    def _switch_length(self, shape):
+        """Make the specialisation for input shape `shape` the active runtime."""
+        old, old_key = self._runtime, self._input_key
+        self._input_key = shape
+        weights = old.get_weights() if old is not None else self._weights
+        # labels as the compile assumes for this length (they may have the length in their
+        # shape), unless the last length was re-specialised for other labels: then those
+        rt = None
+        if old is not None and self._variants.get((old_key, None)) is not old:
+            try:
+                rt = self._make_runtime(old.desc.y_shape, weights)
+            except SeqcError:      # those labels do not fit this length: fit will say what does
+                rt = None
+        self._switch_to(rt or self._make_runtime(None, weights), old)
 
     # ---- delegation -------------------------------------------------------------------------
     @staticmethod
@@ -276,19 +289,21 @@ class Sequential:
     # ---- one layer's weights (Layer.get_weights / set_weights) ----
     def _layer_indices(self, layer):
         if self._runtime is not None:
-            names = [p["name"] for p in self._runtime.desc["params"]]
+            names = [p.name for p in self._runtime.desc.params]
         elif self.built:
             names = [p.name for p in self._forward_graph().params]
         else:
             names = []
         return _param_indices(names, layer)
 
-    def _layer_weights(self, layer):
+    def layer_weights(self, layer):
+        """`layer.get_weights()` of one of this model's layers."""
         idx = self._layer_indices(layer)
         weights = self.get_weights() if idx else []
         return [weights[i] for i in idx]
 
-    def _set_layer_weights(self, layer, weights):
+    def set_layer_weights(self, layer, weights):
+        """`layer.set_weights(weights)` of one of this model's layers."""
         idx = self._layer_indices(layer)
         weights = list(weights)
         if len(weights) != len(idx):
@@ -322,6 +337,15 @@ class Sequential:
     def reset_states(self):
         if self._runtime is not None:
             self._runtime.reset_states()
+
+    def reset_layer_states(self, layer_name):
+        """Zero the carried state of one stateful layer (before the first run: nothing to do)."""
+        if self._runtime is not None:
+            self._runtime.reset_states(layer_name)
+
+    def layer_states(self, layer_name):
+        """One stateful layer's carried state ([h, c] or [h]); None before the model has run."""
+        return None if self._runtime is None else self._runtime.layer_states(layer_name)
 
     @property
     def optimizer(self):
@@ -361,11 +385,7 @@ class Sequential:
         if self._runtime is not None:
             print_fn(format_summary(self._runtime.desc))
             return
-        g = self._forward_graph()
-        desc = {"name": self.name, "layers": [{"name": n, "kind": k, "output_shape": list(s), "params": c}
-                                              for n, k, s, c in g.layers],
-                "params": [{"shape": list(p.shape), "trainable": p.trainable} for p in g.params], "fused": []}
-        print_fn(format_summary(desc))
+        print_fn(format_summary(describe(self._forward_graph()).replace(name=self.name)))
 
     def get_layer(self, name=None, index=None):
         if index is not None:

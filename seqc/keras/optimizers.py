@@ -49,6 +49,10 @@ class Optimizer:
     def _validate(self, config):
         pass
 
+    def bind(self, engine):
+        """Called by the model once compiled: learning rate and iterations then live in `engine`."""
+        self._engine = engine
+
     # learning_rate is a settable property, as in Keras (LearningRateScheduler sets it)
     @property
     def learning_rate(self):

@@ -1,5 +1,9 @@
-"""The one small wrapper between Python and a compiled model library."""
-import math
+"""The one owner of a compiled model library's C API.
+
+Every call into the library goes through an `Engine` method; nothing else in seqc touches the
+cffi handle or the `seqc_*` symbols (seqc.build only compiles and loads).
+"""
+import threading
 
 import numpy as np
 
@@ -9,33 +13,40 @@ from .. import build
 class Engine:
     """One instance of a compiled model: parameters, optimizer slots, arena.
 
-    `params` and `slots` are numpy views of the C arrays. Reading either first calls
-    seqc_sync: with a row-sparse Embedding update, rows a batch did not use may still owe the
-    optimizer's zero-gradient steps (applied lazily in C), and seqc_sync applies them so that
-    Python always sees the dense state. The C entry points sync themselves."""
+    Thread safety: the C model has one arena, so calls into one Engine are serialised by
+    `self.lock` (re-entrant). Every method takes it; a caller that needs several calls to see
+    one state (read weights, then slots) may hold it around them.
+
+    `params` and `slots` are numpy views of the C arrays (for tests and inspection; they are
+    not guarded once returned). Reading either first calls seqc_sync: with a row-sparse
+    Embedding update, rows a batch did not use may still owe the optimizer's zero-gradient
+    steps (applied lazily in C), and seqc_sync applies them so that Python always sees the
+    dense state. The C entry points sync themselves."""
 
     def __init__(self, desc, lib_path):
         self.desc = desc
         self.lib_path = lib_path
-        self.ffi = build.ffi()
-        self.lib = build.load(lib_path)
-        ptr = self.lib.seqc_create()
-        if ptr == self.ffi.NULL:
+        self.lock = threading.RLock()
+        self._ffi = build.ffi()
+        self._lib = build.load(lib_path)
+        ptr = self._lib.seqc_create()
+        if ptr == self._ffi.NULL:
             raise MemoryError("seqc: could not allocate the model")
-        self.m = self.ffi.gc(ptr, self.lib.seqc_destroy)
-        self.n_params = int(self.lib.seqc_num_params())
-        self.n_metrics = len(desc["metrics"])
-        self.out_size = math.prod(desc["output_shape"])
-        self._params = self._view(self.lib.seqc_params(self.m), self.n_params)
-        self.grads = self._view(self.lib.seqc_grads(self.m), self.n_params)
-        self._slots = self._view(self.lib.seqc_slots(self.m), int(self.lib.seqc_num_slots()))
+        self._m = self._ffi.gc(ptr, self._lib.seqc_destroy)
+        self.n_params = int(self._lib.seqc_num_params())
+        self.n_metrics = len(desc.metrics)
+        self._params = self._view(self._lib.seqc_params(self._m), self.n_params)
+        self._grads = self._view(self._lib.seqc_grads(self._m), self.n_params)
+        self._slots = self._view(self._lib.seqc_slots(self._m), int(self._lib.seqc_num_slots()))
         self.capacity = 0
-        self.sparse = desc.get("sparse_update")
+        self.sparse = desc.sparse_update
 
+    # ---- raw arrays --------------------------------------------------------------------------
     def sync(self):
         """Apply the pending lazy updates of a row-sparse Embedding (see the class docstring)."""
         if self.sparse:
-            self.lib.seqc_sync(self.m)
+            with self.lock:
+                self._lib.seqc_sync(self._m)
 
     @property
     def params(self):
@@ -50,78 +61,148 @@ class Engine:
     def _view(self, ptr, n):
         if n == 0:
             return np.zeros(0, np.float32)
-        return np.frombuffer(self.ffi.buffer(ptr, 4 * n), dtype=np.float32)
+        return np.frombuffer(self._ffi.buffer(ptr, 4 * n), dtype=np.float32)
 
     def _p(self, arr, ctype="float *"):
-        return self.ffi.NULL if arr is None else self.ffi.cast(ctype, arr.ctypes.data)
+        return self._ffi.NULL if arr is None else self._ffi.cast(ctype, arr.ctypes.data)
 
+    # ---- weights and optimizer state -----------------------------------------------------------
+    def get_weights(self):
+        """Copies of the weight arrays, in the description's order and shapes."""
+        with self.lock:
+            p = self.params
+            return [p[w.offset:w.offset + w.size].reshape(w.shape).copy() for w in self.desc.params]
+
+    def set_weights(self, arrays):
+        """Write float32 arrays already checked against the description's shapes."""
+        with self.lock:
+            p = self.params
+            for w, a in zip(self.desc.params, arrays):
+                p[w.offset:w.offset + w.size] = a.ravel()
+
+    def copy_optimizer_state_from(self, other):
+        """Slots, iteration count and learning rate of another instance of the same model
+        (another specialisation: the same parameters and slots, in the same layout)."""
+        if other is self:
+            return
+        with other.lock:
+            slots = other.slots.copy()
+            iterations, lr = other.get_iterations(), other.get_learning_rate()
+        with self.lock:
+            self.slots[:] = slots
+            self.set_iterations(iterations)
+            self.set_learning_rate(lr)
+
+    def get_learning_rate(self):
+        with self.lock:
+            return float(self._lib.seqc_get_lr(self._m))
+
+    def set_learning_rate(self, lr):
+        with self.lock:
+            self._lib.seqc_set_lr(self._m, float(lr))
+
+    def current_learning_rate(self):
+        with self.lock:
+            return float(self._lib.seqc_current_lr(self._m))
+
+    def get_iterations(self):
+        with self.lock:
+            return int(self._lib.seqc_get_iterations(self._m))
+
+    def set_iterations(self, it):
+        with self.lock:
+            self._lib.seqc_set_iterations(self._m, int(it))
+
+    def reset_optimizer(self):
+        with self.lock:
+            self._lib.seqc_reset_slots(self._m)
+
+    def set_seed(self, seed):
+        with self.lock:
+            self._lib.seqc_set_seed(self._m, int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+    # ---- running -----------------------------------------------------------------------------
     def reserve(self, batch):
-        if batch > self.capacity:
-            if self.lib.seqc_reserve(self.m, int(batch)) != 0:
-                raise MemoryError(f"seqc: cannot allocate activations for batch size {batch}")
-            self.capacity = batch
+        """Grow the arena to hold `batch` rows (seqc_reserve reallocates it: under the lock, no
+        other call is running on it). The entry points reserve inside the same hold of the lock."""
+        with self.lock:
+            if batch > self.capacity:
+                if self._lib.seqc_reserve(self._m, int(batch)) != 0:
+                    raise MemoryError(f"seqc: cannot allocate activations for batch size {batch}")
+                self.capacity = batch
 
     def train(self, x, y, idx, batch):
         """Train on rows idx (int32 array) in batches; returns (n_batches, 1 + n_metrics)."""
         n = len(idx)
-        nb = -(-n // batch)
-        out = np.empty((nb, 1 + self.n_metrics), np.float32)
-        self.reserve(batch)
-        rc = self.lib.seqc_train(self.m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch, self._p(out))
+        out = np.empty((-(-n // batch), 1 + self.n_metrics), np.float32)
+        with self.lock:
+            self.reserve(batch)
+            rc = self._lib.seqc_train(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
+                                      self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_train failed")
         return out
 
     def evaluate(self, x, y, batch, idx=None):
         n = len(idx) if idx is not None else x.shape[0]
-        nb = -(-n // batch)
-        out = np.empty((nb, 1 + self.n_metrics), np.float32)
-        self.reserve(batch)
-        rc = self.lib.seqc_evaluate(self.m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch, self._p(out))
+        out = np.empty((-(-n // batch), 1 + self.n_metrics), np.float32)
+        with self.lock:
+            self.reserve(batch)
+            rc = self._lib.seqc_evaluate(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
+                                         self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_evaluate failed")
         return out
 
     def predict(self, x, batch):
         n = x.shape[0]
-        out = np.empty((n,) + tuple(self.desc["output_shape"]), np.float32)
+        out = np.empty((n,) + tuple(self.desc.output_shape), np.float32)
         if n == 0:
             return out
-        self.reserve(batch)
-        if self.lib.seqc_predict(self.m, self._p(x), n, batch, self._p(out)) != 0:
+        with self.lock:
+            self.reserve(batch)
+            rc = self._lib.seqc_predict(self._m, self._p(x), n, batch, self._p(out))
+        if rc != 0:
             raise RuntimeError("seqc_predict failed")
         return out
 
     def gradients(self, x, y, training=False):
         """Loss and gradient (copy) on one batch, no update."""
-        self.reserve(x.shape[0])
-        loss = self.lib.seqc_gradients(self.m, self._p(x), self._p(y), x.shape[0], int(training))
-        return float(loss), self.grads.copy()
+        with self.lock:
+            self.reserve(x.shape[0])
+            loss = self._lib.seqc_gradients(self._m, self._p(x), self._p(y), x.shape[0], int(training))
+            return float(loss), self._grads.copy()
 
+    def apply_gradients(self):
+        """One optimizer step with the gradient the last `gradients` call left."""
+        with self.lock:
+            self._lib.seqc_apply_gradients(self._m)
+
+    # ---- recurrent state -------------------------------------------------------------------------
+    def reset_states(self):
+        """Zero the state every stateful recurrent layer carries."""
+        with self.lock:
+            self._lib.seqc_reset_states(self._m)
+
+    def reset_state_range(self, offset, n):
+        with self.lock:
+            if self._lib.seqc_reset_state_range(self._m, int(offset), int(n)) != 0:
+                raise ValueError(f"seqc: no state at [{offset}, {offset + n})")
+
+    def get_state_range(self, offset, n):
+        """A copy of n floats of the carried state from `offset`."""
+        out = np.empty(int(n), np.float32)
+        with self.lock:
+            if self._lib.seqc_get_state_range(self._m, int(offset), int(n), self._p(out)) != 0:
+                raise ValueError(f"seqc: no state at [{offset}, {offset + n})")
+        return out
+
+    # ---- threads -------------------------------------------------------------------------------
     def get_threads(self):
-        return int(self.lib.seqc_get_threads(self.m))
+        with self.lock:
+            return int(self._lib.seqc_get_threads(self._m))
 
     def set_threads(self, n):
         """Threads this model's kernels use, at most the count it was created for."""
-        self.lib.seqc_set_threads(self.m, int(n))
-
-    def get_learning_rate(self):
-        return float(self.lib.seqc_get_lr(self.m))
-
-    def set_learning_rate(self, lr):
-        self.lib.seqc_set_lr(self.m, float(lr))
-
-    def current_learning_rate(self):
-        return float(self.lib.seqc_current_lr(self.m))
-
-    def get_iterations(self):
-        return int(self.lib.seqc_get_iterations(self.m))
-
-    def set_iterations(self, it):
-        self.lib.seqc_set_iterations(self.m, int(it))
-
-    def reset_optimizer(self):
-        self.lib.seqc_reset_slots(self.m)
-
-    def set_seed(self, seed):
-        self.lib.seqc_set_seed(self.m, int(seed) & 0xFFFFFFFFFFFFFFFF)
+        with self.lock:
+            self._lib.seqc_set_threads(self._m, int(n))

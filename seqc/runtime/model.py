@@ -33,84 +33,95 @@ def global_rng():
 
 
 class _OptimizerHandle:
-    """`model.optimizer`: learning rate and iteration count live in C."""
+    """`model.optimizer` of a compiled package's model: learning rate and iteration count live in C."""
 
-    def __init__(self, model, opt_obj=None):
-        self._model = model
-        self._obj = opt_obj
-        self.name = opt_obj.name if opt_obj is not None else model.desc["optimizer"]["kind"]
+    def __init__(self, engine, desc):
+        self._engine = engine
+        self._desc = desc
+        self.name = desc.optimizer.kind
 
     @property
     def learning_rate(self):
-        return float(np.float32(self._model._engine.current_learning_rate()))
+        return float(np.float32(self._engine.current_learning_rate()))
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._model._engine.set_learning_rate(float(value))
-        self._model._engine_lr_override = True
+        self._engine.set_learning_rate(float(value))
 
     lr = learning_rate
 
     @property
     def iterations(self):
-        return self._model._engine.get_iterations()
+        return self._engine.get_iterations()
 
     def get_config(self):
-        return dict(self._model.desc["optimizer"]["config"])
+        return dict(self._desc.optimizer.config)
 
 
 class Model:
-    def __init__(self, desc, lib_path, seed=None, weights=None):
+    """`desc`: the ModelDescription; `lib_path`: its compiled library. `respecialize`, given by
+    seqc.keras's Sequential, is a callable(y_shape) -> Model for labels of another shape.
+
+    One Model may be shared by Python threads: each call into its Engine is serialised."""
+
+    def __init__(self, desc, lib_path, seed=None, weights=None, respecialize=None):
         self.desc = desc
         self._engine = Engine(desc, lib_path)
         self.stop_training = False
         self.history = None
-        self.optimizer = _OptimizerHandle(self)
-        self.metrics_names = ["loss"] + [m["name"] for m in desc["metrics"]]
-        self.metrics = [m["name"] for m in desc["metrics"]]
-        self.name = desc["name"]
-        self._y_shape = tuple(desc["y_shape"])
-        self._respecialize = None      # set by Sequential: callable(y_shape) -> Model for other labels
+        self.optimizer = _OptimizerHandle(self._engine, desc)
+        self.metrics_names = ["loss"] + [m.name for m in desc.metrics]
+        self.metrics = [m.name for m in desc.metrics]
+        self.name = desc.name
+        self._respecialize = respecialize
         rng = np.random.default_rng(seed) if seed is not None else global_rng()
         self._engine.set_seed(int(rng.integers(0, 2 ** 63)))
         if weights is None:
-            weights = [initializers.initialize(p["initializer"], p["shape"], rng) for p in desc["params"]]
+            weights = initial_weights(desc, rng)
         self.set_weights(weights)
+
+    @property
+    def engine(self):
+        """The Engine that owns this model's C instance."""
+        return self._engine
 
     # ---- shapes and names -------------------------------------------------------------------
     @property
     def input_shape(self):
-        return (self.desc["batch_size"],) + tuple(self.desc["input_shape"])
+        return (self.desc.batch_size,) + tuple(self.desc.input_shape)
 
     @property
     def output_shape(self):
-        return (self.desc["batch_size"],) + tuple(self.desc["output_shape"])
+        return (self.desc.batch_size,) + tuple(self.desc.output_shape)
 
     # ---- weights ----------------------------------------------------------------------------
     def get_weights(self):
-        p = self._engine.params
-        return [p[w["offset"]:w["offset"] + math.prod(w["shape"])].reshape(w["shape"]).copy()
-                for w in self.desc["params"]]
+        return self._engine.get_weights()
 
     def set_weights(self, weights):
-        params = self.desc["params"]
+        params = self.desc.params
         weights = list(weights)
         if len(weights) != len(params):
             raise ValueError(f"set_weights: the model has {len(params)} weight arrays "
-                             f"({', '.join(w['name'] for w in params)}), got {len(weights)}")
+                             f"({', '.join(w.name for w in params)}), got {len(weights)}")
         arrays = []
         for w, a in zip(params, weights):
-            a = data.as_float_array(a, f"weight {w['name']}")
-            if tuple(a.shape) != tuple(w["shape"]):
-                raise ValueError(f"set_weights: {w['name']} has shape {tuple(w['shape'])}, got {tuple(a.shape)}")
+            a = data.as_float_array(a, f"weight {w.name}")
+            if tuple(a.shape) != w.shape:
+                raise ValueError(f"set_weights: {w.name} has shape {w.shape}, got {tuple(a.shape)}")
             arrays.append(a)
-        p = self._engine.params
-        for w, a in zip(params, arrays):
-            p[w["offset"]:w["offset"] + a.size] = a.ravel()
+        self._engine.set_weights(arrays)
+
+    def take_state_from(self, other):
+        """Weights and optimizer state (slots, iterations, learning rate) of another
+        specialisation of the same model (other labels or another input length)."""
+        if other is not self:
+            self.set_weights(other.get_weights())
+            self._engine.copy_optimizer_state_from(other.engine)
 
     def save_weights(self, filepath, overwrite=True):
         """Weights in Keras's get_weights order, as a numpy .npz archive written at `filepath`."""
-        write_weights(filepath, self.get_weights(), [w["name"] for w in self.desc["params"]], overwrite)
+        write_weights(filepath, self.get_weights(), [w.name for w in self.desc.params], overwrite)
 
     def load_weights(self, filepath):
         self.set_weights(read_weights(filepath))
@@ -122,31 +133,29 @@ class Model:
         """Zero the state that stateful recurrent layers carry across batches and calls (of one
         layer when `layer_name` is given)."""
         if layer_name is None:
-            self._engine.lib.seqc_reset_states(self._engine.m)
+            self._engine.reset_states()
             return
-        where = self.desc.get("states", {}).get(layer_name)
+        where = (self.desc.states or {}).get(layer_name)
         if where is not None:
-            self._engine.lib.seqc_reset_state_range(self._engine.m, where[0], where[1])
+            self._engine.reset_state_range(*where)
 
     def layer_states(self, layer_name):
         """A stateful layer's carried state as numpy arrays, [h, c] (LSTM) or [h], each
         (batch, units); None for a layer that carries none."""
-        where = self.desc.get("states", {}).get(layer_name)
+        where = (self.desc.states or {}).get(layer_name)
         if where is None:
             return None
-        out = np.empty(where[1], np.float32)
-        self._engine.lib.seqc_get_state_range(self._engine.m, where[0], where[1],
-                                              self._engine.ffi.cast("float *", out.ctypes.data))
-        batch = self.desc["batch_size"]
-        units = next(l["output_shape"][-1] for l in self.desc["layers"] if l["name"] == layer_name)
+        out = self._engine.get_state_range(*where)
+        batch = self.desc.batch_size
+        units = self.desc.layer(layer_name).output_shape[-1]
         return [part.reshape(batch, units) for part in np.split(out, where[1] // (batch * units))]
 
     def _check_stateful_rows(self, n, what, batch_size=None):
         """A stateful model runs whole batches of its fixed size only. As in Keras, the batches
         are those of `batch_size` (None: 32, Keras's default): n samples make batches of
         batch_size and a remainder, or one batch of n when n <= batch_size."""
-        fixed = self.desc["batch_size"]
-        if not self.desc.get("stateful"):
+        fixed = self.desc.batch_size
+        if not self.desc.stateful:
             return
         if n % fixed:
             raise ValueError(f"{what}: a stateful model runs whole batches of {fixed} samples (its batch_input_shape); "
@@ -160,26 +169,27 @@ class Model:
 
     # ---- data helpers -----------------------------------------------------------------------
     def _x(self, x, what="x"):
-        arr = data.check_x(x, self.desc["input_shape"], what)
-        if self.desc.get("index_range"):
-            data.check_indices(arr, self.desc["index_range"], what)
+        arr = data.check_x(x, self.desc.input_shape, what)
+        if self.desc.index_range:
+            data.check_indices(arr, self.desc.index_range, what)
         return arr
 
     def _target(self, y, n, what="y"):
         """The model specialised for these labels, and the labels as float32."""
         shape = data.label_shape(y, n)
         model = self
-        if shape != self._y_shape and math.prod(shape) != math.prod(self._y_shape):
+        expected = self.desc.y_shape
+        if shape != expected and math.prod(shape) != math.prod(expected):
             if self._respecialize is None:
-                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {self._y_shape}")
+                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {expected}")
             model = self._respecialize(shape)
-        classes = self.desc["num_classes"] if model.desc["sparse_labels"] else None
-        arr = data.check_y(y, n, model._y_shape, what, sparse_classes=classes)
-        return model, arr.reshape((n,) + model._y_shape)
+        classes = self.desc.num_classes if model.desc.sparse_labels else None
+        arr = data.check_y(y, n, model.desc.y_shape, what, sparse_classes=classes)
+        return model, arr.reshape((n,) + model.desc.y_shape)
 
     def _check_batch(self, batch_size, default=32):
         if batch_size is None:
-            batch_size = self.desc["batch_size"] or default
+            batch_size = self.desc.batch_size or default
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         return int(batch_size)
@@ -191,9 +201,9 @@ class Model:
         sizes = np.asarray(sizes, np.float64)
         total = sizes.sum()
         logs = {"loss": float((out[:, 0] * sizes).sum() / total)}
-        for k, m in enumerate(self.desc["metrics"]):
+        for k, m in enumerate(self.desc.metrics):
             col = out[:, 1 + k].astype(np.float64)
-            logs[m["name"]] = float((col * sizes).sum() / total) if m["per_sample"] else float(col.mean())
+            logs[m.name] = float((col * sizes).sum() / total) if m.per_sample else float(col.mean())
         return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -232,8 +242,8 @@ class Model:
             xv = yv = None
         if n == 0:
             raise ValueError("fit needs at least one sample")
-        fixed = self.desc["batch_size"]
-        if self.desc.get("stateful"):
+        fixed = self.desc.batch_size
+        if self.desc.stateful:
             self._check_stateful_rows(n, "fit", requested_batch)
             if xv is not None:
                 self._check_stateful_rows(xv.shape[0], "validation data", validation_batch_size or requested_batch)
@@ -311,8 +321,8 @@ class Model:
         if x.shape[0] == 0:
             raise ValueError("evaluate needs at least one sample")
         self._check_stateful_rows(x.shape[0], "evaluate", requested_batch)
-        if self.desc.get("stateful"):
-            batch_size = self.desc["batch_size"]
+        if self.desc.stateful:
+            batch_size = self.desc.batch_size
         steps_n = -(-x.shape[0] // batch_size)
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -334,8 +344,8 @@ class Model:
         batch_size = self._check_batch(batch_size)
         x = self._x(x)
         self._check_stateful_rows(x.shape[0], "predict", requested_batch)
-        if self.desc.get("stateful"):
-            batch_size = self.desc["batch_size"]
+        if self.desc.stateful:
+            batch_size = self.desc.batch_size
         steps_n = max(1, -(-x.shape[0] // batch_size))
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -372,14 +382,14 @@ class Model:
         return self._engine.predict(x, max(1, x.shape[0]))
 
     def _check_batch_size(self, x):
-        fixed = self.desc["batch_size"]
-        if self.desc.get("stateful") and x.shape[0] != fixed:
+        fixed = self.desc.batch_size
+        if self.desc.stateful and x.shape[0] != fixed:
             raise ValueError(f"this stateful model takes batches of exactly {fixed} samples, got {x.shape[0]}")
 
     def _batch_result(self, out, return_dict):
         logs = {"loss": float(out[0, 0])}
-        for k, m in enumerate(self.desc["metrics"]):
-            logs[m["name"]] = float(out[0, 1 + k])
+        for k, m in enumerate(self.desc.metrics):
+            logs[m.name] = float(out[0, 1 + k])
         if return_dict:
             return dict(sorted(logs.items()))   # Keras 3 sorts the keys
         vals = [logs[k] for k in self.metrics_names]
@@ -389,6 +399,11 @@ class Model:
     def summary(self, print_fn=None, **kwargs):
         print_fn = print_fn or print
         print_fn(format_summary(self.desc))
+
+
+def initial_weights(desc, rng):
+    """Freshly initialised weight arrays of a description, drawn from `rng` in Keras's order."""
+    return [initializers.initialize(p.initializer, p.shape, rng) for p in desc.params]
 
 
 def write_weights(filepath, weights, names, overwrite=True):
@@ -424,25 +439,25 @@ def _human_bytes(n):
 def format_summary(desc):
     """Keras 3's summary table, plus the kernels seqc fused."""
     w1, w2, w3 = 33, 24, 15
-    lines = [f'Model: "{desc["name"]}"']
+    lines = [f'Model: "{desc.name}"']
     lines.append("┏" + "━" * w1 + "┳" + "━" * w2 + "┳" + "━" * w3 + "┓")
     lines.append("┃ " + "Layer (type)".ljust(w1 - 2) + " ┃ " + "Output Shape".ljust(w2 - 2) + " ┃ "
                  + "Param #".rjust(w3 - 2) + " ┃")
     lines.append("┡" + "━" * w1 + "╇" + "━" * w2 + "╇" + "━" * w3 + "┩")
-    rows = desc["layers"]
+    rows = desc.layers
     for i, row in enumerate(rows):
-        shape = "(" + ", ".join(["None"] + [str(d) for d in row["output_shape"]]) + ")"
-        lines.append("│ " + f"{row['name']} ({row['kind']})".ljust(w1 - 2) + " │ " + shape.ljust(w2 - 2) + " │ "
-                     + f"{row['params']:,}".rjust(w3 - 2) + " │")
+        shape = "(" + ", ".join(["None"] + [str(d) for d in row.output_shape]) + ")"
+        lines.append("│ " + f"{row.name} ({row.kind})".ljust(w1 - 2) + " │ " + shape.ljust(w2 - 2) + " │ "
+                     + f"{row.params:,}".rjust(w3 - 2) + " │")
         if i + 1 < len(rows):
             lines.append("├" + "─" * w1 + "┼" + "─" * w2 + "┼" + "─" * w3 + "┤")
     lines.append("└" + "─" * w1 + "┴" + "─" * w2 + "┴" + "─" * w3 + "┘")
-    total = sum(math.prod(p["shape"]) for p in desc["params"])
-    trainable = sum(math.prod(p["shape"]) for p in desc["params"] if p["trainable"])
+    total = desc.num_params
+    trainable = sum(p.size for p in desc.params if p.trainable)
     lines.append(f" Total params: {total:,} ({_human_bytes(4 * total)})")
     lines.append(f" Trainable params: {trainable:,} ({_human_bytes(4 * trainable)})")
     lines.append(f" Non-trainable params: {total - trainable:,} ({_human_bytes(4 * (total - trainable))})")
-    if desc.get("fused"):
+    if desc.fused:
         lines.append(" Fused kernels (seqc):")
-        lines.extend(f"   {f}" for f in desc["fused"])
+        lines.extend(f"   {f}" for f in desc.fused)
     return "\n".join(lines)
