@@ -21,6 +21,7 @@ import operator
 import os
 
 from ..errors import SeqcError, SourceLoc
+from . import keras_paths
 from .source import parse_defines, read_source  # noqa: F401  (re-exported)
 
 _MAX_LOOP = 100_000          # iterations of a static loop before we give up
@@ -120,47 +121,6 @@ def _body_error(message):
 # ---------------------------------------------------------------------------------------------
 # modules: keras (under any of its names), tensorflow, opaque others
 # ---------------------------------------------------------------------------------------------
-_SUBMODULES = {
-    (): "seqc.keras", ("models",): "seqc.keras.models", ("layers",): "seqc.keras.layers",
-    ("optimizers",): "seqc.keras.optimizers", ("optimizers", "schedules"): "seqc.keras.schedules",
-    ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
-    ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
-    ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
-    ("ops",): "seqc.keras.ops",
-}
-# Keras-2 / TF spellings of the same modules
-_LEGACY = {("optimizers", "legacy"): ("optimizers",), ("utils", "np_utils"): ("utils",),
-           ("layers", "core"): ("layers",), ("engine", "sequential"): ("models",),
-           ("optimizers", "experimental"): ("optimizers",)}
-
-
-def normalize_keras_path(path):
-    """keras sub-path tuple -> canonical tuple (legacy spellings folded)."""
-    path = tuple(path)
-    if path[:1] in (("src",), ("api",), ("_v2",)):
-        path = path[1:]
-    return _LEGACY.get(path, path)
-
-
-def keras_subpath(dotted):
-    """'tensorflow.keras.layers' -> ('layers',); 'keras' -> (); None if not a Keras module."""
-    parts = dotted.split(".")
-    if parts[0] == "keras":
-        return normalize_keras_path(parts[1:])
-    if parts[0] == "tensorflow" and len(parts) >= 2:
-        rest = parts[1:]
-        if rest[:1] == ["python"]:
-            rest = rest[1:]
-        if rest[:1] == ["compat"] and len(rest) >= 2:      # tf.compat.v1.keras / tf.compat.v2.keras
-            rest = rest[2:]
-        if rest[:1] == ["keras"]:
-            return normalize_keras_path(rest[1:])
-        return None
-    if parts[:2] == ["seqc", "keras"]:
-        return normalize_keras_path(parts[2:])
-    return None
-
-
 class KerasModule:
     """A Keras module as the script sees it; attributes resolve in the matching seqc.keras module."""
 
@@ -171,15 +131,15 @@ class KerasModule:
         return ".".join(("keras",) + self.path)
 
     def real(self):
-        name = _SUBMODULES.get(self.path)
+        name = keras_paths.SUBMODULES.get(self.path)
         if name is None:
             return None
         import importlib
         return importlib.import_module(name)
 
     def getattr(self, attr, line):
-        sub = normalize_keras_path(self.path + (attr,))
-        if sub in _SUBMODULES or (self.path == () and attr in _KNOWN_KERAS_PACKAGES):
+        sub = keras_paths.normalize(self.path + (attr,))
+        if sub in keras_paths.SUBMODULES or (self.path == () and attr in keras_paths.NOT_PROVIDED):
             return KerasModule(sub)
         mod = self.real()
         if mod is None:       # keras.datasets, keras.preprocessing...: data, not the model
@@ -189,30 +149,10 @@ class KerasModule:
             if inspect.ismodule(value):   # e.g. seqc.keras.utils.np
                 return Unknown("runtime", text=f"{self.dotted()}.{attr}", line=line)
             return value
-        return Unknown("error", message=_missing_message(self.path, attr), line=line, at_use=True)
+        return Unknown("error", message=keras_paths.missing_message(self.path, attr), line=line, at_use=True)
 
     def __repr__(self):
         return f"<module {self.dotted()}>"
-
-
-# Keras packages that are not part of seqc but that scripts import for data or preprocessing
-_KNOWN_KERAS_PACKAGES = {"datasets", "preprocessing", "applications", "regularizers", "constraints",
-                         "wrappers", "mixed_precision", "saving", "export", "random", "config", "tree",
-                         "quantizers", "visualization", "dtype_policies", "engine", "distribution"}
-
-
-def _missing_message(path, attr):
-    if path == ("layers",):
-        from ..keras.layers import get_layer_class
-        try:
-            get_layer_class(attr)
-        except SeqcError as e:
-            return e.message
-    if path == ("optimizers",):
-        from ..keras.optimizers import _BY_NAME
-        return (f"unknown or unsupported optimizer {attr!r}; seqc supports: "
-                f"{', '.join(sorted(c.__name__ for c in set(_BY_NAME.values())))}")
-    return f"{'.'.join(('keras',) + path + (attr,))} is not supported by seqc"
 
 
 class TFModule:
@@ -668,7 +608,7 @@ class Interpreter:
             self.bind(alias.asname or alias.name, self.attribute_of(mod, alias.name, s.lineno), scope)
 
     def module_value(self, dotted, line):
-        sub = keras_subpath(dotted)
+        sub = keras_paths.keras_subpath(dotted)
         if sub is not None:
             return KerasModule(sub)
         if dotted == "tensorflow":
@@ -926,10 +866,15 @@ class Interpreter:
 
     def expr_Set(self, node, scope):
         v = self._sequence(node.elts, scope)
-        if isinstance(v, Unknown) or _first_unknown(v) is not None:
-            return _first_unknown(v)
+        return self._built(_first_unknown(v) or v, set, node)
+
+    @staticmethod
+    def _built(items, build, node):
+        """set(items) / dict(items) of evaluated items; an Unknown passes through."""
+        if isinstance(items, Unknown):
+            return items
         try:
-            return set(v)
+            return build(items)
         except TypeError as e:
             return Unknown("error", message=str(e), line=node.lineno)
 
@@ -1085,22 +1030,11 @@ class Interpreter:
         return self.expr_ListComp(node, scope)
 
     def expr_SetComp(self, node, scope):
-        v = self.expr_ListComp(node, scope)
-        if isinstance(v, Unknown):
-            return v
-        try:
-            return set(v)
-        except TypeError as e:
-            return Unknown("error", message=str(e), line=node.lineno)
+        return self._built(self.expr_ListComp(node, scope), set, node)
 
     def expr_DictComp(self, node, scope):
         pairs = self._comprehension(node, scope, lambda s: (self.eval(node.key, s), self.eval(node.value, s)))
-        if isinstance(pairs, Unknown):
-            return pairs
-        try:
-            return dict(pairs)
-        except TypeError as e:
-            return Unknown("error", message=str(e), line=node.lineno)
+        return self._built(pairs, dict, node)
 
     # ---- calls ----------------------------------------------------------------------------
     def _call_args(self, node, scope):
@@ -1228,45 +1162,22 @@ class Interpreter:
         return self.compile_model(model, args, kwargs, loc)
 
     def compile_model(self, model, args, kwargs, loc):
-        """`model.compile(...)`: the CompileSpec, with the rules of seqc.keras's Sequential.compile."""
-        from ..keras import losses as _losses
-        from ..keras import metrics as _metrics
-        from ..keras import optimizers as _optimizers
-        from ..spec import CompileSpec
+        """`model.compile(...)`: the rules of seqc.keras's Sequential.compile, building nothing."""
         try:
             bound = inspect.signature(type(model).compile).bind(model, *args, **kwargs)
         except TypeError as e:
             raise SeqcError(f"compile(): {e}", loc) from None
         bound.apply_defaults()
         a = bound.arguments
-        if a["loss"] is None:
-            raise SeqcError("compile() needs a `loss`", loc)
-        if not model.built:
-            raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
-                            "`input_dim=` or start with `Input(shape=...)`", loc)
+
+        def loc_of(raw):
+            return self.loc(raw.line) if isinstance(raw, UserFunction) else None
         try:
-            optimizer = a["optimizer"]
-            opt = _optimizers.get(optimizer)
-            if opt is not optimizer:          # built here from a name: it was written at compile()
-                opt.loc = loc
-            metrics = a["metrics"]
-            if isinstance(metrics, (str, dict)) or callable(metrics):
-                metrics = [metrics]
-            mspecs = [_metrics.get(m) for m in (metrics or [])]
-            for raw, m in zip(metrics or [], mspecs):
-                m.loc = self.loc(raw.line) if isinstance(raw, UserFunction) else loc
-            names = [m.name for m in mspecs]
-            if len(set(names)) != len(names):
-                raise ValueError(f"metric names must be unique, got {names}")
-            lspec = _losses.get(a["loss"])
-            lspec.loc = self.loc(a["loss"].line) if isinstance(a["loss"], UserFunction) else loc
-            ospec = opt.spec()
+            model.set_compile(a["optimizer"], a["loss"], a["metrics"], loc, loc_of)
         except SeqcError as e:
             raise SeqcError(e.message, e.loc or loc) from None
         except (TypeError, ValueError) as e:
             raise SeqcError(f"compile(): {e}", loc) from None
-        model._compile = CompileSpec(optimizer=ospec, loss=lspec, metrics=mspecs, loc=loc)
-        model._optimizer = opt
         self.compiled.append(model)
         return None
 

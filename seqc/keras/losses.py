@@ -150,7 +150,6 @@ BUILTIN = {
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
            "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence", "logcosh": "log_cosh",
            "kullback_leibler_divergence": "kl_divergence", "huber_loss": "huber"}
-_FN_TO_NAME = {fn: name for name, fn in BUILTIN.items()}
 
 
 class Loss:
@@ -199,18 +198,27 @@ KLDivergence = _loss_class("KLDivergence", "kl_divergence")
 Poisson = _loss_class("Poisson", "poisson")
 
 
-def get(identifier):
-    """Resolve a loss identifier to a FunctionSpec (the function is traced once shapes are known)."""
+def function_spec(identifier, what, builtin, aliases, object_type, also=()):
+    """A loss or metric identifier -> FunctionSpec: a built-in name or alias, an object of
+    `object_type` (its options kept), a built-in function, or a user function (traced once
+    the shapes are known). `also`: names the caller resolves itself, listed in the error."""
     from .layers import caller_loc
     if isinstance(identifier, str):
-        key = ALIASES.get(identifier, identifier)
-        if key not in BUILTIN:
-            raise SeqcError(f"unknown loss {identifier!r}; seqc supports: {', '.join(sorted(set(BUILTIN) | set(ALIASES)))}")
+        key = aliases.get(identifier, identifier)
+        if key not in builtin:
+            names = [*also, *sorted(set(builtin) | set(aliases))]
+            raise SeqcError(f"unknown {what} {identifier!r}; seqc supports: {', '.join(names)}")
         return FunctionSpec(name=identifier, builtin=key)
-    if isinstance(identifier, Loss):
+    if isinstance(identifier, object_type):
         return FunctionSpec(name=identifier.name, builtin=identifier.fn_name, options=dict(identifier.options))
     if callable(identifier):
-        if identifier in _FN_TO_NAME:
-            return FunctionSpec(name=identifier.__name__, builtin=_FN_TO_NAME[identifier])
-        return FunctionSpec(name=getattr(identifier, "__name__", "loss"), expr=identifier, loc=caller_loc())
-    raise SeqcError(f"Could not interpret loss identifier: {identifier!r}")
+        key = next((k for k, fn in builtin.items() if fn is identifier), None)
+        if key is not None:
+            return FunctionSpec(name=identifier.__name__, builtin=key)
+        return FunctionSpec(name=getattr(identifier, "__name__", what), expr=identifier, loc=caller_loc())
+    raise SeqcError(f"Could not interpret {what} identifier: {identifier!r}")
+
+
+def get(identifier):
+    """Resolve a loss identifier to a FunctionSpec (the function is traced once shapes are known)."""
+    return function_spec(identifier, "loss", BUILTIN, ALIASES, Loss)

@@ -4,7 +4,6 @@ A metric that returns one value per sample is averaged over samples (batches wei
 one that returns a scalar per batch is averaged over batches with equal weights, as Keras 3's
 MeanMetricWrapper does. 'accuracy'/'acc' resolve from the shapes as in Keras 3.
 """
-from ..errors import SeqcError
 from ..spec import FunctionSpec
 from . import backend as K
 from . import losses as _losses
@@ -51,7 +50,6 @@ BUILTIN = {
     **{k: v for k, v in _losses.BUILTIN.items() if k not in ("huber", "log_cosh")},
 }
 ALIASES = dict(_losses.ALIASES)
-_FN_TO_NAME = {fn: name for name, fn in BUILTIN.items()}
 
 
 class Metric:
@@ -88,22 +86,9 @@ SparseCategoricalCrossentropy = _metric_class("SparseCategoricalCrossentropy", "
 
 def get(identifier):
     """Resolve one metric identifier to a FunctionSpec; 'accuracy' is resolved later from shapes."""
-    from .layers import caller_loc
-    if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            return FunctionSpec(name=identifier, builtin="accuracy")
-        key = ALIASES.get(identifier, identifier)
-        if key not in BUILTIN:
-            raise SeqcError(f"unknown or unsupported metric {identifier!r}; seqc supports: accuracy, acc, "
-                            f"{', '.join(sorted(set(BUILTIN) | set(ALIASES)))}")
-        return FunctionSpec(name=identifier, builtin=key)
-    if isinstance(identifier, Metric):
-        return FunctionSpec(name=identifier.name, builtin=identifier.fn_name, options=dict(identifier.options))
-    if callable(identifier):
-        if identifier in _FN_TO_NAME:
-            return FunctionSpec(name=identifier.__name__, builtin=_FN_TO_NAME[identifier])
-        return FunctionSpec(name=getattr(identifier, "__name__", "metric"), expr=identifier, loc=caller_loc())
-    raise SeqcError(f"Could not interpret metric identifier: {identifier!r}")
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        return FunctionSpec(name=identifier, builtin="accuracy")
+    return _losses.function_spec(identifier, "metric", BUILTIN, ALIASES, Metric, also=("accuracy", "acc"))
 
 
 def resolve(fspec, y_true_shape, y_pred_shape):

@@ -163,6 +163,11 @@ for _cls in (SGD, RMSprop, Adagrad, Adam, AdamW):
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
 
 
+def supported_message(name):
+    return (f"unknown or unsupported optimizer {name!r}; seqc supports: "
+            f"{', '.join(sorted(c.__name__ for c in set(_BY_NAME.values())))}")
+
+
 def get(identifier):
     """An optimizer from a name ('sgd', 'rmsprop', 'adagrad', 'adam', 'adamw') or an object."""
     if isinstance(identifier, Optimizer):
@@ -170,8 +175,7 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise SeqcError(f"unknown or unsupported optimizer {identifier!r}; "
-                            f"seqc supports {', '.join(sorted(_BY_NAME))}")
+            raise SeqcError(supported_message(identifier))
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _BY_NAME.get(str(identifier["class_name"]).lower())

@@ -11,39 +11,35 @@ class LearningRateSchedule:
         raise NotImplementedError
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class _DecaySchedule(LearningRateSchedule):
+    """lr(t) = a formula of p = t / decay_steps (p floored if staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        if decay_steps <= 0:
+            raise ValueError(f"`decay_steps` must be positive, got {decay_steps!r}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = float(decay_steps)
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = float(int(p))
+        return self._decayed(p)
+
+
+class InverseTimeDecay(_DecaySchedule):
     """lr(t) = initial / (1 + decay_rate * t / decay_steps)  (t floored to steps if staircase)."""
     kind = "inverse_time"
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"`decay_steps` must be positive, got {decay_steps!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = float(decay_steps)
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = float(int(p))
+    def _decayed(self, p):
         return self.initial_learning_rate / (1 + self.decay_rate * p)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(_DecaySchedule):
     """lr(t) = initial * decay_rate ** (t / decay_steps)  (t floored to steps if staircase)."""
     kind = "exponential"
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"`decay_steps` must be positive, got {decay_steps!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = float(decay_steps)
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-
-    def __call__(self, step):
-        p = step / self.decay_steps
-        if self.staircase:
-            p = float(int(p))
+    def _decayed(self, p):
         return self.initial_learning_rate * self.decay_rate ** p
