@@ -1173,7 +1173,8 @@ class Interpreter:
         def loc_of(raw):
             return self.loc(raw.line) if isinstance(raw, UserFunction) else None
         try:
-            model.set_compile(a["optimizer"], a["loss"], a["metrics"], loc, loc_of)
+            model.set_compile(a["optimizer"], a["loss"], a["metrics"], loc, loc_of,
+                              loss_weights=a["loss_weights"], weighted_metrics=a["weighted_metrics"])
         except SeqcError as e:
             raise SeqcError(e.message, e.loc or loc) from None
         except (TypeError, ValueError) as e:

@@ -10,11 +10,16 @@ from . import layers as _layers
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
+from . import validate as _validate
 
 
 class Sequential:
+    """A linear stack of layers. compile() generates and builds its C (when the input shape is
+    known), after which fit / evaluate / predict run there with Keras's semantics."""
+
     def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name or _layers.unique_name("sequential")
+        self.trainable = _validate.boolean("Sequential", "trainable", trainable)   # False freezes every layer
+        self.name = _validate.name("Sequential", name) or _layers.unique_name("sequential")
         self.loc = _layers.caller_loc()
         self._layers = []         # as added, the InputLayer (if any) first
         self._compile = None
@@ -82,7 +87,10 @@ class Sequential:
     def spec(self, input_shape=None):
         first = self._layers[0] if self._layers else None
         batch_size = first.batch_size if first is not None else None
-        return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self._layers],
+        layers = [l.spec() for l in self._layers]
+        for spec in layers:
+            spec.config["trainable"] = spec.config["trainable"] and self.trainable
+        return ModelSpec(name=_c_name(self.name), layers=layers,
                          input_shape=input_shape or self._input_shape(), batch_size=batch_size,
                          compile=self._compile, loc=self.loc)
 
@@ -117,16 +125,20 @@ class Sequential:
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         weights = self.get_weights() if (self._runtime or self._weights) else None
-        self.set_compile(optimizer, loss, metrics, _layers.caller_loc())
+        self.set_compile(optimizer, loss, metrics, _layers.caller_loc(), loss_weights=loss_weights,
+                         weighted_metrics=weighted_metrics)
         self._bind_compiled(weights)
 
-    def set_compile(self, optimizer, loss, metrics, loc, loc_of=None):
+    def set_compile(self, optimizer, loss, metrics, loc, loc_of=None, loss_weights=None, weighted_metrics=None):
         """The rules of compile(), for both front ends: resolve the optimizer, loss and metrics
         and record them (`_compile`, `_optimizer`), building nothing. `loc` is where compile()
         is written; `loc_of(identifier)` may give a better place for a loss or metric (a
         user function's `def` line)."""
         if loss is None:
             raise SeqcError("compile() needs a `loss`", loc)
+        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
+            if value is not None:
+                raise SeqcError(f"compile(): `{arg}` is not supported by seqc yet (got {value!r})", loc)
         if not self.built:
             raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
                             "`input_dim=` or start with `Input(shape=...)`", loc)
