@@ -17,6 +17,7 @@ import sys
 
 from . import build  # cheap to import: the compiler probes and cffi load lazily
 from .errors import BuildError, SeqcError
+from .frontend.source import safe_file_name
 from .spec import format_shape
 
 USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
@@ -90,12 +91,17 @@ def package_name(path):
         name = "m_" + name
     if keyword.iskeyword(name):
         name += "_"
-    return name
+    return name[:_MAX_NAME]
+
+
+_MAX_NAME = 100       # libNAME.so and the C symbols stay well within file-name limits
 
 
 def _check_name(name):
     if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name):
         raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name!r}")
+    if len(name) > _MAX_NAME:
+        raise SeqcError(f"--name is {len(name)} characters long; at most {_MAX_NAME}")
     return name
 
 
@@ -167,7 +173,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
             json.dump(desc, f, indent=1)
             f.write("\n")
         with open(os.path.join(tmp, "__init__.py"), "w") as f:
-            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
+            f.write(_INIT_TEMPLATE.format(name=name, version=__version__, source=safe_file_name(source),
                                           note=note))
         files = sorted(os.listdir(tmp))
         for fname in files:

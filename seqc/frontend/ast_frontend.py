@@ -19,6 +19,7 @@ import inspect
 import math
 import operator
 import os
+import re
 
 from ..errors import SeqcError, SourceLoc
 from . import keras_paths
@@ -26,8 +27,12 @@ from .source import parse_defines, read_source  # noqa: F401  (re-exported)
 
 _MAX_LOOP = 100_000          # iterations of a static loop before we give up
 _MAX_DEPTH = 60              # nested user-function calls
-_MAX_SIZE = 1_000_000        # elements in a computed str/list/tuple
-_MAX_STEPS = 2_000_000       # statements and loop items interpreted in one parse
+_MAX_SIZE = 1_000_000        # elements (and characters) in a computed str/list/tuple/dict
+_MAX_STEPS = 100_000         # statements, loop items and calls interpreted in one parse (~1 s)
+_LOOP_STEPS = 20_000         # of which one loop that does not build the model may take
+_MAX_LAYERS = 1_000          # layers of one model
+_MAX_INT_BITS = 64           # a computed int stays below 2**64 in magnitude
+_MAX_NESTING = 200           # levels of nested expressions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,9 +103,14 @@ def _first_unknown(value, depth=0):
     return None
 
 
+_EXPR = []
+
+
 def _is_traced(*values):
-    from ..trace import Expr
-    return any(isinstance(v, Expr) for v in values)
+    if not _EXPR:
+        from ..trace import Expr
+        _EXPR.append(Expr)
+    return any(isinstance(v, _EXPR[0]) for v in values)
 
 
 _BODY_ERROR = []
@@ -225,12 +235,21 @@ def _range(*args):
 
 
 def _pow(base, exp, mod=None):
-    _guard_binop(operator.pow, base, exp)
-    return pow(base, exp) if mod is None else pow(base, exp, mod)
+    if mod is None:
+        _guard_binop(operator.pow, base, exp)
+        return _guard_int(pow(base, exp))
+    if isinstance(exp, int) and exp.bit_length() > _MAX_INT_BITS:
+        raise _too_big("an exponent is")
+    return pow(base, exp, mod)
+
+
+def _format(value, spec=""):
+    _guard_format(spec)
+    return format(value, spec)
 
 
 _BUILTINS.update(zip=_materialize(zip), enumerate=_materialize(enumerate), reversed=_materialize(reversed),
-                 sorted=sorted, range=_range, pow=_pow)
+                 sorted=sorted, range=_range, pow=_pow, format=_format)
 _MATH = {name: getattr(math, name) for name in (
     "ceil", "floor", "trunc", "sqrt", "isqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "fabs", "gcd",
     "sin", "cos", "tan", "tanh", "atan", "hypot", "isfinite", "isnan", "isinf", "copysign", "fmod", "modf",
@@ -250,19 +269,71 @@ _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: operator.not_}
 
 
+def _weight(value, cap=_MAX_SIZE):
+    """Elements plus characters in a value, counted through nested containers (shared ones
+    as often as they occur, as str() would print them); stops counting past `cap`."""
+    total, stack = 0, [value]
+    while stack and total <= cap:
+        v = stack.pop()
+        if isinstance(v, (str, bytes)):
+            total += len(v)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            total += len(v)
+            stack.extend(v)
+        elif isinstance(v, dict):
+            total += len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, range):
+            total += len(v)
+        else:
+            total += 1
+    return total
+
+
+class _TooBig(ValueError):
+    pass
+
+
+def _too_big(what):
+    return _TooBig(f"{what} too large for a static evaluation (seqc compile computes only small constants)")
+
+
+def _guard_int(value):
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise _too_big(f"an integer of {value.bit_length()} bits (more than 2**{_MAX_INT_BITS}) is")
+    return value
+
+
+_FORMAT_WIDTH = re.compile(r"\d{7,}")
+
+
+def _guard_format(spec):
+    """A format spec or %-format asking for a width or precision of a million characters or more."""
+    if isinstance(spec, str) and _FORMAT_WIDTH.search(spec):
+        raise _too_big("a format width is")
+
+
 def _guard_binop(op, a, b):
-    """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12)."""
-    if op is operator.pow and isinstance(a, int) and isinstance(b, int) and abs(b) > 10_000 and abs(a) > 1:
-        raise ValueError("exponent too large for a static evaluation")
+    """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12,
+    x = x * x in a loop) before computing them."""
+    ints = isinstance(a, int) and isinstance(b, int)
+    if ints and op is operator.pow and b > 0 and abs(a) > 1 and (abs(a).bit_length() - 1) * b > _MAX_INT_BITS:
+        raise _too_big(f"{a} ** {b} is")
+    if ints and op is operator.mul and a.bit_length() + b.bit_length() > _MAX_INT_BITS + 1:
+        raise _too_big("a product of integers is")
+    if ints and op is operator.lshift and b > 0 and a and a.bit_length() + b > _MAX_INT_BITS:
+        raise _too_big("a shifted integer is")
     if op is operator.add and isinstance(a, (str, list, tuple, bytes)) and isinstance(b, (str, list, tuple, bytes)):
-        if len(a) + len(b) > _MAX_SIZE:
-            raise ValueError("sequence too long for a static evaluation")
-    if op in (operator.mul, operator.lshift):
+        if _weight(a) + _weight(b) > _MAX_SIZE:
+            raise _too_big("a sequence is")
+    if op is operator.mul:
         for seq, n in ((a, b), (b, a)):
-            if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
-                raise ValueError("sequence too long for a static evaluation")
-        if op is operator.lshift and isinstance(b, int) and b > 10_000:
-            raise ValueError("shift too large for a static evaluation")
+            if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and n > 0 and \
+                    _weight(seq) * n > _MAX_SIZE:
+                raise _too_big("a sequence is")
+    if op is operator.mod and isinstance(a, (str, bytes)):
+        _guard_format(a if isinstance(a, str) else a.decode("latin-1"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +346,11 @@ class _Return(Exception):
 
 class _Break(Exception):
     pass
+
+
+class _OverBudget(BaseException):
+    """The step budget ran out. Not an Exception, so that no handler of the interpreter that
+    turns errors into deferred Unknowns can swallow it."""
 
 
 class _Continue(Exception):
@@ -304,6 +380,8 @@ def _assigned_names(nodes):
                 out.append(n.id)
             elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.append(n.name)
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name):
+                out.append(n.func.value.id)      # items.append(...) changes `items`
     return out
 
 
@@ -355,6 +433,7 @@ class UserFunction:
         if interp.depth >= _MAX_DEPTH:
             raise _TooDeep(f"{self.__name__}(): calls nested too deeply for a static evaluation",
                            SourceLoc(interp.file, self.line))
+        interp.step(self.line, cost=5)      # a call costs several statements' worth
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
@@ -378,8 +457,13 @@ class UserFunction:
         interp = self._interp
         values = self.bind(args, kwargs)
         traced = _is_traced(*args, *kwargs.values())
+        if traced:                   # called by the lowering: a fresh budget for the body
+            interp.steps, interp.budget, interp.loop_depth = 0, _MAX_STEPS, 0
         try:
             result = self.run(values)
+        except _OverBudget:
+            raise _body_error(f"{self.__name__}() computes too much to trace (line {interp.line}); a loss or "
+                              "metric is a formula of keras.backend / keras.ops functions") from None
         except SeqcError:
             raise
         except (TraceError, ValueError, TypeError, ArithmeticError) as e:
@@ -433,6 +517,8 @@ class Interpreter:
         self.missing_model = None     # `Sequential()` called without importing it
         self.depth = 0
         self.steps = 0
+        self.budget = _MAX_STEPS
+        self.loop_depth = 0
         self.line = None              # line of the statement being interpreted
         _layers.reset_names()
 
@@ -456,12 +542,34 @@ class Interpreter:
         for s in stmts:
             self.exec_stmt(s, scope)
 
-    def step(self, line):
-        self.steps += 1
-        if self.steps > _MAX_STEPS:
-            raise SeqcError("the script computes too much for a static evaluation (seqc compile interprets "
-                            "only the code that builds the model); simplify the loop here or use -D",
-                            SourceLoc(self.file, line))
+    def step(self, line, cost=1):
+        self.steps += cost
+        if self.steps > self.budget:
+            raise _OverBudget()
+
+    def run_loop(self, s, scope, what, run):
+        """Run a loop (`run()`) within a share of the step budget. The outermost loop that does
+        not build the model and runs out of its share is skipped: the names it assigns are
+        unknown, as for a loop over run-time data. One that builds the model is an error."""
+        outer_budget = self.budget
+        self.loop_depth += 1
+        if self.loop_depth == 1:
+            self.budget = min(outer_budget, self.steps + _LOOP_STEPS)
+        try:
+            run()
+        except _OverBudget:
+            if self.loop_depth > 1:
+                raise
+            if _shapes_model([s]) or self.steps >= outer_budget:
+                raise SeqcError(f"this {what} runs too long to evaluate statically (seqc compile reads the "
+                                f"script without running it, and stops after {_LOOP_STEPS:,} steps of a loop); "
+                                f"run the script with `seqc run {os.path.basename(self.file)}` instead",
+                                self.loc(s)) from None
+            self.forget(_assigned_names([s]), scope, what, s.lineno)
+        finally:
+            self.loop_depth -= 1
+            if self.loop_depth == 0:
+                self.budget = outer_budget
 
     def exec_stmt(self, s, scope):
         self.line = s.lineno
@@ -653,9 +761,18 @@ class Interpreter:
         if _shapes_model(bodies):
             u = _first_unknown(test_value)
             err = u.error(self.file, node.lineno)
-            raise SeqcError(f"cannot decide this {what} statically, and it builds the model: {err.message}", err.loc)
-        for name in _assigned_names(bodies):
-            self.bind(name, Unknown("runtime", text=f"{what} at line {node.lineno}", line=node.lineno), scope)
+            raise SeqcError(f"cannot decide this {what} statically, and it builds the model: {err.message}; "
+                            f"or run the script with `seqc run {os.path.basename(self.file)}`", err.loc)
+        self.forget(_assigned_names(bodies), scope, what, node.lineno)
+
+    def forget(self, names, scope, what, line):
+        """Names that code seqc did not run may have changed: unknown from here on (a module or
+        function whose method was called keeps its value)."""
+        for name in names:
+            values = self.env if scope is None or name in scope.globals else scope.values
+            if isinstance(values.get(name), _MODULE_TYPES + (UserFunction,)):
+                continue
+            self.bind(name, Unknown("runtime", text=f"{what.replace('`', '')} at line {line}", line=line), scope)
 
     def stmt_If(self, s, scope):
         test = self.eval(s.test, scope)
@@ -672,6 +789,12 @@ class Interpreter:
             raise SeqcError(f"cannot take the truth value of {value!r}: {e}", self.loc(node)) from None
 
     def stmt_For(self, s, scope):
+        self.run_loop(s, scope, "`for` loop", lambda: self._for(s, scope))
+
+    def stmt_While(self, s, scope):
+        self.run_loop(s, scope, "`while` loop", lambda: self._while(s, scope))
+
+    def _for(self, s, scope):
         it = self.eval(s.iter, scope)
         items = None
         if _first_unknown(it) is None:
@@ -694,7 +817,7 @@ class Interpreter:
         else:
             self.exec_block(s.orelse, scope)
 
-    def stmt_While(self, s, scope):
+    def _while(self, s, scope):
         for _ in range(_MAX_LOOP):
             test = self.eval(s.test, scope)
             if _first_unknown(test) is not None:
@@ -916,7 +1039,9 @@ class Interpreter:
             return spec
         conv = {-1: lambda x: x, 115: str, 114: repr, 97: ascii}[node.conversion]
         try:
-            return format(conv(v), spec)
+            if _weight(v) > _MAX_SIZE:
+                raise _too_big("a formatted value is")
+            return _format(conv(v), spec)
         except Exception as e:
             return Unknown("error", message=str(e), line=node.lineno)
 
@@ -930,7 +1055,9 @@ class Interpreter:
         try:
             if len(args) == 2:
                 _guard_binop(fn, *args)
-            return fn(*args)
+            return _guard_int(fn(*args))
+        except _TooBig as e:
+            return Unknown("error", message=f"{what or _text(node)}: {e}", line=node.lineno)
         except Exception as e:
             return Unknown("error", message=f"{what or _text(node)}: {type(e).__name__}: {e}", line=node.lineno)
 
@@ -1115,6 +1242,7 @@ class Interpreter:
         if _is_traced(*args, *kwargs.values()):
             return func(*args, **kwargs)     # inside a loss/metric being traced: errors go to the tracer
         try:
+            self.guard_call(func, args, kwargs, node)
             result = func(*args, **kwargs)
             for v in (result, getattr(func, "__self__", None)):
                 if isinstance(v, (str, bytes, list, tuple, dict, set)) and len(v) > _MAX_SIZE:
@@ -1125,8 +1253,31 @@ class Interpreter:
             result.loc = self.loc(node)
         return result
 
+    def guard_call(self, func, args, kwargs, node):
+        """Refuse a call whose arguments are too large to compute with (str(a list that nests
+        itself 40 times), 'x'.ljust(10**12), '{:>999999999}'.format(1)); counting costs steps."""
+        owner = getattr(func, "__self__", None)
+        values = list(args) + list(kwargs.values()) + ([owner] if isinstance(owner, _SAFE_TYPES) else [])
+        weight = _weight(values)
+        self.step(node.lineno, cost=weight // 100)
+        if weight > _MAX_SIZE:
+            raise _too_big("an argument is")
+        if isinstance(owner, (str, bytes, list, tuple)):
+            if any(isinstance(x, int) and abs(x) > _MAX_SIZE for x in values[:-1]):
+                raise _too_big("a size argument is")
+            if getattr(func, "__name__", "") in ("format", "format_map"):
+                _guard_format(owner)
+
+    def check_layer_count(self, n, node):
+        if n > _MAX_LAYERS:
+            raise SeqcError(f"the model has more than {_MAX_LAYERS:,} layers, more than seqc compile reads",
+                            self.loc(node))
+
     def build_sequential(self, cls, args, kwargs, node):
         self.require([args, kwargs], node)
+        layers = args[0] if args else kwargs.get("layers")
+        if isinstance(layers, (list, tuple)):
+            self.check_layer_count(len(layers), node)
         try:
             model = cls(*args, **kwargs)
         except SeqcError as e:
@@ -1145,6 +1296,7 @@ class Interpreter:
         self.require([args, kwargs], node)
         loc = self.loc(node)
         if name == "add":
+            self.check_layer_count(len(model.layers) + 1, node)
             try:
                 inspect.signature(type(model).add).bind(model, *args, **kwargs)
                 model.add(*args, **kwargs)
@@ -1269,7 +1421,7 @@ def parse_tree(path, source=None):
     if source is None:
         source = read_source(path)
     try:
-        return ast.parse(source, filename=path)
+        tree = ast.parse(source, filename=path)
     except SyntaxError as e:
         msg = e.msg
         if msg.startswith("invalid syntax") and e.text and "print " in e.text:
@@ -1277,6 +1429,31 @@ def parse_tree(path, source=None):
         raise SeqcError(msg, SourceLoc(path, e.lineno)) from None
     except ValueError as e:   # null bytes
         raise SeqcError(f"cannot parse: {e}", SourceLoc(path, 1)) from None
+    except (RecursionError, MemoryError):     # Python's parser gives up on deep nesting
+        raise SeqcError("an expression nests too deeply for Python's parser",
+                        SourceLoc(path, _longest_line(source))) from None
+    _check_nesting(tree, path)
+    return tree
+
+
+def _longest_line(source):
+    """The line number of the longest line (where a parser-breaking expression most likely is)."""
+    lines = source.splitlines() if isinstance(source, (bytes, str)) else []
+    return max(range(len(lines)), key=lambda i: len(lines[i])) + 1 if lines else 1
+
+
+def _check_nesting(tree, path):
+    """Expressions nested deeper than the interpreter evaluates: a FILE:LINE error, not a
+    RecursionError halfway through (walked with an explicit stack)."""
+    stack = [(tree, 0, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        if depth > _MAX_NESTING:
+            raise SeqcError(f"an expression nests more than {_MAX_NESTING} levels deep; seqc compile evaluates "
+                            "shallower expressions", SourceLoc(path, line))
+        deeper = depth + 1 if isinstance(node, ast.expr) else depth
+        stack.extend((child, deeper, line) for child in ast.iter_child_nodes(node))
 
 
 def parse_model(path, defines=None, source=None):
@@ -1296,7 +1473,14 @@ def parse_model(path, defines=None, source=None):
     except (_Return, _Break, _Continue):
         pass
     except RecursionError:
-        raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, None)) from None
+        raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, interp.line)) from None
+    except MemoryError:
+        raise SeqcError("the script computes values too large for a static evaluation",
+                        SourceLoc(path, interp.line)) from None
+    except _OverBudget:
+        raise SeqcError(f"the script computes too much here to evaluate statically (seqc compile reads the script "
+                        f"without running it, up to {_MAX_STEPS:,} steps); run it with "
+                        f"`seqc run {os.path.basename(path)}` instead", SourceLoc(path, interp.line)) from None
     if interp.compiled:
         return interp.compiled[-1]
     built = [m for m in interp.models if m.layers]

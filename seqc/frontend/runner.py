@@ -17,6 +17,7 @@ import types
 
 from ..errors import SeqcError, SourceLoc
 from . import keras_paths
+from .source import read_source
 
 def _set_seed(seed):
     from ..keras.utils import set_random_seed
@@ -211,10 +212,7 @@ def run_script(path, argv=()):
     """Run a Keras script as __main__ on seqc. User errors raised by seqc become a SeqcError
     located in the script (FILE:LINE); anything else propagates unchanged."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise SeqcError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise SeqcError(f"{path}: is a directory, expected a Python script")
+    read_source(path)        # a regular file of a sane size, else one clean error (a FIFO never blocks)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
