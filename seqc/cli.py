@@ -17,6 +17,7 @@ import sys
 
 from . import build  # cheap to import: the compiler probes and cffi load lazily
 from .errors import BuildError, SeqcError
+from .frontend.source import safe_file_name
 from .spec import format_shape
 
 USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
@@ -90,12 +91,17 @@ def package_name(path):
         name = "m_" + name
     if keyword.iskeyword(name):
         name += "_"
-    return name
+    return name[:_MAX_NAME]
+
+
+_MAX_NAME = 100       # libNAME.so and the C symbols stay well within file-name limits
 
 
 def _check_name(name):
     if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name):
         raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name!r}")
+    if len(name) > _MAX_NAME:
+        raise SeqcError(f"--name is {len(name)} characters long; at most {_MAX_NAME}")
     return name
 
 
@@ -158,7 +164,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
         raise SeqcError(f"{pkg} exists and is not a directory")
     files, sha = build.exported_files(lib_path) if lib_path is not None else ({}, None)
     desc = with_library(desc, f"lib{name}.so", sha)
-    files["__init__.py"] = _INIT_TEMPLATE.format(name=name, version=__version__, source=os.path.basename(source),
+    files["__init__.py"] = _INIT_TEMPLATE.format(name=name, version=__version__, source=safe_file_name(source),
                                                  note=note).encode()
     files["model.json"] = (json.dumps(desc.to_json(), indent=1) + "\n").encode()
     umask = current_umask()

@@ -109,6 +109,7 @@ def compile_spec(spec, y_shape=None, flags=None, c_name="model", sparse_embeddin
 
 def _source_name(spec):
     if spec.loc is not None and spec.loc.file:
-        return os.path.basename(spec.loc.file)
+        from .frontend.source import safe_file_name
+        return safe_file_name(spec.loc.file)
     return "<seqc.keras API>"
 

@@ -12,43 +12,84 @@ import numpy as np
 
 B = "B"
 
-# the elementwise ops the C emitter knows: C expressions over the operands {a} and {b}
-UNARY = {
-    "neg": "-({a})", "abs": "fabsf({a})", "sqrt": "sqrtf({a})", "exp": "expf({a})", "log": "logf({a})",
-    "square": "({a}) * ({a})", "round": "rintf({a})", "sign": "(float)((({a}) > 0.f) - (({a}) < 0.f))",
-    "cast": "({a})", "tofloat_bool": "(({a}) != 0.f ? 1.f : 0.f)", "relu": "(({a}) > 0.f ? ({a}) : 0.f)",
-    "floor": "floorf({a})", "ceil": "ceilf({a})", "tanh": "tanhf({a})", "sigmoid": "1.f / (1.f + expf(-({a})))",
-    "reciprocal": "1.f / ({a})", "log1p": "log1pf({a})", "expm1": "expm1f({a})", "trunc": "truncf({a})",
-}
-BINARY = {
-    "add": "({a}) + ({b})", "sub": "({a}) - ({b})", "mul": "({a}) * ({b})", "div": "({a}) / ({b})",
-    "pow": "powf({a}, {b})", "maximum": "fmaxf({a}, {b})", "minimum": "fminf({a}, {b})",
-    "equal": "(({a}) == ({b}) ? 1.f : 0.f)", "not_equal": "(({a}) != ({b}) ? 1.f : 0.f)",
-    "greater": "(({a}) > ({b}) ? 1.f : 0.f)", "greater_equal": "(({a}) >= ({b}) ? 1.f : 0.f)",
-    "less": "(({a}) < ({b}) ? 1.f : 0.f)", "less_equal": "(({a}) <= ({b}) ? 1.f : 0.f)",
-    "logical_and": "((({a}) != 0.f) && (({b}) != 0.f) ? 1.f : 0.f)",
-    "logical_or": "((({a}) != 0.f) || (({b}) != 0.f) ? 1.f : 0.f)",
-}
-REDUCE = {"mean", "sum", "max", "min", "argmax", "argmin", "prod"}
-NONDIFF = {"round", "sign", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-           "argmax", "argmin", "tofloat_bool", "floor", "ceil", "trunc", "logical_and", "logical_or"}
+class Elementwise:
+    """One elementwise op, everything about it in one place: its C expression over the operands
+    {a} (and {b}), its numpy function, its gradient rule `vjp(g, out, a[, b]) -> [ga(, gb)]`
+    (None: not differentiable) and the keras.backend / keras.ops names that call it."""
 
-_NP_UNARY = {
-    "neg": np.negative, "abs": np.abs, "sqrt": np.sqrt, "exp": np.exp, "log": np.log,
-    "square": np.square, "round": np.rint, "sign": np.sign, "cast": lambda a: a,
-    "tofloat_bool": lambda a: (a != 0).astype(np.float32), "relu": lambda a: np.maximum(a, 0),
-    "floor": np.floor, "ceil": np.ceil, "tanh": np.tanh, "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
-    "reciprocal": lambda a: 1 / a, "log1p": np.log1p, "expm1": np.expm1, "trunc": np.trunc,
-}
-_NP_BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
-    "maximum": np.maximum, "minimum": np.minimum,
-    "equal": lambda a, b: (a == b).astype(np.float32), "not_equal": lambda a, b: (a != b).astype(np.float32),
-    "greater": lambda a, b: (a > b).astype(np.float32), "greater_equal": lambda a, b: (a >= b).astype(np.float32),
-    "less": lambda a, b: (a < b).astype(np.float32), "less_equal": lambda a, b: (a <= b).astype(np.float32),
-    "logical_and": lambda a, b: ((a != 0) & (b != 0)).astype(np.float32),
-    "logical_or": lambda a, b: ((a != 0) | (b != 0)).astype(np.float32),
-}
+    def __init__(self, name, c, np_fn, vjp, backend=(), operator=None):
+        self.name, self.c, self.np, self.vjp, self.backend = name, c, np_fn, vjp, backend
+        self.operator = operator      # Python's `__<operator>__` on Expr (and `__r<operator>__`)
+        self.arity = 2 if "{b}" in c else 1
+
+
+def _pow_vjp(g, n, a, b):
+    gb = None if b.op == "const" else g * n * unary("log", a)
+    return [g * b * binary("pow", a, b - 1.0), gb]
+
+
+def _extremum_vjp(wins):
+    """maximum/minimum: the gradient goes to the winner, half to each on a tie."""
+    def vjp(g, n, a, b):
+        win = binary(wins, a, b)
+        tie = 0.5 * binary("equal", a, b)
+        return [g * (win + tie), g * (1.0 - win - tie)]
+    return vjp
+
+
+ELEMENTWISE = {op.name: op for op in [
+    Elementwise("neg", "-({a})", np.negative, lambda g, n, a: [-g], ("negative",), operator="neg"),
+    Elementwise("abs", "fabsf({a})", np.abs, lambda g, n, a: [g * unary("sign", a)], ("abs", "absolute"),
+                operator="abs"),
+    Elementwise("sqrt", "sqrtf({a})", np.sqrt, lambda g, n, a: [g / (2.0 * n)], ("sqrt",)),
+    Elementwise("exp", "expf({a})", np.exp, lambda g, n, a: [g * n], ("exp",)),
+    Elementwise("log", "logf({a})", np.log, lambda g, n, a: [g / a], ("log",)),
+    Elementwise("log1p", "log1pf({a})", np.log1p, lambda g, n, a: [g / (1.0 + a)], ("log1p",)),
+    Elementwise("expm1", "expm1f({a})", np.expm1, lambda g, n, a: [g * (n + 1.0)], ("expm1",)),
+    Elementwise("square", "({a}) * ({a})", np.square, lambda g, n, a: [g * 2.0 * a], ("square",)),
+    Elementwise("tanh", "tanhf({a})", np.tanh, lambda g, n, a: [g * (1.0 - n * n)], ("tanh",)),
+    Elementwise("sigmoid", "1.f / (1.f + expf(-({a})))", lambda a: 1 / (1 + np.exp(-a)),
+                lambda g, n, a: [g * n * (1.0 - n)], ("sigmoid",)),
+    Elementwise("relu", "(({a}) > 0.f ? ({a}) : 0.f)", lambda a: np.maximum(a, 0),
+                lambda g, n, a: [g * binary("greater", a, 0.0)], ("relu",)),
+    Elementwise("reciprocal", "1.f / ({a})", lambda a: 1 / a, lambda g, n, a: [-g * n * n], ("reciprocal",)),
+    Elementwise("cast", "({a})", lambda a: a, lambda g, n, a: [g]),
+    Elementwise("round", "rintf({a})", np.rint, None, ("round",)),
+    Elementwise("sign", "(float)((({a}) > 0.f) - (({a}) < 0.f))", np.sign, None, ("sign",)),
+    Elementwise("floor", "floorf({a})", np.floor, None, ("floor",)),
+    Elementwise("ceil", "ceilf({a})", np.ceil, None, ("ceil",)),
+    Elementwise("trunc", "truncf({a})", np.trunc, None),
+    Elementwise("tofloat_bool", "(({a}) != 0.f ? 1.f : 0.f)", lambda a: (a != 0).astype(np.float32), None),
+    Elementwise("add", "({a}) + ({b})", np.add, lambda g, n, a, b: [g, g], ("add",), operator="add"),
+    Elementwise("sub", "({a}) - ({b})", np.subtract, lambda g, n, a, b: [g, -g], ("subtract",), operator="sub"),
+    Elementwise("mul", "({a}) * ({b})", np.multiply, lambda g, n, a, b: [g * b, g * a], ("multiply",),
+                operator="mul"),
+    Elementwise("div", "({a}) / ({b})", np.divide, lambda g, n, a, b: [g / b, -g * a / (b * b)],
+                ("divide", "true_divide"), operator="truediv"),
+    Elementwise("pow", "powf({a}, {b})", np.power, _pow_vjp, ("power", "pow"), operator="pow"),
+    Elementwise("maximum", "fmaxf({a}, {b})", np.maximum, _extremum_vjp("greater"), ("maximum",)),
+    Elementwise("minimum", "fminf({a}, {b})", np.minimum, _extremum_vjp("less"), ("minimum",)),
+    Elementwise("equal", "(({a}) == ({b}) ? 1.f : 0.f)", np.equal, None, ("equal",), operator="eq"),
+    Elementwise("not_equal", "(({a}) != ({b}) ? 1.f : 0.f)", np.not_equal, None, ("not_equal",),
+                operator="ne"),
+    Elementwise("greater", "(({a}) > ({b}) ? 1.f : 0.f)", np.greater, None, ("greater",), operator="gt"),
+    Elementwise("greater_equal", "(({a}) >= ({b}) ? 1.f : 0.f)", np.greater_equal, None,
+                ("greater_equal",), operator="ge"),
+    Elementwise("less", "(({a}) < ({b}) ? 1.f : 0.f)", np.less, None, ("less",), operator="lt"),
+    Elementwise("less_equal", "(({a}) <= ({b}) ? 1.f : 0.f)", np.less_equal, None, ("less_equal",),
+                operator="le"),
+    Elementwise("logical_and", "((({a}) != 0.f) && (({b}) != 0.f) ? 1.f : 0.f)",
+                lambda a, b: (a != 0) & (b != 0), None, ("logical_and",)),
+    Elementwise("logical_or", "((({a}) != 0.f) || (({b}) != 0.f) ? 1.f : 0.f)",
+                lambda a, b: (a != 0) | (b != 0), None, ("logical_or",)),
+]}
+# views of the table for the C emitter
+UNARY = {name: op.c for name, op in ELEMENTWISE.items() if op.arity == 1}
+BINARY = {name: op.c for name, op in ELEMENTWISE.items() if op.arity == 2}
+# reductions over axes, with their numpy functions
+REDUCE = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod,
+          "argmax": np.argmax, "argmin": np.argmin}
+NONDIFF = {name for name, op in ELEMENTWISE.items() if op.vjp is None} | {"argmax", "argmin"}
 
 
 class TraceError(ValueError):
@@ -84,25 +125,11 @@ class Expr:
         self.attrs = attrs
 
     # --- Python operators build nodes -------------------------------------------------------
-    def __add__(self, o): return binary("add", self, o)
-    def __radd__(self, o): return binary("add", o, self)
-    def __sub__(self, o): return binary("sub", self, o)
-    def __rsub__(self, o): return binary("sub", o, self)
-    def __mul__(self, o): return binary("mul", self, o)
-    def __rmul__(self, o): return binary("mul", o, self)
-    def __truediv__(self, o): return binary("div", self, o)
-    def __rtruediv__(self, o): return binary("div", o, self)
-    def __pow__(self, o): return binary("pow", self, o)
-    def __rpow__(self, o): return binary("pow", o, self)
-    def __neg__(self): return unary("neg", self)
-    def __pos__(self): return self
-    def __abs__(self): return unary("abs", self)
-    def __gt__(self, o): return binary("greater", self, o)
-    def __ge__(self, o): return binary("greater_equal", self, o)
-    def __lt__(self, o): return binary("less", self, o)
-    def __le__(self, o): return binary("less_equal", self, o)
-    def __eq__(self, o): return binary("equal", self, o)
-    def __ne__(self, o): return binary("not_equal", self, o)
+    # Python's operators (+ - * / ** unary - abs() and comparisons) are installed from the
+    # ELEMENTWISE table below the class
+    def __pos__(self):
+        return self
+
     __hash__ = object.__hash__
 
     def __bool__(self):
@@ -139,6 +166,22 @@ class Expr:
         return built[-1]
 
 
+def _install_operators():
+    reflected = {"add", "sub", "mul", "truediv", "pow"}      # 2 - x calls x.__rsub__(2)
+    for op in ELEMENTWISE.values():
+        if op.operator is None:
+            continue
+        if op.arity == 1:
+            setattr(Expr, f"__{op.operator}__", lambda self, _op=op.name: unary(_op, self))
+            continue
+        setattr(Expr, f"__{op.operator}__", lambda self, o, _op=op.name: binary(_op, self, o))
+        if op.operator in reflected:
+            setattr(Expr, f"__r{op.operator}__", lambda self, o, _op=op.name: binary(_op, o, self))
+
+
+_install_operators()
+
+
 def as_expr(x):
     if isinstance(x, Expr):
         return x
@@ -153,14 +196,15 @@ def as_expr(x):
 def unary(op, a):
     a = as_expr(a)
     if a.op == "const":
-        return Expr("const", (), (), value=float(_NP_UNARY[op](np.float32(a.attrs["value"]))))
+        return Expr("const", (), (), value=float(ELEMENTWISE[op].np(np.float32(a.attrs["value"]))))
     return Expr(op, (a,), a.shape)
 
 
 def binary(op, a, b):
     a, b = as_expr(a), as_expr(b)
     if a.op == "const" and b.op == "const":
-        return Expr("const", (), (), value=float(_NP_BINARY[op](np.float32(a.attrs["value"]), np.float32(b.attrs["value"]))))
+        value = ELEMENTWISE[op].np(np.float32(a.attrs["value"]), np.float32(b.attrs["value"]))
+        return Expr("const", (), (), value=float(value))
     return Expr(op, (a, b), broadcast_shapes(a.shape, b.shape))
 
 
@@ -262,20 +306,16 @@ def evaluate(root, y_true, y_pred):
             v = np.asarray(y_pred, np.float32)
         elif n.op == "const":
             v = np.float32(n.attrs["value"])
-        elif n.op in _NP_UNARY:
-            v = _NP_UNARY[n.op](a[0])
-        elif n.op in _NP_BINARY:
-            v = _NP_BINARY[n.op](a[0], a[1])
+        elif n.op in ELEMENTWISE:
+            v = ELEMENTWISE[n.op].np(*a)
         elif n.op == "clip":
             v = np.minimum(np.maximum(a[0], a[1]), a[2])
         elif n.op == "where":
             v = np.where(a[0] != 0, a[1], a[2])
-        elif n.op in ("mean", "sum", "max", "min", "prod"):
-            fn = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}[n.op]
-            v = fn(a[0], axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
         elif n.op in ("argmax", "argmin"):
-            fn = np.argmax if n.op == "argmax" else np.argmin
-            v = fn(a[0], axis=n.attrs["axis"][0]).astype(np.float32)
+            v = REDUCE[n.op](a[0], axis=n.attrs["axis"][0]).astype(np.float32)
+        elif n.op in REDUCE:
+            v = REDUCE[n.op](a[0], axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
         elif n.op == "reshape":
             v = a[0].reshape(tuple(y_true.shape[0] if d == B else d for d in n.shape))
         elif n.op == "broadcast":
@@ -315,49 +355,8 @@ def grad(root, wrt):
 def _vjp(n, g):
     op, args = n.op, n.args
     a = args[0]
-    if op == "neg":
-        return [-g]
-    if op == "cast":
-        return [g]
-    if op == "abs":
-        return [g * unary("sign", a)]
-    if op == "square":
-        return [g * 2.0 * a]
-    if op == "sqrt":
-        return [g / (2.0 * n)]
-    if op == "exp":
-        return [g * n]
-    if op == "log":
-        return [g / a]
-    if op == "log1p":
-        return [g / (1.0 + a)]
-    if op == "expm1":
-        return [g * (n + 1.0)]
-    if op == "tanh":
-        return [g * (1.0 - n * n)]
-    if op == "sigmoid":
-        return [g * n * (1.0 - n)]
-    if op == "relu":
-        return [g * binary("greater", a, 0.0)]
-    if op == "reciprocal":
-        return [-g * n * n]
-    if op == "add":
-        return [g, g]
-    if op == "sub":
-        return [g, -g]
-    if op == "mul":
-        return [g * args[1], g * a]
-    if op == "div":
-        return [g / args[1], -g * a / (args[1] * args[1])]
-    if op == "pow":
-        b = args[1]
-        gb = None if b.op == "const" else g * n * unary("log", a)
-        return [g * b * binary("pow", a, b - 1.0), gb]
-    if op in ("maximum", "minimum"):
-        b = args[1]
-        win = binary("greater" if op == "maximum" else "less", a, b)
-        tie = 0.5 * binary("equal", a, b)
-        return [g * (win + tie), g * (1.0 - win - tie)]
+    if op in ELEMENTWISE:
+        return ELEMENTWISE[op].vjp(g, n, *args)
     if op == "clip":
         inside = binary("logical_and", binary("greater_equal", a, args[1]), binary("less_equal", a, args[2]))
         return [g * inside, None, None]

@@ -19,14 +19,20 @@ import inspect
 import math
 import operator
 import os
+import re
 
 from ..errors import SeqcError, SourceLoc
+from . import keras_paths
 from .source import parse_defines, read_source  # noqa: F401  (re-exported)
 
 _MAX_LOOP = 100_000          # iterations of a static loop before we give up
 _MAX_DEPTH = 60              # nested user-function calls
-_MAX_SIZE = 1_000_000        # elements in a computed str/list/tuple
-_MAX_STEPS = 2_000_000       # statements and loop items interpreted in one parse
+_MAX_SIZE = 1_000_000        # elements (and characters) in a computed str/list/tuple/dict
+_MAX_STEPS = 100_000         # statements, loop items and calls interpreted in one parse (~1 s)
+_LOOP_STEPS = 20_000         # of which one loop that does not build the model may take
+_MAX_LAYERS = 1_000          # layers of one model
+_MAX_INT_BITS = 64           # a computed int stays below 2**64 in magnitude
+_MAX_NESTING = 200           # levels of nested expressions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,9 +103,14 @@ def _first_unknown(value, depth=0):
     return None
 
 
+_EXPR = []
+
+
 def _is_traced(*values):
-    from ..trace import Expr
-    return any(isinstance(v, Expr) for v in values)
+    if not _EXPR:
+        from ..trace import Expr
+        _EXPR.append(Expr)
+    return any(isinstance(v, _EXPR[0]) for v in values)
 
 
 _BODY_ERROR = []
@@ -120,47 +131,6 @@ def _body_error(message):
 # ---------------------------------------------------------------------------------------------
 # modules: keras (under any of its names), tensorflow, opaque others
 # ---------------------------------------------------------------------------------------------
-_SUBMODULES = {
-    (): "seqc.keras", ("models",): "seqc.keras.models", ("layers",): "seqc.keras.layers",
-    ("optimizers",): "seqc.keras.optimizers", ("optimizers", "schedules"): "seqc.keras.schedules",
-    ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
-    ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
-    ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
-    ("ops",): "seqc.keras.ops",
-}
-# Keras-2 / TF spellings of the same modules
-_LEGACY = {("optimizers", "legacy"): ("optimizers",), ("utils", "np_utils"): ("utils",),
-           ("layers", "core"): ("layers",), ("engine", "sequential"): ("models",),
-           ("optimizers", "experimental"): ("optimizers",)}
-
-
-def normalize_keras_path(path):
-    """keras sub-path tuple -> canonical tuple (legacy spellings folded)."""
-    path = tuple(path)
-    if path[:1] in (("src",), ("api",), ("_v2",)):
-        path = path[1:]
-    return _LEGACY.get(path, path)
-
-
-def keras_subpath(dotted):
-    """'tensorflow.keras.layers' -> ('layers',); 'keras' -> (); None if not a Keras module."""
-    parts = dotted.split(".")
-    if parts[0] == "keras":
-        return normalize_keras_path(parts[1:])
-    if parts[0] == "tensorflow" and len(parts) >= 2:
-        rest = parts[1:]
-        if rest[:1] == ["python"]:
-            rest = rest[1:]
-        if rest[:1] == ["compat"] and len(rest) >= 2:      # tf.compat.v1.keras / tf.compat.v2.keras
-            rest = rest[2:]
-        if rest[:1] == ["keras"]:
-            return normalize_keras_path(rest[1:])
-        return None
-    if parts[:2] == ["seqc", "keras"]:
-        return normalize_keras_path(parts[2:])
-    return None
-
-
 class KerasModule:
     """A Keras module as the script sees it; attributes resolve in the matching seqc.keras module."""
 
@@ -171,15 +141,15 @@ class KerasModule:
         return ".".join(("keras",) + self.path)
 
     def real(self):
-        name = _SUBMODULES.get(self.path)
+        name = keras_paths.SUBMODULES.get(self.path)
         if name is None:
             return None
         import importlib
         return importlib.import_module(name)
 
     def getattr(self, attr, line):
-        sub = normalize_keras_path(self.path + (attr,))
-        if sub in _SUBMODULES or (self.path == () and attr in _KNOWN_KERAS_PACKAGES):
+        sub = keras_paths.normalize(self.path + (attr,))
+        if sub in keras_paths.SUBMODULES or (self.path == () and attr in keras_paths.NOT_PROVIDED):
             return KerasModule(sub)
         mod = self.real()
         if mod is None:       # keras.datasets, keras.preprocessing...: data, not the model
@@ -189,30 +159,10 @@ class KerasModule:
             if inspect.ismodule(value):   # e.g. seqc.keras.utils.np
                 return Unknown("runtime", text=f"{self.dotted()}.{attr}", line=line)
             return value
-        return Unknown("error", message=_missing_message(self.path, attr), line=line, at_use=True)
+        return Unknown("error", message=keras_paths.missing_message(self.path, attr), line=line, at_use=True)
 
     def __repr__(self):
         return f"<module {self.dotted()}>"
-
-
-# Keras packages that are not part of seqc but that scripts import for data or preprocessing
-_KNOWN_KERAS_PACKAGES = {"datasets", "preprocessing", "applications", "regularizers", "constraints",
-                         "wrappers", "mixed_precision", "saving", "export", "random", "config", "tree",
-                         "quantizers", "visualization", "dtype_policies", "engine", "distribution"}
-
-
-def _missing_message(path, attr):
-    if path == ("layers",):
-        from ..keras.layers import get_layer_class
-        try:
-            get_layer_class(attr)
-        except SeqcError as e:
-            return e.message
-    if path == ("optimizers",):
-        from ..keras.optimizers import _BY_NAME
-        return (f"unknown or unsupported optimizer {attr!r}; seqc supports: "
-                f"{', '.join(sorted(c.__name__ for c in set(_BY_NAME.values())))}")
-    return f"{'.'.join(('keras',) + path + (attr,))} is not supported by seqc"
 
 
 class TFModule:
@@ -285,12 +235,21 @@ def _range(*args):
 
 
 def _pow(base, exp, mod=None):
-    _guard_binop(operator.pow, base, exp)
-    return pow(base, exp) if mod is None else pow(base, exp, mod)
+    if mod is None:
+        _guard_binop(operator.pow, base, exp)
+        return _guard_int(pow(base, exp))
+    if isinstance(exp, int) and exp.bit_length() > _MAX_INT_BITS:
+        raise _too_big("an exponent is")
+    return pow(base, exp, mod)
+
+
+def _format(value, spec=""):
+    _guard_format(spec)
+    return format(value, spec)
 
 
 _BUILTINS.update(zip=_materialize(zip), enumerate=_materialize(enumerate), reversed=_materialize(reversed),
-                 sorted=sorted, range=_range, pow=_pow)
+                 sorted=sorted, range=_range, pow=_pow, format=_format)
 _MATH = {name: getattr(math, name) for name in (
     "ceil", "floor", "trunc", "sqrt", "isqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "fabs", "gcd",
     "sin", "cos", "tan", "tanh", "atan", "hypot", "isfinite", "isnan", "isinf", "copysign", "fmod", "modf",
@@ -310,19 +269,71 @@ _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: operator.not_}
 
 
+def _weight(value, cap=_MAX_SIZE):
+    """Elements plus characters in a value, counted through nested containers (shared ones
+    as often as they occur, as str() would print them); stops counting past `cap`."""
+    total, stack = 0, [value]
+    while stack and total <= cap:
+        v = stack.pop()
+        if isinstance(v, (str, bytes)):
+            total += len(v)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            total += len(v)
+            stack.extend(v)
+        elif isinstance(v, dict):
+            total += len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, range):
+            total += len(v)
+        else:
+            total += 1
+    return total
+
+
+class _TooBig(ValueError):
+    pass
+
+
+def _too_big(what):
+    return _TooBig(f"{what} too large for a static evaluation (seqc compile computes only small constants)")
+
+
+def _guard_int(value):
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise _too_big(f"an integer of {value.bit_length()} bits (more than 2**{_MAX_INT_BITS}) is")
+    return value
+
+
+_FORMAT_WIDTH = re.compile(r"\d{7,}")
+
+
+def _guard_format(spec):
+    """A format spec or %-format asking for a width or precision of a million characters or more."""
+    if isinstance(spec, str) and _FORMAT_WIDTH.search(spec):
+        raise _too_big("a format width is")
+
+
 def _guard_binop(op, a, b):
-    """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12)."""
-    if op is operator.pow and isinstance(a, int) and isinstance(b, int) and abs(b) > 10_000 and abs(a) > 1:
-        raise ValueError("exponent too large for a static evaluation")
+    """Refuse computations that would hang or exhaust memory (10**10**10, 'x' * 10**12,
+    x = x * x in a loop) before computing them."""
+    ints = isinstance(a, int) and isinstance(b, int)
+    if ints and op is operator.pow and b > 0 and abs(a) > 1 and (abs(a).bit_length() - 1) * b > _MAX_INT_BITS:
+        raise _too_big(f"{a} ** {b} is")
+    if ints and op is operator.mul and a.bit_length() + b.bit_length() > _MAX_INT_BITS + 1:
+        raise _too_big("a product of integers is")
+    if ints and op is operator.lshift and b > 0 and a and a.bit_length() + b > _MAX_INT_BITS:
+        raise _too_big("a shifted integer is")
     if op is operator.add and isinstance(a, (str, list, tuple, bytes)) and isinstance(b, (str, list, tuple, bytes)):
-        if len(a) + len(b) > _MAX_SIZE:
-            raise ValueError("sequence too long for a static evaluation")
-    if op in (operator.mul, operator.lshift):
+        if _weight(a) + _weight(b) > _MAX_SIZE:
+            raise _too_big("a sequence is")
+    if op is operator.mul:
         for seq, n in ((a, b), (b, a)):
-            if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
-                raise ValueError("sequence too long for a static evaluation")
-        if op is operator.lshift and isinstance(b, int) and b > 10_000:
-            raise ValueError("shift too large for a static evaluation")
+            if isinstance(seq, (str, list, tuple, bytes)) and isinstance(n, int) and n > 0 and \
+                    _weight(seq) * n > _MAX_SIZE:
+                raise _too_big("a sequence is")
+    if op is operator.mod and isinstance(a, (str, bytes)):
+        _guard_format(a if isinstance(a, str) else a.decode("latin-1"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +346,11 @@ class _Return(Exception):
 
 class _Break(Exception):
     pass
+
+
+class _OverBudget(BaseException):
+    """The step budget ran out. Not an Exception, so that no handler of the interpreter that
+    turns errors into deferred Unknowns can swallow it."""
 
 
 class _Continue(Exception):
@@ -364,6 +380,8 @@ def _assigned_names(nodes):
                 out.append(n.id)
             elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.append(n.name)
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name):
+                out.append(n.func.value.id)      # items.append(...) changes `items`
     return out
 
 
@@ -415,6 +433,7 @@ class UserFunction:
         if interp.depth >= _MAX_DEPTH:
             raise _TooDeep(f"{self.__name__}(): calls nested too deeply for a static evaluation",
                            SourceLoc(interp.file, self.line))
+        interp.step(self.line, cost=5)      # a call costs several statements' worth
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
@@ -438,8 +457,13 @@ class UserFunction:
         interp = self._interp
         values = self.bind(args, kwargs)
         traced = _is_traced(*args, *kwargs.values())
+        if traced:                   # called by the lowering: a fresh budget for the body
+            interp.steps, interp.budget, interp.loop_depth = 0, _MAX_STEPS, 0
         try:
             result = self.run(values)
+        except _OverBudget:
+            raise _body_error(f"{self.__name__}() computes too much to trace (line {interp.line}); a loss or "
+                              "metric is a formula of keras.backend / keras.ops functions") from None
         except SeqcError:
             raise
         except (TraceError, ValueError, TypeError, ArithmeticError) as e:
@@ -493,6 +517,8 @@ class Interpreter:
         self.missing_model = None     # `Sequential()` called without importing it
         self.depth = 0
         self.steps = 0
+        self.budget = _MAX_STEPS
+        self.loop_depth = 0
         self.line = None              # line of the statement being interpreted
         _layers.reset_names()
 
@@ -516,12 +542,34 @@ class Interpreter:
         for s in stmts:
             self.exec_stmt(s, scope)
 
-    def step(self, line):
-        self.steps += 1
-        if self.steps > _MAX_STEPS:
-            raise SeqcError("the script computes too much for a static evaluation (seqc compile interprets "
-                            "only the code that builds the model); simplify the loop here or use -D",
-                            SourceLoc(self.file, line))
+    def step(self, line, cost=1):
+        self.steps += cost
+        if self.steps > self.budget:
+            raise _OverBudget()
+
+    def run_loop(self, s, scope, what, run):
+        """Run a loop (`run()`) within a share of the step budget. The outermost loop that does
+        not build the model and runs out of its share is skipped: the names it assigns are
+        unknown, as for a loop over run-time data. One that builds the model is an error."""
+        outer_budget = self.budget
+        self.loop_depth += 1
+        if self.loop_depth == 1:
+            self.budget = min(outer_budget, self.steps + _LOOP_STEPS)
+        try:
+            run()
+        except _OverBudget:
+            if self.loop_depth > 1:
+                raise
+            if _shapes_model([s]) or self.steps >= outer_budget:
+                raise SeqcError(f"this {what} runs too long to evaluate statically (seqc compile reads the "
+                                f"script without running it, and stops after {_LOOP_STEPS:,} steps of a loop); "
+                                f"run the script with `seqc run {os.path.basename(self.file)}` instead",
+                                self.loc(s)) from None
+            self.forget(_assigned_names([s]), scope, what, s.lineno)
+        finally:
+            self.loop_depth -= 1
+            if self.loop_depth == 0:
+                self.budget = outer_budget
 
     def exec_stmt(self, s, scope):
         self.line = s.lineno
@@ -668,7 +716,7 @@ class Interpreter:
             self.bind(alias.asname or alias.name, self.attribute_of(mod, alias.name, s.lineno), scope)
 
     def module_value(self, dotted, line):
-        sub = keras_subpath(dotted)
+        sub = keras_paths.keras_subpath(dotted)
         if sub is not None:
             return KerasModule(sub)
         if dotted == "tensorflow":
@@ -713,9 +761,18 @@ class Interpreter:
         if _shapes_model(bodies):
             u = _first_unknown(test_value)
             err = u.error(self.file, node.lineno)
-            raise SeqcError(f"cannot decide this {what} statically, and it builds the model: {err.message}", err.loc)
-        for name in _assigned_names(bodies):
-            self.bind(name, Unknown("runtime", text=f"{what} at line {node.lineno}", line=node.lineno), scope)
+            raise SeqcError(f"cannot decide this {what} statically, and it builds the model: {err.message}; "
+                            f"or run the script with `seqc run {os.path.basename(self.file)}`", err.loc)
+        self.forget(_assigned_names(bodies), scope, what, node.lineno)
+
+    def forget(self, names, scope, what, line):
+        """Names that code seqc did not run may have changed: unknown from here on (a module or
+        function whose method was called keeps its value)."""
+        for name in names:
+            values = self.env if scope is None or name in scope.globals else scope.values
+            if isinstance(values.get(name), _MODULE_TYPES + (UserFunction,)):
+                continue
+            self.bind(name, Unknown("runtime", text=f"{what.replace('`', '')} at line {line}", line=line), scope)
 
     def stmt_If(self, s, scope):
         test = self.eval(s.test, scope)
@@ -732,6 +789,12 @@ class Interpreter:
             raise SeqcError(f"cannot take the truth value of {value!r}: {e}", self.loc(node)) from None
 
     def stmt_For(self, s, scope):
+        self.run_loop(s, scope, "`for` loop", lambda: self._for(s, scope))
+
+    def stmt_While(self, s, scope):
+        self.run_loop(s, scope, "`while` loop", lambda: self._while(s, scope))
+
+    def _for(self, s, scope):
         it = self.eval(s.iter, scope)
         items = None
         if _first_unknown(it) is None:
@@ -754,7 +817,7 @@ class Interpreter:
         else:
             self.exec_block(s.orelse, scope)
 
-    def stmt_While(self, s, scope):
+    def _while(self, s, scope):
         for _ in range(_MAX_LOOP):
             test = self.eval(s.test, scope)
             if _first_unknown(test) is not None:
@@ -926,10 +989,15 @@ class Interpreter:
 
     def expr_Set(self, node, scope):
         v = self._sequence(node.elts, scope)
-        if isinstance(v, Unknown) or _first_unknown(v) is not None:
-            return _first_unknown(v)
+        return self._built(_first_unknown(v) or v, set, node)
+
+    @staticmethod
+    def _built(items, build, node):
+        """set(items) / dict(items) of evaluated items; an Unknown passes through."""
+        if isinstance(items, Unknown):
+            return items
         try:
-            return set(v)
+            return build(items)
         except TypeError as e:
             return Unknown("error", message=str(e), line=node.lineno)
 
@@ -971,7 +1039,9 @@ class Interpreter:
             return spec
         conv = {-1: lambda x: x, 115: str, 114: repr, 97: ascii}[node.conversion]
         try:
-            return format(conv(v), spec)
+            if _weight(v) > _MAX_SIZE:
+                raise _too_big("a formatted value is")
+            return _format(conv(v), spec)
         except Exception as e:
             return Unknown("error", message=str(e), line=node.lineno)
 
@@ -985,7 +1055,9 @@ class Interpreter:
         try:
             if len(args) == 2:
                 _guard_binop(fn, *args)
-            return fn(*args)
+            return _guard_int(fn(*args))
+        except _TooBig as e:
+            return Unknown("error", message=f"{what or _text(node)}: {e}", line=node.lineno)
         except Exception as e:
             return Unknown("error", message=f"{what or _text(node)}: {type(e).__name__}: {e}", line=node.lineno)
 
@@ -1085,22 +1157,11 @@ class Interpreter:
         return self.expr_ListComp(node, scope)
 
     def expr_SetComp(self, node, scope):
-        v = self.expr_ListComp(node, scope)
-        if isinstance(v, Unknown):
-            return v
-        try:
-            return set(v)
-        except TypeError as e:
-            return Unknown("error", message=str(e), line=node.lineno)
+        return self._built(self.expr_ListComp(node, scope), set, node)
 
     def expr_DictComp(self, node, scope):
         pairs = self._comprehension(node, scope, lambda s: (self.eval(node.key, s), self.eval(node.value, s)))
-        if isinstance(pairs, Unknown):
-            return pairs
-        try:
-            return dict(pairs)
-        except TypeError as e:
-            return Unknown("error", message=str(e), line=node.lineno)
+        return self._built(pairs, dict, node)
 
     # ---- calls ----------------------------------------------------------------------------
     def _call_args(self, node, scope):
@@ -1181,6 +1242,7 @@ class Interpreter:
         if _is_traced(*args, *kwargs.values()):
             return func(*args, **kwargs)     # inside a loss/metric being traced: errors go to the tracer
         try:
+            self.guard_call(func, args, kwargs, node)
             result = func(*args, **kwargs)
             for v in (result, getattr(func, "__self__", None)):
                 if isinstance(v, (str, bytes, list, tuple, dict, set)) and len(v) > _MAX_SIZE:
@@ -1191,8 +1253,31 @@ class Interpreter:
             result.loc = self.loc(node)
         return result
 
+    def guard_call(self, func, args, kwargs, node):
+        """Refuse a call whose arguments are too large to compute with (str(a list that nests
+        itself 40 times), 'x'.ljust(10**12), '{:>999999999}'.format(1)); counting costs steps."""
+        owner = getattr(func, "__self__", None)
+        values = list(args) + list(kwargs.values()) + ([owner] if isinstance(owner, _SAFE_TYPES) else [])
+        weight = _weight(values)
+        self.step(node.lineno, cost=weight // 100)
+        if weight > _MAX_SIZE:
+            raise _too_big("an argument is")
+        if isinstance(owner, (str, bytes, list, tuple)):
+            if any(isinstance(x, int) and abs(x) > _MAX_SIZE for x in values[:-1]):
+                raise _too_big("a size argument is")
+            if getattr(func, "__name__", "") in ("format", "format_map"):
+                _guard_format(owner)
+
+    def check_layer_count(self, n, node):
+        if n > _MAX_LAYERS:
+            raise SeqcError(f"the model has more than {_MAX_LAYERS:,} layers, more than seqc compile reads",
+                            self.loc(node))
+
     def build_sequential(self, cls, args, kwargs, node):
         self.require([args, kwargs], node)
+        layers = args[0] if args else kwargs.get("layers")
+        if isinstance(layers, (list, tuple)):
+            self.check_layer_count(len(layers), node)
         try:
             model = cls(*args, **kwargs)
         except SeqcError as e:
@@ -1211,6 +1296,7 @@ class Interpreter:
         self.require([args, kwargs], node)
         loc = self.loc(node)
         if name == "add":
+            self.check_layer_count(len(model.layers) + 1, node)
             try:
                 inspect.signature(type(model).add).bind(model, *args, **kwargs)
                 model.add(*args, **kwargs)
@@ -1228,45 +1314,23 @@ class Interpreter:
         return self.compile_model(model, args, kwargs, loc)
 
     def compile_model(self, model, args, kwargs, loc):
-        """`model.compile(...)`: the CompileSpec, with the rules of seqc.keras's Sequential.compile."""
-        from ..keras import losses as _losses
-        from ..keras import metrics as _metrics
-        from ..keras import optimizers as _optimizers
-        from ..spec import CompileSpec
+        """`model.compile(...)`: the rules of seqc.keras's Sequential.compile, building nothing."""
         try:
             bound = inspect.signature(type(model).compile).bind(model, *args, **kwargs)
         except TypeError as e:
             raise SeqcError(f"compile(): {e}", loc) from None
         bound.apply_defaults()
         a = bound.arguments
-        if a["loss"] is None:
-            raise SeqcError("compile() needs a `loss`", loc)
-        if not model.built:
-            raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
-                            "`input_dim=` or start with `Input(shape=...)`", loc)
+
+        def loc_of(raw):
+            return self.loc(raw.line) if isinstance(raw, UserFunction) else None
         try:
-            optimizer = a["optimizer"]
-            opt = _optimizers.get(optimizer)
-            if opt is not optimizer:          # built here from a name: it was written at compile()
-                opt.loc = loc
-            metrics = a["metrics"]
-            if isinstance(metrics, (str, dict)) or callable(metrics):
-                metrics = [metrics]
-            mspecs = [_metrics.get(m) for m in (metrics or [])]
-            for raw, m in zip(metrics or [], mspecs):
-                m.loc = self.loc(raw.line) if isinstance(raw, UserFunction) else loc
-            names = [m.name for m in mspecs]
-            if len(set(names)) != len(names):
-                raise ValueError(f"metric names must be unique, got {names}")
-            lspec = _losses.get(a["loss"])
-            lspec.loc = self.loc(a["loss"].line) if isinstance(a["loss"], UserFunction) else loc
-            ospec = opt.spec()
+            model.set_compile(a["optimizer"], a["loss"], a["metrics"], loc, loc_of,
+                              loss_weights=a["loss_weights"], weighted_metrics=a["weighted_metrics"])
         except SeqcError as e:
             raise SeqcError(e.message, e.loc or loc) from None
         except (TypeError, ValueError) as e:
             raise SeqcError(f"compile(): {e}", loc) from None
-        model._compile = CompileSpec(optimizer=ospec, loss=lspec, metrics=mspecs, loc=loc)
-        model._optimizer = opt
         self.compiled.append(model)
         return None
 
@@ -1357,7 +1421,7 @@ def parse_tree(path, source=None):
     if source is None:
         source = read_source(path)
     try:
-        return ast.parse(source, filename=path)
+        tree = ast.parse(source, filename=path)
     except SyntaxError as e:
         msg = e.msg
         if msg.startswith("invalid syntax") and e.text and "print " in e.text:
@@ -1365,6 +1429,31 @@ def parse_tree(path, source=None):
         raise SeqcError(msg, SourceLoc(path, e.lineno)) from None
     except ValueError as e:   # null bytes
         raise SeqcError(f"cannot parse: {e}", SourceLoc(path, 1)) from None
+    except (RecursionError, MemoryError):     # Python's parser gives up on deep nesting
+        raise SeqcError("an expression nests too deeply for Python's parser",
+                        SourceLoc(path, _longest_line(source))) from None
+    _check_nesting(tree, path)
+    return tree
+
+
+def _longest_line(source):
+    """The line number of the longest line (where a parser-breaking expression most likely is)."""
+    lines = source.splitlines() if isinstance(source, (bytes, str)) else []
+    return max(range(len(lines)), key=lambda i: len(lines[i])) + 1 if lines else 1
+
+
+def _check_nesting(tree, path):
+    """Expressions nested deeper than the interpreter evaluates: a FILE:LINE error, not a
+    RecursionError halfway through (walked with an explicit stack)."""
+    stack = [(tree, 0, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        if depth > _MAX_NESTING:
+            raise SeqcError(f"an expression nests more than {_MAX_NESTING} levels deep; seqc compile evaluates "
+                            "shallower expressions", SourceLoc(path, line))
+        deeper = depth + 1 if isinstance(node, ast.expr) else depth
+        stack.extend((child, deeper, line) for child in ast.iter_child_nodes(node))
 
 
 def parse_model(path, defines=None, source=None):
@@ -1384,7 +1473,14 @@ def parse_model(path, defines=None, source=None):
     except (_Return, _Break, _Continue):
         pass
     except RecursionError:
-        raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, None)) from None
+        raise SeqcError("the script nests too deeply for a static evaluation", SourceLoc(path, interp.line)) from None
+    except MemoryError:
+        raise SeqcError("the script computes values too large for a static evaluation",
+                        SourceLoc(path, interp.line)) from None
+    except _OverBudget:
+        raise SeqcError(f"the script computes too much here to evaluate statically (seqc compile reads the script "
+                        f"without running it, up to {_MAX_STEPS:,} steps); run it with "
+                        f"`seqc run {os.path.basename(path)}` instead", SourceLoc(path, interp.line)) from None
     if interp.compiled:
         return interp.compiled[-1]
     built = [m for m in interp.models if m.layers]

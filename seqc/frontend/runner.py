@@ -16,32 +16,8 @@ import sysconfig
 import types
 
 from ..errors import SeqcError, SourceLoc
-
-# keras sub-path -> seqc module
-_ALIASES = {
-    "": "seqc.keras", "models": "seqc.keras.models", "layers": "seqc.keras.layers",
-    "optimizers": "seqc.keras.optimizers", "optimizers.schedules": "seqc.keras.schedules",
-    "optimizers.legacy": "seqc.keras.optimizers", "backend": "seqc.keras.backend", "utils": "seqc.keras.utils",
-    "utils.np_utils": "seqc.keras.utils", "losses": "seqc.keras.losses", "metrics": "seqc.keras.metrics",
-    "callbacks": "seqc.keras.callbacks", "activations": "seqc.keras.activations",
-    "initializers": "seqc.keras.initializers", "ops": "seqc.keras.ops", "layers.core": "seqc.keras.layers",
-}
-_PROVIDED = sorted(k for k in _ALIASES if k and "." not in k)
-
-
-def _keras_sub(fullname):
-    """'keras.layers' / 'tensorflow.keras.layers' -> 'layers'; 'keras' -> ''; None if not Keras."""
-    parts = fullname.split(".")
-    if parts[0] == "keras":
-        return ".".join(parts[1:])
-    if parts[0] == "tensorflow" and len(parts) >= 2:
-        rest = parts[1:]
-        if rest[0] == "python":
-            rest = rest[1:]
-        if rest[:1] == ["keras"]:
-            return ".".join(rest[1:])
-    return None
-
+from . import keras_paths
+from .source import read_source
 
 def _set_seed(seed):
     from ..keras.utils import set_random_seed
@@ -97,22 +73,24 @@ class KerasFinder(importlib.abc.MetaPathFinder):
             if self._tf is None:
                 self._tf = make_tensorflow_stub()
             return importlib.machinery.ModuleSpec(fullname, _AliasLoader(self._tf, []), is_package=True)
-        sub = _keras_sub(fullname)
+        sub = keras_paths.keras_subpath(fullname, seqc_root=False)
         if sub is None:
             if fullname.startswith("tensorflow."):
                 raise ModuleNotFoundError(f"No module named {fullname!r}: under `seqc run`, tensorflow provides "
                                           "only tensorflow.keras", name=fullname)
             return None
-        target_name = _ALIASES.get(sub)
+        target_name = keras_paths.SUBMODULES.get(sub)
+        if target_name is None and keras_paths.is_package(sub):    # keras.engine of keras.engine.sequential
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(types.ModuleType(fullname), []),
+                                                  is_package=True)
         if target_name is None:
             raise ModuleNotFoundError(
-                f"No module named {fullname!r}: seqc.keras provides keras.{', keras.'.join(_PROVIDED)}",
+                f"No module named {fullname!r}: seqc.keras provides {', '.join(keras_paths.PROVIDED)}",
                 name=fullname)
         module = importlib.import_module(target_name)
-        # modules with legacy sub-paths (keras.optimizers.schedules, keras.layers.core) must be packages
-        has_children = any(k.startswith(sub + ".") for k in _ALIASES) if sub else True
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module, self.patched),
-                                              is_package=hasattr(module, "__path__") or has_children)
+        # a module with sub-paths (keras.optimizers.schedules, keras.layers.core) must be a package
+        is_package = hasattr(module, "__path__") or keras_paths.is_package(sub)
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module, self.patched), is_package=is_package)
 
 
 def _is_alias_name(name):
@@ -187,17 +165,9 @@ def user_location(exc):
     return SourceLoc(f, line), inside_seqc
 
 
-_KERAS_MODULES = ("seqc.keras", "seqc.keras.models", "seqc.keras.layers", "seqc.keras.optimizers",
-                  "seqc.keras.schedules", "seqc.keras.backend", "seqc.keras.utils", "seqc.keras.losses",
-                  "seqc.keras.metrics", "seqc.keras.callbacks", "seqc.keras.activations",
-                  "seqc.keras.initializers", "seqc.keras.ops")
-_KERAS_NAME = {m: "keras" + m[len("seqc.keras"):] for m in _KERAS_MODULES}
-_KERAS_NAME["seqc.keras.schedules"] = "keras.optimizers.schedules"
-
-
 def _seqc_callable_named(name):
     """Is `name` (as Python prints it in a TypeError) a class or function of seqc.keras?"""
-    for m in _KERAS_MODULES:
+    for m in keras_paths.SEQC_MODULES:
         mod = sys.modules.get(m)
         if mod is not None and callable(getattr(mod, name, None)) and not name.startswith("_"):
             return True
@@ -205,10 +175,8 @@ def _seqc_callable_named(name):
 
 
 def _missing(module_name, attr):
-    from .ast_frontend import _missing_message
-    sub = _KERAS_NAME[module_name].split(".")[1:]
-    from .ast_frontend import normalize_keras_path
-    return _missing_message(normalize_keras_path(sub), attr)
+    path = tuple(keras_paths.KERAS_NAME[module_name].split(".")[1:])
+    return keras_paths.missing_message(path, attr)
 
 
 def as_user_error(e):
@@ -222,13 +190,13 @@ def as_user_error(e):
         return SeqcError(e.message, loc)
     if isinstance(e, ModuleNotFoundError) and e.name and _is_alias_name(e.name):
         return SeqcError(str(e), loc)
-    if isinstance(e, ImportError) and e.name in _KERAS_MODULES:
+    if isinstance(e, ImportError) and e.name in keras_paths.SEQC_MODULES:
         m = re.match(r"cannot import name '(\w+)'", str(e))
         if m:
-            return SeqcError(f"cannot import {m.group(1)} from {_KERAS_NAME[e.name]}: "
+            return SeqcError(f"cannot import {m.group(1)} from {keras_paths.KERAS_NAME[e.name]}: "
                              f"{_missing(e.name, m.group(1))}", loc)
     if isinstance(e, AttributeError) and getattr(e, "obj", None) is not None and \
-            getattr(e.obj, "__name__", None) in _KERAS_MODULES and getattr(e, "name", None):
+            getattr(e.obj, "__name__", None) in keras_paths.SEQC_MODULES and getattr(e, "name", None):
         return SeqcError(_missing(e.obj.__name__, e.name), loc)
     if isinstance(e, (ValueError, TypeError)):
         if inside_seqc:
@@ -244,10 +212,7 @@ def run_script(path, argv=()):
     """Run a Keras script as __main__ on seqc. User errors raised by seqc become a SeqcError
     located in the script (FILE:LINE); anything else propagates unchanged."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise SeqcError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise SeqcError(f"{path}: is a directory, expected a Python script")
+    read_source(path)        # a regular file of a sane size, else one clean error (a FIFO never blocks)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))

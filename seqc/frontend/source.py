@@ -1,6 +1,8 @@
 """Reading a script and its -D defines (kept apart from the interpreter so that a cached
 `seqc compile` can compute its key without importing it)."""
 import ast
+import os
+import stat
 
 from ..errors import SeqcError
 
@@ -38,14 +40,42 @@ def _define_value(name, text):
                     f"string (-D {name}=\"'text'\"), True/False/None, or a tuple/list/dict of those")
 
 
+def safe_file_name(path):
+    """A script's file name to write into generated text (C comments, Python docstrings):
+    letters, digits and . _ - only, since a name may hold `*/`, quotes or non-UTF-8 bytes."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in os.path.basename(path))
+
+
+MAX_SOURCE = 10_000_000     # bytes: a model script is far smaller
+
+
 def read_source(path):
-    """The script's bytes; a SeqcError (no location) if it cannot be read."""
+    """The script's bytes; a SeqcError (no location) if it cannot be read. Only a regular file
+    of at most MAX_SOURCE bytes is read: a FIFO, a device (/dev/zero) or a socket is refused
+    before anything is read from it (it is opened non-blocking, so a FIFO cannot hang)."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise SeqcError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SeqcError(f"{path}: is a directory, expected a Python script") from None
+    except (OSError, ValueError) as e:
+        raise SeqcError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SeqcError(f"{path}: is a directory, expected a Python script")
+        if not stat.S_ISREG(info.st_mode):
+            raise SeqcError(f"{path}: not a regular file (a FIFO, device or socket); expected a Python script")
+        if info.st_size > MAX_SOURCE:
+            raise SeqcError(f"{path}: {info.st_size:,} bytes is too large for a model script "
+                            f"(at most {MAX_SOURCE:,})")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_SOURCE + 1)
+        if len(data) > MAX_SOURCE:
+            raise SeqcError(f"{path}: too large for a model script (at most {MAX_SOURCE:,} bytes)")
+        return data
     except OSError as e:
         raise SeqcError(f"{path}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)

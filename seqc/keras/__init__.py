@@ -6,4 +6,7 @@ from . import activations, backend, callbacks, initializers, layers, losses, met
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
+from ..frontend.keras_paths import add_legacy_attributes as _add_legacy_attributes
+
+_add_legacy_attributes()          # keras.optimizers.legacy, keras.layers.core, ...
 __version__ = "3.0.0-seqc"

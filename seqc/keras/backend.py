@@ -32,67 +32,34 @@ def _sym(*xs):
     return any(isinstance(x, Expr) for x in xs)
 
 
-def _unary(op, np_fn):
-    def fn(x):
-        return _t.unary(op, x) if _sym(x) else np_fn(np.asarray(x, np.float32))
-    fn.__name__ = op
+def _elementwise(op, name):
+    """The backend function `name` of a seqc.trace elementwise op."""
+    if op.arity == 1:
+        def fn(x):
+            return _t.unary(op.name, x) if _sym(x) else op.np(np.asarray(x, np.float32))
+    else:
+        def fn(x, y):
+            if _sym(x, y):
+                return _t.binary(op.name, x, y)
+            return op.np(np.asarray(x, np.float32), np.asarray(y, np.float32))
+    fn.__name__ = fn.__qualname__ = name
     return fn
 
 
-def _binary(op, np_fn):
-    def fn(x, y):
-        return _t.binary(op, x, y) if _sym(x, y) else np_fn(np.asarray(x, np.float32), np.asarray(y, np.float32))
-    fn.__name__ = op
-    return fn
-
-
-def _reduce(op, np_fn):
+def _reduce(name):
     def fn(x, axis=None, keepdims=False):
         if _sym(x):
-            return _t.reduce(op, x, axis, keepdims)
-        return np_fn(np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
-    fn.__name__ = op
+            return _t.reduce(name, x, axis, keepdims)
+        return _t.REDUCE[name](np.asarray(x, np.float32), axis=axis, keepdims=keepdims)
+    fn.__name__ = fn.__qualname__ = name
     return fn
 
 
-abs = absolute = _unary("abs", np.abs)
-sqrt = _unary("sqrt", np.sqrt)
-exp = _unary("exp", np.exp)
-log = _unary("log", np.log)
-log1p = _unary("log1p", np.log1p)
-expm1 = _unary("expm1", np.expm1)
-square = _unary("square", np.square)
-round = _unary("round", np.rint)
-sign = _unary("sign", np.sign)
-negative = _unary("neg", np.negative)
-floor = _unary("floor", np.floor)
-ceil = _unary("ceil", np.ceil)
-tanh = _unary("tanh", np.tanh)
-sigmoid = _unary("sigmoid", lambda a: 1 / (1 + np.exp(-a)))
-relu = _unary("relu", lambda a: np.maximum(a, 0))
-reciprocal = _unary("reciprocal", lambda a: 1 / a)
-
-add = _binary("add", np.add)
-subtract = _binary("sub", np.subtract)
-multiply = _binary("mul", np.multiply)
-divide = true_divide = _binary("div", np.divide)
-power = pow = _binary("pow", np.power)
-maximum = _binary("maximum", np.maximum)
-minimum = _binary("minimum", np.minimum)
-equal = _binary("equal", np.equal)
-not_equal = _binary("not_equal", np.not_equal)
-greater = _binary("greater", np.greater)
-greater_equal = _binary("greater_equal", np.greater_equal)
-less = _binary("less", np.less)
-less_equal = _binary("less_equal", np.less_equal)
-logical_and = _binary("logical_and", np.logical_and)
-logical_or = _binary("logical_or", np.logical_or)
-
-mean = _reduce("mean", np.mean)
-sum = _reduce("sum", np.sum)
-max = _reduce("max", np.max)
-min = _reduce("min", np.min)
-prod = _reduce("prod", np.prod)
+for _op in _t.ELEMENTWISE.values():
+    for _name in _op.backend:
+        globals()[_name] = _elementwise(_op, _name)
+for _name in ("mean", "sum", "max", "min", "prod"):
+    globals()[_name] = _reduce(_name)
 
 
 def argmax(x, axis=-1, keepdims=False):

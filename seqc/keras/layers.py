@@ -6,6 +6,8 @@ front end constructs these same classes from literal arguments, so both front en
 one set of argument rules.
 """
 import contextlib
+import inspect
+import numbers
 import sys
 
 import numpy as np
@@ -14,6 +16,7 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from ..errors import SeqcError, SourceLoc
 from ..spec import LayerSpec
+from . import validate as v
 
 _name_counts = {}
 
@@ -58,26 +61,9 @@ def caller_loc():
     return SourceLoc(f.f_code.co_filename, f.f_lineno)
 
 
-def _shape_tuple(value, what):
-    if value is None:
-        return None
-    if isinstance(value, int):
-        value = (value,)
-    try:
-        shape = tuple(None if d is None else int(d) for d in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{what}` must be a tuple of integers, got {value!r}") from None
-    for d in shape:
-        if d is not None and d <= 0:
-            raise ValueError(f"`{what}` must contain positive integers, got {value!r}")
-    return shape
-
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"Received an invalid value for `{what}`, expected a positive integer. "
-                         f"Received: {what}={value!r}")
-    return value
+class UnrecognizedArguments(TypeError, ValueError):
+    """Keras 3 raises ValueError("Unrecognized keyword arguments ..."); Python's own word for it
+    is TypeError: the error is both."""
 
 
 def reject_unsupported(layer_name, **args):
@@ -87,49 +73,47 @@ def reject_unsupported(layer_name, **args):
             raise ValueError(f"{layer_name}: `{arg}` is not supported by seqc yet (got {value!r})")
 
 
-def _bool(value, what):
-    if not isinstance(value, bool):
-        raise ValueError(f"Expected `{what}` to be a boolean. Received: {what}={value!r}")
-    return value
-
-
 class _WeightsMixin:
     """activation / use_bias / kernel and bias initializers, as Dense and the convolutions take them."""
 
     def _set_weight_args(self, activation, use_bias, kernel_initializer, bias_initializer):
         self.activation = _activations.get(activation).name
-        self.use_bias = _bool(use_bias, "use_bias")
+        self.use_bias = v.boolean(type(self).__name__, "use_bias", use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
 
 
 class Layer:
-    """Base: the Keras-2/3 input arguments every first layer may take, plus name/trainable."""
+    """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
+    layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
+    batch_input_shape and input_length). An unknown keyword is an error, as in Keras."""
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, batch_input_shape=None, input_length=None, **kwargs):
+        owner = type(self).__name__
         if kwargs:
-            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
-        if not isinstance(trainable, bool):
-            raise ValueError(f"Expected `trainable` to be a boolean. Received: trainable={trainable!r}")
-        if dtype not in (None, "float32"):
-            raise ValueError(f"seqc computes in float32; got dtype={dtype!r}")
+            first = next(iter(kwargs))
+            raise UnrecognizedArguments(f"{owner}() got an unexpected keyword argument {first!r} "
+                                        f"(Unrecognized keyword arguments passed to {owner}: {kwargs})")
         self.loc = caller_loc()
+        if dtype not in (None, "float32"):
+            raise ValueError(f"{owner}: seqc computes in float32; got dtype={dtype!r}")
         self._auto_name = name is None
-        self.name = name if name is not None else unique_name(_snake(type(self).__name__))
-        self.trainable = trainable
-        self.batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
+        self.name = v.name(owner, name) if name is not None else unique_name(_snake(owner))
+        self.trainable = v.boolean(owner, "trainable", trainable)
+        self.batch_size = v.optional(v.integer)(owner, "batch_size", batch_size)
+        self.input_length = v.optional(v.integer)(owner, "input_length", input_length)
         if batch_input_shape is not None:          # Keras 2: (batch, *shape)
-            shape = _shape_tuple(batch_input_shape, "batch_input_shape")
+            shape = v.shape(owner, "batch_input_shape", batch_input_shape)
             if len(shape) < 2:
-                raise ValueError(f"`batch_input_shape` needs a batch size and a shape, got {batch_input_shape!r}")
+                raise ValueError(f"{owner}: `batch_input_shape` needs a batch size and a shape, "
+                                 f"got {batch_input_shape!r}")
             self.batch_size = shape[0]
             input_shape = shape[1:]
         if input_dim is not None:
-            _positive_int(input_dim, "input_dim")
-            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
-        self.input_shape_arg = _shape_tuple(input_shape, "input_shape")
-        self.input_length = input_length
+            input_dim = v.integer(owner, "input_dim", input_dim)
+            input_shape = (self.input_length, input_dim) if self.input_length is not None else (input_dim,)
+        self.input_shape_arg = None if input_shape is None else v.shape(owner, "input_shape", input_shape)
 
     def config(self):
         """The layer's normalised arguments (subclasses add theirs)."""
@@ -174,10 +158,16 @@ class Layer:
 
 
 class InputLayer(Layer):
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
+    """The input of a Sequential model: `shape` per sample (no batch dimension), or Keras 2's
+    `batch_shape` (batch size first); in a Sequential model it only declares the input."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, sparse=None,
                  input_shape=None, **kwargs):
+        v.default_only(None)("InputLayer", "sparse", sparse)
         if batch_shape is not None:
-            shape = _shape_tuple(batch_shape, "batch_shape")
+            shape = v.shape("InputLayer", "batch_shape", batch_shape)
+            if len(shape) < 1:
+                raise ValueError(f"InputLayer: `batch_shape` needs a batch size first, got {batch_shape!r}")
             batch_size, shape = shape[0], shape[1:]
         shape = shape if shape is not None else input_shape
         if shape is None:
@@ -185,22 +175,25 @@ class InputLayer(Layer):
         super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
 
 
-def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, **kwargs):
     """`keras.Input(shape)`: in a Sequential model it only declares the input shape."""
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape,
-                      name=name, **kwargs)
+                      name=name, sparse=sparse, **kwargs)
 
 
 class Dense(_WeightsMixin, Layer):
+    """Densely connected layer: activation(x @ kernel + bias), `units` outputs; the kernel is
+    (inputs, units) in Keras's order. Regularizers, constraints and LoRA are not supported."""
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        _positive_int(units, "units")
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 **kwargs):
+        self.units = v.integer("Dense", "units", units)
         reject_unsupported("Dense", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                           bias_constraint=bias_constraint)
+                           bias_constraint=bias_constraint, lora_rank=lora_rank)
         super().__init__(**kwargs)
-        self.units = units
         self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):
@@ -209,6 +202,8 @@ class Dense(_WeightsMixin, Layer):
 
 
 class Activation(Layer):
+    """Applies an activation function (a name or a keras.activations function) elementwise."""
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation).name
@@ -217,82 +212,66 @@ class Activation(Layer):
         return {"activation": self.activation}
 
 
+def _seed(owner, value):
+    return v.optional(v.integer)(owner, "seed", value, lo=0)
+
+
 class Dropout(Layer):
+    """Sets a fraction `rate` of its inputs to 0 in training and scales the rest by
+    1 / (1 - rate); the identity at inference. `noise_shape` is not supported."""
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise ValueError("Invalid value received for argument `rate`. Expected a float value "
-                             f"between 0 and 1. Received: rate={rate!r}")
+        self.rate = v.unit_interval("Dropout", "rate", rate)
         if noise_shape is not None:
             raise ValueError("Dropout: `noise_shape` is not supported by seqc yet")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"Dropout: `seed` must be an integer, got {seed!r}")
-        self.rate = float(rate)
-        self.seed = seed
+        self.seed = _seed("Dropout", seed)
 
     def config(self):
         return {"rate": self.rate, "seed": self.seed}
 
 
-def standardize_tuple(value, n, name, allow_zero=False):
-    """Keras's rule: an int or n ints, all > 0 (>= 0 with allow_zero)."""
-    msg = f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        out = (value,) * n
-    else:
-        try:
-            out = tuple(value)
-        except TypeError:
-            raise ValueError(msg) from None
-        if len(out) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in out):
-            raise ValueError(msg)
-    bad = [v for v in out if (v < 0 if allow_zero else v <= 0)]
-    if bad:
-        raise ValueError(f"{msg}, including values {set(bad)} that do not satisfy "
-                         f"`value {'>= 0' if allow_zero else '> 0'}`")
-    return out
-
-
-def _padding(value, allow_causal=False):
+def _padding(owner, value, allow_causal=False):
     ok = ("valid", "same", "causal") if allow_causal else ("valid", "same")
     if not isinstance(value, str) or value.lower() not in ok:
-        raise ValueError(f"The `padding` argument must be one of {ok}. Received: padding={value!r}")
+        raise ValueError(f"{owner}: the `padding` argument must be one of {ok}. Received: padding={value!r}")
     return value.lower()
 
 
-def _data_format(value):
+def _data_format(owner, value):
     if value not in (None, "channels_last"):
         if value == "channels_first":
-            raise ValueError("seqc supports data_format='channels_last' (Keras's default) only")
-        raise ValueError(f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
-                         f"Received: data_format={value!r}")
+            raise ValueError(f"{owner}: seqc supports data_format='channels_last' (Keras's default) only")
+        raise ValueError(f"{owner}: the `data_format` argument must be one of {{'channels_first', "
+                         f"'channels_last'}}. Received: data_format={value!r}")
     return "channels_last"
 
 
 class _Conv(_WeightsMixin, Layer):
+    """Convolution of `rank` spatial dimensions (channels last): `filters` output channels,
+    kernel (*kernel_size, channels, filters); strides, 'valid'/'same' (Conv1D also 'causal')
+    padding, dilation; groups=1 only. Regularizers and constraints are not supported."""
     rank = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        reject_unsupported(type(self).__name__, kernel_regularizer=kernel_regularizer,
+        owner = type(self).__name__
+        reject_unsupported(owner, kernel_regularizer=kernel_regularizer,
                            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
                            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly positive value. "
-                             f"Received filters={filters!r}.")
-        if groups != 1:
-            raise ValueError(f"{type(self).__name__}: only groups=1 is supported by seqc (got groups={groups!r})")
-        self.filters = filters
-        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
-        self.strides = standardize_tuple(strides, self.rank, "strides")
-        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate")
-        self.padding = _padding(padding, allow_causal=self.rank == 1)
-        self.data_format = _data_format(data_format)
+        self.filters = v.integer(owner, "filters", filters)
+        if v.integer(owner, "groups", groups) != 1:
+            raise ValueError(f"{owner}: only groups=1 is supported by seqc (got groups={groups!r})")
+        self.kernel_size = v.int_tuple(owner, "kernel_size", kernel_size, self.rank)
+        self.strides = v.int_tuple(owner, "strides", strides, self.rank)
+        self.dilation_rate = v.int_tuple(owner, "dilation_rate", dilation_rate, self.rank)
+        self.padding = _padding(owner, padding, allow_causal=self.rank == 1)
+        self.data_format = _data_format(owner, data_format)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            raise ValueError(f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
         self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
@@ -304,28 +283,37 @@ class _Conv(_WeightsMixin, Layer):
 
 
 class Conv1D(_Conv):
+    """Convolution over time (batch, steps, channels); padding 'valid', 'same' or 'causal'."""
     rank = 1
 
 
 class Conv2D(_Conv):
+    """Convolution over rows and columns (batch, rows, cols, channels)."""
     rank = 2
 
 
 class _Pooling(Layer):
+    """Max or average pooling over windows of `pool_size` moved by `strides` (default: the
+    pool size), 'valid' or 'same' padding, channels last."""
     rank = None
     mode = None
     default_pool = None
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)     # Keras's signature shows each class's default pool size
+        sig = inspect.signature(_Pooling.__init__)
+        params = [p.replace(default=cls.default_pool) if p.name == "pool_size" else p
+                  for p in list(sig.parameters.values())[1:]]
+        cls.__signature__ = sig.replace(parameters=params)
+
     def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, **kwargs):
+        owner = type(self).__name__
         super().__init__(**kwargs)
         pool_size = self.default_pool if pool_size is None else pool_size
-        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size")
-        self.strides = standardize_tuple(self.pool_size if strides is None else strides, self.rank, "strides",
-                                         allow_zero=True)
-        if 0 in self.strides:
-            raise ValueError(f"The `strides` argument cannot contain 0. Received strides={strides!r}")
-        self.padding = _padding(padding)
-        self.data_format = _data_format(data_format)
+        self.pool_size = v.int_tuple(owner, "pool_size", pool_size, self.rank)
+        self.strides = v.int_tuple(owner, "strides", self.pool_size if strides is None else strides, self.rank)
+        self.padding = _padding(owner, padding)
+        self.data_format = _data_format(owner, data_format)
 
     def config(self):
         return {"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
@@ -333,94 +321,106 @@ class _Pooling(Layer):
 
 
 class MaxPooling1D(_Pooling):
+    """Maximum over windows of `pool_size` steps (default 2)."""
     rank, mode, default_pool = 1, "max", 2
 
 
 class AveragePooling1D(_Pooling):
+    """Average over windows of `pool_size` steps (default 2)."""
     rank, mode, default_pool = 1, "avg", 2
 
 
 class MaxPooling2D(_Pooling):
+    """Maximum over windows of `pool_size` rows x columns (default (2, 2))."""
     rank, mode, default_pool = 2, "max", (2, 2)
 
 
 class AveragePooling2D(_Pooling):
+    """Average over windows of `pool_size` rows x columns (default (2, 2))."""
     rank, mode, default_pool = 2, "avg", (2, 2)
 
 
 class _GlobalPooling(Layer):
+    """Max or average over all spatial positions, per channel; `keepdims` keeps the spatial
+    axes as size 1."""
     rank = None
     mode = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
+        owner = type(self).__name__
         super().__init__(**kwargs)
-        self.data_format = _data_format(data_format)
-        if not isinstance(keepdims, bool):
-            raise ValueError(f"`keepdims` must be a boolean, got {keepdims!r}")
-        self.keepdims = keepdims
+        self.data_format = _data_format(owner, data_format)
+        self.keepdims = v.boolean(owner, "keepdims", keepdims)
 
     def config(self):
         return {"mode": self.mode, "rank": self.rank, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
+    """Average over the steps, per channel: (batch, steps, channels) -> (batch, channels)."""
     rank, mode = 1, "avg"
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
+    """Maximum over the steps, per channel: (batch, steps, channels) -> (batch, channels)."""
     rank, mode = 1, "max"
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
+    """Average over rows and columns, per channel -> (batch, channels)."""
     rank, mode = 2, "avg"
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
+    """Maximum over rows and columns, per channel -> (batch, channels)."""
     rank, mode = 2, "max"
 
 
 class Flatten(Layer):
+    """Flattens each sample to one dimension (no copy in the generated C)."""
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = _data_format(data_format)
+        self.data_format = _data_format("Flatten", data_format)
 
 
 class Reshape(Layer):
+    """Reshapes each sample to `target_shape` (positive ints, at most one -1 for the rest)."""
+
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        try:
-            shape = tuple(int(d) for d in target_shape)
-        except (TypeError, ValueError):
-            raise ValueError(f"`target_shape` must be a tuple of integers, got {target_shape!r}") from None
-        if sum(1 for d in shape if d == -1) > 1 or any(d == 0 or d < -1 for d in shape):
-            raise ValueError(f"`target_shape` may hold positive integers and at most one -1, got {target_shape!r}")
-        self.target_shape = shape
+        dims = target_shape if isinstance(target_shape, (tuple, list)) else ()
+        ok = bool(dims) and sum(1 for d in dims if d == -1) <= 1 and all(
+            not isinstance(d, (bool, np.bool_)) and isinstance(d, numbers.Integral)
+            and (d == -1 or 1 <= d <= v.SIZE_LIMIT) for d in dims)
+        if not ok:
+            raise v.invalid("Reshape", "target_shape", target_shape,
+                            "a tuple of positive integers with at most one -1")
+        self.target_shape = tuple(int(d) for d in dims)
 
     def config(self):
         return {"target_shape": list(self.target_shape)}
 
 
 class ZeroPadding2D(Layer):
+    """Adds rows and columns of zeros: `padding` an int, (rows, cols), or
+    ((top, bottom), (left, right))."""
+
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = _data_format(data_format)
-        msg = ("`padding` should be an int, a tuple of 2 ints or a tuple of 2 tuples of 2 ints, "
-               f"got {padding!r}")
-        if isinstance(padding, int) and not isinstance(padding, bool):
-            pads = ((padding, padding), (padding, padding))
+        self.data_format = _data_format("ZeroPadding2D", data_format)
+        expected = "an int, a tuple of 2 ints or a tuple of 2 tuples of 2 ints, each >= 0"
+        if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+                isinstance(p, (tuple, list)) for p in padding):
+            pads = tuple(v.int_tuple("ZeroPadding2D", "padding", p, 2, lo=0) for p in padding)
+        elif isinstance(padding, (tuple, list)) and len(padding) == 2:
+            rows, cols = v.int_tuple("ZeroPadding2D", "padding", padding, 2, lo=0)
+            pads = ((rows, rows), (cols, cols))
+        elif isinstance(padding, (tuple, list)):
+            raise v.invalid("ZeroPadding2D", "padding", padding, expected)
         else:
-            try:
-                items = tuple(padding)
-                if len(items) != 2:
-                    raise ValueError(msg)
-                if all(isinstance(v, int) for v in items):
-                    pads = ((items[0], items[0]), (items[1], items[1]))
-                else:
-                    pads = tuple(tuple(standardize_tuple(v, 2, "padding", allow_zero=True)) for v in items)
-            except TypeError:
-                raise ValueError(msg) from None
-        if any(v < 0 for pair in pads for v in pair):
-            raise ValueError(msg)
+            p = v.integer("ZeroPadding2D", "padding", padding, lo=0)
+            pads = ((p, p), (p, p))
         self.padding = pads
 
     def config(self):
@@ -428,29 +428,35 @@ class ZeroPadding2D(Layer):
 
 
 class Embedding(Layer):
+    """Looks up a row of an (input_dim, output_dim) matrix for each integer index; `weights`
+    gives the initial matrix (e.g. pretrained vectors). mask_zero, regularizers, constraints
+    and LoRA are not supported; Keras 2's `input_length` fixes the sequence length."""
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, **kwargs):
-        for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
+        input_dim = v.integer("Embedding", "input_dim", input_dim)
+        output_dim = v.integer("Embedding", "output_dim", output_dim)
         reject_unsupported("Embedding", embeddings_regularizer=embeddings_regularizer,
-                           embeddings_constraint=embeddings_constraint)
+                           embeddings_constraint=embeddings_constraint, lora_rank=lora_rank)
+        if v.boolean("Embedding", "mask_zero", mask_zero):
+            raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
         if weights is not None:   # the initial embeddings, e.g. pretrained vectors (Keras: a matrix or [matrix])
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
                 weights = weights[0]
             try:
                 weights = np.array(weights, dtype=np.float32)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"Embedding: `weights` must be a float matrix of shape ({input_dim}, {output_dim})")
             if weights.shape != (input_dim, output_dim):
                 raise ValueError(f"Layer embedding weight shape ({input_dim}, {output_dim}) is not compatible with "
                                  f"provided weight shape {weights.shape}.")
+            if not np.all(np.isfinite(weights)):
+                raise ValueError("Embedding: `weights` must be finite")
             self._initial_weights = [weights]
-        if mask_zero:
-            raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
+        input_length = v.optional(v.integer)("Embedding", "input_length", kwargs.get("input_length"))
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
-        super().__init__(input_length=input_length, **kwargs)
+        super().__init__(**kwargs)
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = _initializers.get(embeddings_initializer)
@@ -460,47 +466,40 @@ class Embedding(Layer):
                 "embeddings_initializer": self.embeddings_initializer}
 
 
+_RNN_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                    "kernel_constraint", "recurrent_constraint", "bias_constraint")
+_RNN_FLAGS = ("use_bias", "return_sequences", "go_backwards", "stateful", "unroll", "unit_forget_bias", "reset_after")
+
+
 class _RNN(Layer):
+    """Base of the recurrent layers; each subclass declares Keras 3's signature and hands its
+    arguments (`locals()`) to `_init_rnn`, which checks them once."""
     cell = None
 
-    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, **kwargs):
-        kwargs.pop("implementation", None)
-        kwargs.pop("use_cudnn", None)
-        self._cell_kwargs = {k: kwargs.pop(k) for k in ("recurrent_activation", "unit_forget_bias", "reset_after")
-                             if k in kwargs}
-        reject_unsupported(type(self).__name__, kernel_regularizer=kernel_regularizer,
-                           recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                           activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
-        for what, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"`{what}` must be a float between 0 and 1, got {value!r}")
-        if return_state:
-            raise ValueError(f"{type(self).__name__}: return_state=True cannot be used in a Sequential model")
+    def _init_rnn(self, args):
+        owner = type(self).__name__
+        args = {k: x for k, x in args.items() if k not in ("self", "__class__")}
+        kwargs = args.pop("kwargs")
+        kwargs.pop("implementation", None)     # Keras's choice of kernel: the results are the same
+        reject_unsupported(owner, **{k: args.pop(k) for k in _RNN_UNSUPPORTED})
+        if v.boolean(owner, "return_state", args.pop("return_state")):
+            raise ValueError(f"{owner}: return_state=True cannot be used in a Sequential model")
+        if args.pop("use_cudnn", "auto") not in ("auto", True, False):
+            raise ValueError(f"{owner}: `use_cudnn` must be 'auto', True or False")
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError("Received an invalid value for argument `units`, expected a positive integer, "
-                             f"got {units!r}.")
-        for what, value in (("use_bias", use_bias), ("return_sequences", return_sequences),
-                            ("go_backwards", go_backwards), ("stateful", stateful)):
-            if not isinstance(value, bool):
-                raise ValueError(f"`{what}` must be a boolean, got {value!r}")
-        self.units = units
-        self.activation = _activations.get(activation).name
-        self.use_bias = use_bias
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.recurrent_initializer = _initializers.get(recurrent_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.return_sequences = return_sequences
-        self.go_backwards = go_backwards
-        self.stateful = stateful
-        self.dropout = min(1.0, max(0.0, float(dropout)))       # Keras clips both rates to [0, 1]
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
+        self.units = v.integer(owner, "units", args.pop("units"))
+        for flag in _RNN_FLAGS:
+            if flag in args:
+                setattr(self, flag, v.boolean(owner, flag, args.pop(flag)))
+        for rate in ("dropout", "recurrent_dropout"):         # Keras clips both rates to [0, 1]
+            setattr(self, rate, min(1.0, max(0.0, v.real(owner, rate, args.pop(rate)))))
+        self.seed = _seed(owner, args.pop("seed"))
+        for act in ("activation", "recurrent_activation"):
+            if act in args:
+                setattr(self, act, _activations.get(args.pop(act)).name)
+        for init in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
+            setattr(self, init, _initializers.get(args.pop(init)))
+        assert not args, args
 
     def reset_state(self):
         """Zero this layer's carried state (stateful layers; a no-op otherwise), as Keras 3."""
@@ -527,17 +526,20 @@ class _RNN(Layer):
 
 
 class LSTM(_RNN):
+    """Long short-term memory over a sequence (batch, time, features): gates i, f, c, o with
+    `recurrent_activation` on i, f, o; `units` outputs, the last step's or every step's
+    (return_sequences); dropout masks per sample, held over the sequence; stateful carries
+    (h, c) between batches. Regularizers and constraints are not supported."""
     cell = "lstm"
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
-        self.recurrent_activation = _activations.get(recurrent_activation).name
-        if not isinstance(unit_forget_bias, bool):
-            raise ValueError(f"`unit_forget_bias` must be a boolean, got {unit_forget_bias!r}")
-        self.unit_forget_bias = unit_forget_bias
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
+        self._init_rnn(locals())
 
     def config(self):
         return {**super().config(), "recurrent_activation": self.recurrent_activation,
@@ -545,17 +547,19 @@ class LSTM(_RNN):
 
 
 class GRU(_RNN):
+    """Gated recurrent unit over a sequence (batch, time, features): update and reset gates
+    with `recurrent_activation`; reset_after (Keras 3's default) applies the reset gate after
+    the recurrent product, with separate input and recurrent biases. Otherwise as LSTM."""
     cell = "gru"
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 reset_after=True, **kwargs):
-        if not isinstance(reset_after, bool):
-            raise ValueError(f"`reset_after` must be a boolean, got {reset_after!r}")
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
-        self.recurrent_activation = _activations.get(recurrent_activation).name
-        self.reset_after = reset_after
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
+        self._init_rnn(locals())
 
     def config(self):
         return {**super().config(), "recurrent_activation": self.recurrent_activation,
@@ -563,7 +567,17 @@ class GRU(_RNN):
 
 
 class SimpleRNN(_RNN):
+    """Fully connected recurrence h_t = activation(x_t W + h_(t-1) U + b) over a sequence
+    (batch, time, features); it has no gates, hence no `recurrent_activation`. Otherwise as LSTM."""
     cell = "simple"
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, seed=None, **kwargs):
+        self._init_rnn(locals())
 
 
 def get_layer_class(name):

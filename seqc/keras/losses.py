@@ -8,6 +8,8 @@ kernel whose backward is `p - y` (seqc/templates/loss_fused.c.j2).
 from ..errors import SeqcError
 from ..spec import FunctionSpec
 from . import backend as K
+from . import validate as v
+from .validate import Param
 
 
 def _match_rank(y_true, y_pred):
@@ -150,67 +152,95 @@ BUILTIN = {
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
            "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence", "logcosh": "log_cosh",
            "kullback_leibler_divergence": "kl_divergence", "huber_loss": "huber"}
-_FN_TO_NAME = {fn: name for name, fn in BUILTIN.items()}
 
 
-class Loss:
-    """Object form: `keras.losses.BinaryCrossentropy(from_logits=True)`."""
+def _dtype(owner, arg, value):
+    if value not in (None, "float32"):
+        raise ValueError(f"{owner}: seqc computes in float32; got dtype={value!r}")
+    return value
+
+
+def _reduction(owner, arg, value):
+    if value not in ("sum_over_batch_size", "auto", None):
+        raise ValueError(f"{owner}: seqc supports reduction='sum_over_batch_size' only, got {value!r}")
+    return value
+
+
+FROM_LOGITS = Param("from_logits", False, v.boolean)
+LABEL_SMOOTHING = Param("label_smoothing", 0.0, v.unit_interval)
+AXIS = Param("axis", -1, v.default_only(-1))
+DTYPE = Param("dtype", None, _dtype)
+_OPTIONS = {"from_logits", "label_smoothing", "ignore_class", "delta", "threshold"}
+
+
+class FunctionObject(v.Declared):
+    """A loss or metric object: the built-in function `fn_name` with options (the arguments
+    that are not name/dtype/reduction/axis) that differ from their defaults."""
     fn_name = None
-    _options = ()
 
-    def __init__(self, *args, reduction="sum_over_batch_size", name=None, **kwargs):
-        names = list(self._options)
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() got too many positional arguments")
-        opts = dict(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {k!r}")
-            if k in opts:
-                raise TypeError(f"{type(self).__name__}() got multiple values for argument {k!r}")
-            opts[k] = v
-        if reduction not in ("sum_over_batch_size", "auto", None):
-            raise ValueError(f"seqc supports reduction='sum_over_batch_size' only, got {reduction!r}")
-        self.options = opts
-        self.name = name or self.fn_name
+    def __init__(self, *args, **kwargs):
+        values, _ = self.checked_arguments(args, kwargs)
+        self.name = values["name"]
+        defaults = {p.name: p.default for p in self.params()}
+        self.options = {k: x for k, x in values.items() if k in _OPTIONS and x != defaults[k]}
+
+
+class Loss(FunctionObject):
+    """Object form of a built-in loss (`keras.losses.BinaryCrossentropy(from_logits=True)`):
+    the batch mean of the per-sample loss (reduction 'sum_over_batch_size')."""
 
     def __call__(self, y_true, y_pred):
         return K.mean(BUILTIN[self.fn_name](y_true, y_pred, **self.options))
 
 
-def _loss_class(clsname, fn_name, options=()):
-    return type(clsname, (Loss,), {"fn_name": fn_name, "_options": options})
+def _loss_class(clsname, fn_name, name=None, params=()):
+    doc = f"`{fn_name}` as a Loss object (Keras 3's signature; seqc supports the default reduction)."
+    common = (Param("reduction", "sum_over_batch_size", _reduction), Param("name", name or fn_name), DTYPE)
+    return type(clsname, (Loss,), {"fn_name": fn_name, "_params": params, "_common_params": common,
+                                   "__doc__": doc})
 
 
 MeanSquaredError = _loss_class("MeanSquaredError", "mean_squared_error")
 MeanAbsoluteError = _loss_class("MeanAbsoluteError", "mean_absolute_error")
 MeanAbsolutePercentageError = _loss_class("MeanAbsolutePercentageError", "mean_absolute_percentage_error")
 MeanSquaredLogarithmicError = _loss_class("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error")
-BinaryCrossentropy = _loss_class("BinaryCrossentropy", "binary_crossentropy", ("from_logits", "label_smoothing"))
+BinaryCrossentropy = _loss_class("BinaryCrossentropy", "binary_crossentropy",
+                                 params=(FROM_LOGITS, LABEL_SMOOTHING, AXIS))
 CategoricalCrossentropy = _loss_class("CategoricalCrossentropy", "categorical_crossentropy",
-                                      ("from_logits", "label_smoothing"))
-SparseCategoricalCrossentropy = _loss_class("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-                                            ("from_logits", "ignore_class"))
+                                      params=(FROM_LOGITS, LABEL_SMOOTHING, AXIS))
+SparseCategoricalCrossentropy = _loss_class(
+    "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
+    params=(FROM_LOGITS, Param("ignore_class", None, v.optional(
+        lambda o, a, x: v.integer(o, a, x, lo=-v.SIZE_LIMIT)))))
 Hinge = _loss_class("Hinge", "hinge")
 SquaredHinge = _loss_class("SquaredHinge", "squared_hinge")
-Huber = _loss_class("Huber", "huber", ("delta",))
+Huber = _loss_class("Huber", "huber", name="huber_loss", params=(Param("delta", 1.0, v.non_negative),))
 LogCosh = _loss_class("LogCosh", "log_cosh")
 KLDivergence = _loss_class("KLDivergence", "kl_divergence")
 Poisson = _loss_class("Poisson", "poisson")
 
 
-def get(identifier):
-    """Resolve a loss identifier to a FunctionSpec (the function is traced once shapes are known)."""
+def function_spec(identifier, what, builtin, aliases, object_type, also=()):
+    """A loss or metric identifier -> FunctionSpec: a built-in name or alias, an object of
+    `object_type` (its options kept), a built-in function, or a user function (traced once
+    the shapes are known). `also`: names the caller resolves itself, listed in the error."""
     from .layers import caller_loc
     if isinstance(identifier, str):
-        key = ALIASES.get(identifier, identifier)
-        if key not in BUILTIN:
-            raise SeqcError(f"unknown loss {identifier!r}; seqc supports: {', '.join(sorted(set(BUILTIN) | set(ALIASES)))}")
+        key = aliases.get(identifier, identifier)
+        if key not in builtin:
+            names = [*also, *sorted(set(builtin) | set(aliases))]
+            raise SeqcError(f"unknown {what} {identifier!r}; seqc supports: {', '.join(names)}")
         return FunctionSpec(name=identifier, builtin=key)
-    if isinstance(identifier, Loss):
+    if isinstance(identifier, object_type):
         return FunctionSpec(name=identifier.name, builtin=identifier.fn_name, options=dict(identifier.options))
     if callable(identifier):
-        if identifier in _FN_TO_NAME:
-            return FunctionSpec(name=identifier.__name__, builtin=_FN_TO_NAME[identifier])
-        return FunctionSpec(name=getattr(identifier, "__name__", "loss"), expr=identifier, loc=caller_loc())
-    raise SeqcError(f"Could not interpret loss identifier: {identifier!r}")
+        key = next((k for k, fn in builtin.items() if fn is identifier), None)
+        if key is not None:
+            return FunctionSpec(name=identifier.__name__, builtin=key)
+        return FunctionSpec(name=getattr(identifier, "__name__", what), expr=identifier, loc=caller_loc())
+    raise SeqcError(f"Could not interpret {what} identifier: {identifier!r}")
+
+
+def get(identifier):
+    """Resolve a loss identifier to a FunctionSpec (the function is traced once shapes are known)."""
+    return function_spec(identifier, "loss", BUILTIN, ALIASES, Loss)

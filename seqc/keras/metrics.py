@@ -4,10 +4,11 @@ A metric that returns one value per sample is averaged over samples (batches wei
 one that returns a scalar per batch is averaged over batches with equal weights, as Keras 3's
 MeanMetricWrapper does. 'accuracy'/'acc' resolve from the shapes as in Keras 3.
 """
-from ..errors import SeqcError
 from ..spec import FunctionSpec
 from . import backend as K
 from . import losses as _losses
+from . import validate as v
+from .validate import Param
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -51,59 +52,36 @@ BUILTIN = {
     **{k: v for k, v in _losses.BUILTIN.items() if k not in ("huber", "log_cosh")},
 }
 ALIASES = dict(_losses.ALIASES)
-_FN_TO_NAME = {fn: name for name, fn in BUILTIN.items()}
 
 
-class Metric:
-    """Object form: `keras.metrics.BinaryAccuracy(threshold=0.6, name='acc')`."""
-    fn_name = None
-    default_name = None
-    _options = ()
-
-    def __init__(self, name=None, dtype=None, **kwargs):
-        for k in kwargs:
-            if k not in self._options:
-                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {k!r}")
-        self.options = kwargs
-        self.name = name or self.default_name
+class Metric(_losses.FunctionObject):
+    """Object form of a built-in metric (`keras.metrics.BinaryAccuracy(threshold=0.6, name='acc')`)."""
 
 
-def _metric_class(clsname, fn_name, default_name, options=()):
-    return type(clsname, (Metric,), {"fn_name": fn_name, "default_name": default_name, "_options": options})
+def _metric_class(clsname, fn_name, params=()):
+    doc = f"`{fn_name}` as a Metric object (Keras 3's signature)."
+    return type(clsname, (Metric,), {"fn_name": fn_name, "__doc__": doc,
+                                     "_params": (Param("name", fn_name), _losses.DTYPE, *params)})
 
 
-BinaryAccuracy = _metric_class("BinaryAccuracy", "binary_accuracy", "binary_accuracy", ("threshold",))
-CategoricalAccuracy = _metric_class("CategoricalAccuracy", "categorical_accuracy", "categorical_accuracy")
-SparseCategoricalAccuracy = _metric_class("SparseCategoricalAccuracy", "sparse_categorical_accuracy",
-                                          "sparse_categorical_accuracy")
-MeanSquaredError = _metric_class("MeanSquaredError", "mean_squared_error", "mean_squared_error")
-MeanAbsoluteError = _metric_class("MeanAbsoluteError", "mean_absolute_error", "mean_absolute_error")
-BinaryCrossentropy = _metric_class("BinaryCrossentropy", "binary_crossentropy", "binary_crossentropy",
-                                   ("from_logits", "label_smoothing"))
+BinaryAccuracy = _metric_class("BinaryAccuracy", "binary_accuracy", (Param("threshold", 0.5, v.real),))
+CategoricalAccuracy = _metric_class("CategoricalAccuracy", "categorical_accuracy")
+SparseCategoricalAccuracy = _metric_class("SparseCategoricalAccuracy", "sparse_categorical_accuracy")
+MeanSquaredError = _metric_class("MeanSquaredError", "mean_squared_error")
+MeanAbsoluteError = _metric_class("MeanAbsoluteError", "mean_absolute_error")
+BinaryCrossentropy = _metric_class("BinaryCrossentropy", "binary_crossentropy",
+                                   (_losses.FROM_LOGITS, _losses.LABEL_SMOOTHING))
 CategoricalCrossentropy = _metric_class("CategoricalCrossentropy", "categorical_crossentropy",
-                                        "categorical_crossentropy", ("from_logits", "label_smoothing"))
+                                        (_losses.FROM_LOGITS, _losses.LABEL_SMOOTHING, _losses.AXIS))
 SparseCategoricalCrossentropy = _metric_class("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-                                              "sparse_categorical_crossentropy", ("from_logits",))
+                                              (_losses.FROM_LOGITS, _losses.AXIS))
 
 
 def get(identifier):
     """Resolve one metric identifier to a FunctionSpec; 'accuracy' is resolved later from shapes."""
-    from .layers import caller_loc
-    if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            return FunctionSpec(name=identifier, builtin="accuracy")
-        key = ALIASES.get(identifier, identifier)
-        if key not in BUILTIN:
-            raise SeqcError(f"unknown or unsupported metric {identifier!r}; seqc supports: accuracy, acc, "
-                            f"{', '.join(sorted(set(BUILTIN) | set(ALIASES)))}")
-        return FunctionSpec(name=identifier, builtin=key)
-    if isinstance(identifier, Metric):
-        return FunctionSpec(name=identifier.name, builtin=identifier.fn_name, options=dict(identifier.options))
-    if callable(identifier):
-        if identifier in _FN_TO_NAME:
-            return FunctionSpec(name=identifier.__name__, builtin=_FN_TO_NAME[identifier])
-        return FunctionSpec(name=getattr(identifier, "__name__", "metric"), expr=identifier, loc=caller_loc())
-    raise SeqcError(f"Could not interpret metric identifier: {identifier!r}")
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        return FunctionSpec(name=identifier, builtin="accuracy")
+    return _losses.function_spec(identifier, "metric", BUILTIN, ALIASES, Metric, also=("accuracy", "acc"))
 
 
 def resolve(fspec, y_true_shape, y_pred_shape):

@@ -13,11 +13,16 @@ from . import layers as _layers
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
+from . import validate as _validate
 
 
 class Sequential:
+    """A linear stack of layers. compile() generates and builds its C (when the input shape is
+    known), after which fit / evaluate / predict run there with Keras's semantics."""
+
     def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name or _layers.unique_name("sequential")
+        self.trainable = _validate.boolean("Sequential", "trainable", trainable)   # False freezes every layer
+        self.name = _validate.name("Sequential", name) or _layers.unique_name("sequential")
         self.loc = _layers.caller_loc()
         self._layers = []         # as added, the InputLayer (if any) first
         self._compile = None
@@ -86,7 +91,10 @@ class Sequential:
     def spec(self, input_shape=None):
         first = self._layers[0] if self._layers else None
         batch_size = first.batch_size if first is not None else None
-        return ModelSpec(name=_c_name(self.name), layers=[l.spec() for l in self._layers],
+        layers = [l.spec() for l in self._layers]
+        for spec in layers:
+            spec.config["trainable"] = spec.config["trainable"] and self.trainable
+        return ModelSpec(name=_c_name(self.name), layers=layers,
                          input_shape=input_shape or self._input_shape(), batch_size=batch_size,
                          compile=self._compile, loc=self.loc)
 
@@ -120,24 +128,40 @@ class Sequential:
     # ---- compile ----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        weights = self.get_weights() if (self._runtime or self._weights) else None
+        self.set_compile(optimizer, loss, metrics, _layers.caller_loc(), loss_weights=loss_weights,
+                         weighted_metrics=weighted_metrics)
+        self._bind_compiled(weights)
+
+    def set_compile(self, optimizer, loss, metrics, loc, loc_of=None, loss_weights=None, weighted_metrics=None):
+        """The rules of compile(), for both front ends: resolve the optimizer, loss and metrics
+        and record them (`_compile`, `_optimizer`), building nothing. `loc` is where compile()
+        is written; `loc_of(identifier)` may give a better place for a loss or metric (a
+        user function's `def` line)."""
         if loss is None:
-            raise SeqcError("compile() needs a `loss`", _layers.caller_loc())
+            raise SeqcError("compile() needs a `loss`", loc)
+        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
+            if value is not None:
+                raise SeqcError(f"compile(): `{arg}` is not supported by seqc yet (got {value!r})", loc)
         if not self.built:
             raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
-                            "`input_dim=` or start with `Input(shape=...)`", _layers.caller_loc())
+                            "`input_dim=` or start with `Input(shape=...)`", loc)
         opt = _optimizers.get(optimizer)
+        if opt is not optimizer:          # built here from a name: it was written at compile()
+            opt.loc = loc
         if isinstance(metrics, (str, dict)) or callable(metrics):
             metrics = [metrics]
-        mspecs = [_metrics.get(m) for m in (metrics or [])]
+        metrics = list(metrics or [])
+        mspecs = [_metrics.get(m) for m in metrics]
         names = [m.name for m in mspecs]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
-        weights = self.get_weights() if (self._runtime or self._weights) else None
-        self._compile = CompileSpec(optimizer=opt.spec(), loss=_losses.get(loss), metrics=mspecs,
-                                    loc=_layers.caller_loc())
+        lspec = _losses.get(loss)
+        for raw, fspec in zip([loss] + metrics, [lspec] + mspecs):
+            fspec.loc = (loc_of(raw) if loc_of else None) or fspec.loc or loc
+        self._compile = CompileSpec(optimizer=opt.spec(), loss=lspec, metrics=mspecs, loc=loc)
         self._optimizer = opt
         self._prebuilt = {}
-        self._bind_compiled(weights)
 
     def _bind_compiled(self, weights=None):
         """After `_compile` and `_optimizer` are set (by compile(), or by the static front end for

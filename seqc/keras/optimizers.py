@@ -1,4 +1,5 @@
-"""Keras-compatible optimizers (`seqc.keras.optimizers`): argument records with Keras 3 defaults.
+"""Keras-compatible optimizers (`seqc.keras.optimizers`): argument records with Keras 3's
+signatures and defaults; each argument is checked once (seqc.keras.validate).
 
 The update formulas live in seqc/templates/optim_*.c.j2. Keras-2 arguments found in scripts
 keep their Keras-2 meaning: `lr=` is `learning_rate=`, and `decay=d` makes the learning rate
@@ -7,47 +8,63 @@ at update t equal to lr / (1 + d t).
 from ..errors import SeqcError
 from ..spec import OptimizerSpec
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
+from . import validate as v
 from .schedules import LearningRateSchedule
-
-_COMMON = dict(weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, decay=None,
-               name=None)
+from .validate import Param
 
 
-class Optimizer:
-    _defaults = {}
+def _learning_rate(owner, arg, value):
+    if isinstance(value, LearningRateSchedule):
+        return value
+    return v.real(owner, arg, value, lo=0)
 
-    def __init__(self, **kwargs):
+
+_optional_non_negative = v.optional(v.non_negative)
+_optional_positive = v.optional(lambda owner, arg, value: v.real(owner, arg, value, lo=0, lo_open=True))
+
+# the arguments every Keras 3 optimizer takes after its own
+_COMMON = (
+    Param("weight_decay", None, _optional_non_negative),
+    Param("clipnorm", None, _optional_positive),
+    Param("clipvalue", None, _optional_positive),
+    Param("global_clipnorm", None, _optional_positive),
+    Param("use_ema", False, v.default_only(False)),
+    Param("ema_momentum", 0.99, v.default_only(0.99)),
+    Param("ema_overwrite_frequency", None, v.default_only(None)),
+    Param("loss_scale_factor", None, v.default_only(None)),
+    Param("gradient_accumulation_steps", None, v.default_only(None)),
+)
+# Keras's arguments seqc takes but does not model (their defaults only): not in the spec
+_UNMODELLED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+               "gradient_accumulation_steps", "name")
+
+
+class Optimizer(v.Declared):
+    """Base of the optimizers: the learning rate (a float or a schedule), weight decay and
+    gradient clipping, and Keras-2's `lr` (= learning_rate) and `decay` (lr / (1 + decay t))."""
+    _common_params = _COMMON
+    _extra_kwargs = ("lr", "decay")
+
+    def __init__(self, *args, **kwargs):
         from .layers import caller_loc
         self.loc = caller_loc()
+        owner = type(self).__name__
         if "lr" in kwargs:                          # Keras 2 spelling
-            if "learning_rate" in kwargs:
-                raise ValueError("pass either `lr` or `learning_rate`, not both")
+            if "learning_rate" in kwargs or args:
+                raise ValueError(f"{owner}: pass either `lr` or `learning_rate`, not both")
             kwargs["learning_rate"] = kwargs.pop("lr")
-        config = {**self._defaults, **_COMMON}
-        for key, value in kwargs.items():
-            if key not in config:
-                raise ValueError(f"Argument(s) not recognized: {{{key!r}: {value!r}}}")
-            config[key] = value
-        lr = config["learning_rate"]
-        if isinstance(lr, LearningRateSchedule):
-            pass
-        elif isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
-            raise ValueError(f"`learning_rate` must be a non-negative float or a schedule, got {lr!r}")
+        config, extra = self.checked_arguments(args, kwargs)
+        config["decay"] = v.optional(v.non_negative)(owner, "decay", extra.get("decay"))
         clips = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if config[k] is not None]
         if len(clips) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
                              f"Received: {', '.join(f'{k}={config[k]}' for k in clips)}")
-        decay = config["decay"]
-        if decay is not None and (not isinstance(decay, (int, float)) or decay < 0):
-            raise ValueError(f"`decay` must be a non-negative float, got {decay!r}")
-        self._validate(config)
+        self.name = config.pop("name") or self.default_name
+        for key in _UNMODELLED[:-1]:
+            config.pop(key)
         self.config = config
-        self.name = config["name"] or type(self).__name__
         self._engine = None          # set by the runtime once compiled: learning rate lives in C
-        self._learning_rate = lr
-
-    def _validate(self, config):
-        pass
+        self._learning_rate = config["learning_rate"]
 
     def bind(self, engine):
         """Called by the model once compiled: learning rate and iterations then live in `engine`."""
@@ -63,7 +80,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        value = float(value)
+        value = v.real(type(self).__name__, "learning_rate", value, lo=0)
         self._learning_rate = value
         self.config["learning_rate"] = value
         if self._engine is not None:
@@ -76,7 +93,7 @@ class Optimizer:
         return 0 if self._engine is None else self._engine.get_iterations()
 
     def get_config(self):
-        return dict(self.config)
+        return {**self.config, "name": self.name}
 
     def spec(self):
         cfg = dict(self.config)
@@ -85,59 +102,50 @@ class Optimizer:
         if isinstance(lr, LearningRateSchedule):
             cfg["schedule"] = lr.spec()
             cfg["learning_rate"] = float(lr.initial_learning_rate)
-        else:
-            cfg["learning_rate"] = float(lr)
-        for key in ("decay", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
-            cfg[key] = None if cfg[key] is None else float(cfg[key])
-        for key, value in cfg.items():   # SGD(momentum=1) is the float 1.0 in the generated C
-            if isinstance(value, int) and not isinstance(value, bool):
-                cfg[key] = float(value)
-        cfg.pop("name")
         return OptimizerSpec(kind=type(self).__name__, config=cfg, loc=self.loc)
 
 
-def _check_range(config, key, lo, hi, inclusive_hi=True):
-    v = config[key]
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v and (v <= hi if inclusive_hi else v < hi)
-    if not ok:
-        raise ValueError(f"`{key}` must be a float in [{lo}, {hi}{']' if inclusive_hi else ')'}, got {v!r}")
-
-
 class SGD(Optimizer):
-    _defaults = dict(learning_rate=0.01, momentum=0.0, nesterov=False)
-
-    def _validate(self, config):
-        _check_range(config, "momentum", 0, 1)
-        if not isinstance(config["nesterov"], bool):
-            raise ValueError(f"`nesterov` must be a boolean, got {config['nesterov']!r}")
+    """Stochastic gradient descent, with optional (Nesterov) momentum:
+    m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g); without momentum w -= lr g."""
+    _params = (Param("learning_rate", 0.01, _learning_rate), Param("momentum", 0.0, v.unit_interval),
+               Param("nesterov", False, v.boolean))
+    default_name = "SGD"
 
 
 class RMSprop(Optimizer):
-    _defaults = dict(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False)
-
-    def _validate(self, config):
-        _check_range(config, "rho", 0, 1)
-        _check_range(config, "momentum", 0, 1)
+    """RMSprop: v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + epsilon); `centered` subtracts the
+    squared running mean of g inside the root; `momentum` accumulates the step."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("rho", 0.9, v.unit_interval),
+               Param("momentum", 0.0, v.unit_interval), Param("epsilon", 1e-7, v.non_negative),
+               Param("centered", False, v.boolean))
+    default_name = "rmsprop"
 
 
 class Adagrad(Optimizer):
-    _defaults = dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7)
+    """Adagrad: a = a + g^2 (a starts at initial_accumulator_value); w -= lr g / sqrt(a + epsilon)."""
+    _params = (Param("learning_rate", 0.001, _learning_rate),
+               Param("initial_accumulator_value", 0.1, v.non_negative), Param("epsilon", 1e-7, v.non_negative),
+               Param("name", "adagrad"))
+
+
+_ADAM_MOMENTS = (Param("beta_1", 0.9, v.unit_interval), Param("beta_2", 0.999, v.unit_interval),
+                 Param("epsilon", 1e-7, v.non_negative), Param("amsgrad", False, v.boolean))
 
 
 class Adam(Optimizer):
-    _defaults = dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False)
-
-    def _validate(self, config):
-        _check_range(config, "beta_1", 0, 1)
-        _check_range(config, "beta_2", 0, 1)
+    """Adam: running moments m, v of g and g^2 (decays beta_1, beta_2), bias-corrected step
+    lr sqrt(1 - beta_2^t) / (1 - beta_1^t) m / (sqrt(v) + epsilon); amsgrad keeps max(v)."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), *_ADAM_MOMENTS)
+    default_name = "adam"
 
 
 class AdamW(Adam):
-    _defaults = dict(Adam._defaults)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("weight_decay", 0.004)
-        super().__init__(**kwargs)
+    """Adam with decoupled weight decay: before each Adam step w -= lr weight_decay w."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("weight_decay", 0.004, v.non_negative),
+               *_ADAM_MOMENTS)
+    default_name = "adamw"
+    _common_params = tuple(p for p in _COMMON if p.name != "weight_decay")
 
     def spec(self):
         s = super().spec()
@@ -145,26 +153,12 @@ class AdamW(Adam):
         return s
 
 
-def _ctor(cls):
-    """Give each optimizer Keras's positional order (SGD(0.01, 0.9) is lr, momentum)."""
-    names = list(cls._defaults)
-
-    def __init__(self, *args, **kwargs):
-        if len(args) > len(names):
-            raise TypeError(f"{cls.__name__}() takes at most {len(names)} positional arguments")
-        for n, a in zip(names, args):
-            if n in kwargs:
-                raise TypeError(f"{cls.__name__}() got multiple values for argument {n!r}")
-            kwargs[n] = a
-        cls._base_init(self, **kwargs)
-    return __init__
-
-
-for _cls in (SGD, RMSprop, Adagrad, Adam, AdamW):
-    _cls._base_init = _cls.__init__
-    _cls.__init__ = _ctor(_cls)
-
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+
+
+def supported_message(name):
+    return (f"unknown or unsupported optimizer {name!r}; seqc supports: "
+            f"{', '.join(sorted(c.__name__ for c in set(_BY_NAME.values())))}")
 
 
 def get(identifier):
@@ -174,12 +168,14 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise SeqcError(f"unknown or unsupported optimizer {identifier!r}; "
-                            f"seqc supports {', '.join(sorted(_BY_NAME))}")
+            raise SeqcError(supported_message(identifier))
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _BY_NAME.get(str(identifier["class_name"]).lower())
         if cls is None:
             raise SeqcError(f"unknown optimizer {identifier['class_name']!r}")
-        return cls(**identifier.get("config", {}))
+        config = identifier.get("config", {})
+        if not isinstance(config, dict):
+            raise SeqcError(f"optimizer config must be a dict, got {config!r}")
+        return cls(**config)
     raise SeqcError(f"Could not interpret optimizer identifier: {identifier!r}")

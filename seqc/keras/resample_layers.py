@@ -1,83 +1,80 @@
 """Keras layers that move values without arithmetic (seqc/ops/resample.py lowers them):
 RepeatVector, UpSampling1D/2D (nearest) and Cropping1D/2D, with Keras 3's arguments."""
-from .layers import Layer, _data_format, _positive_int, standardize_tuple
+from . import validate as v
 
 
-class RepeatVector(Layer):
+def _base():
+    from .layers import Layer      # layers.py imports this module at its end
+    return Layer
+
+
+def _data_format(owner, value):
+    from .layers import _data_format as check
+    return check(owner, value)
+
+
+class RepeatVector(_base()):
     """Repeats a (batch, features) input n times: (batch, n, features)."""
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = _positive_int(n, "n")
+        self.n = v.integer("RepeatVector", "n", n)
 
     def config(self):
         return {"n": self.n}
 
 
-class UpSampling1D(Layer):
+class UpSampling1D(_base()):
     """Repeats each step of a (batch, steps, channels) input `size` times."""
 
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
-        self.size = _positive_int(size, "size")
+        self.size = v.integer("UpSampling1D", "size", size)
 
     def config(self):
         return {"rank": 1, "size": [self.size]}
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(_base()):
     """Repeats the rows and columns of a (batch, rows, cols, channels) input by `size`
-    (nearest-neighbour; seqc does not implement 'bilinear' yet)."""
+    (nearest neighbour; seqc does not implement the other interpolations yet)."""
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        self.size = standardize_tuple(size, 2, "size")
-        self.data_format = _data_format(data_format)
-        if interpolation not in ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"):
-            raise ValueError("`interpolation` argument should be one of: 'nearest', 'bilinear', 'bicubic', "
-                             f"'lanczos3', 'lanczos5', 'area'. Received: interpolation={interpolation!r}")
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D: interpolation={interpolation!r} is not supported by seqc yet "
-                             "(only 'nearest')")
-        self.interpolation = interpolation
+        self.size = v.int_tuple("UpSampling2D", "size", size, 2)
+        self.data_format = _data_format("UpSampling2D", data_format)
+        v.one_of("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")(
+            "UpSampling2D", "interpolation", interpolation)
+        self.interpolation = v.default_only("nearest")("UpSampling2D", "interpolation", interpolation)
 
     def config(self):
         return {"rank": 2, "size": list(self.size)}
 
 
-class Cropping1D(Layer):
+class Cropping1D(_base()):
     """Crops `cropping` = (start, end) steps off a (batch, steps, channels) input."""
 
     def __init__(self, cropping=(1, 1), **kwargs):
         super().__init__(**kwargs)
-        self.cropping = standardize_tuple(cropping, 2, "cropping", allow_zero=True)
+        self.cropping = v.int_tuple("Cropping1D", "cropping", cropping, 2, lo=0)
 
     def config(self):
         return {"rank": 1, "cropping": [list(self.cropping)]}
 
 
-class Cropping2D(Layer):
+class Cropping2D(_base()):
     """Crops ((top, bottom), (left, right)) off a (batch, rows, cols, channels) input; an int
     or a pair of ints crops symmetrically."""
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = _data_format(data_format)
-        msg = ("`cropping` should be either an int, a tuple of 2 ints (symmetric_height_crop, "
-               "symmetric_width_crop), or a tuple of 2 tuples of 2 ints ((top_crop, bottom_crop), "
-               f"(left_crop, right_crop)). Received: cropping={cropping!r}")
-        if isinstance(cropping, int) and not isinstance(cropping, bool):
-            crops = ((cropping, cropping), (cropping, cropping))
+        self.data_format = _data_format("Cropping2D", data_format)
+        if isinstance(cropping, (tuple, list)) and len(cropping) == 2 and all(
+                isinstance(p, (tuple, list)) for p in cropping):
+            crops = tuple(v.int_tuple("Cropping2D", "cropping", p, 2, lo=0) for p in cropping)
         else:
-            try:
-                items = tuple(cropping)
-            except TypeError:
-                raise ValueError(msg) from None
-            if len(items) != 2:
-                raise ValueError(msg)
-            crops = tuple(standardize_tuple(v, 2, "cropping", allow_zero=True) for v in items)
-        if any(isinstance(v, bool) or v < 0 for pair in crops for v in pair):
-            raise ValueError(msg)
+            rows, cols = v.int_tuple("Cropping2D", "cropping", cropping, 2, lo=0)
+            crops = ((rows, rows), (cols, cols))
         self.cropping = crops
 
     def config(self):
