@@ -10,46 +10,9 @@ from ..errors import SeqcError
 from .base import Arg, OpKind, register
 
 
-def epilogue_forward_args(op, ctx):
-    """Kernel parameters of an op with weights and an activation epilogue (Dense, Conv):
-    x, W, [bias], y, [z: the saved pre-activation], the team."""
-    args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("const float *", "W", ctx.w(op, "kernel"))]
-    if "bias" in op.params:
-        args.append(Arg("const float *", "bias", ctx.w(op, "bias")))
-    args.append(Arg("float *", "y", ctx.y(op)))
-    if op.save_pre:
-        args.append(Arg("float *", "z", ctx.buf(op, "pre")))
-    return args + [Arg("const seqc_team *", "tm", "&m->team")]
-
-
-def epilogue_backward_args(op, ctx):
-    """... and of its backward: x, [W for dx], [y, z: what the activation's gradient reads],
-    dy (overwritten by dz), [dx], dW, [db], the team."""
-    args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op))]
-    if op.needs_dx:
-        args.append(Arg("const float *", "W", ctx.w(op, "kernel")))
-    if epilogue_reads_y(op):
-        args.append(Arg("const float *", "y", ctx.y(op)))
-    if op.save_pre:
-        args.append(Arg("const float *", "z", ctx.buf(op, "pre")))
-    args.append(Arg("float *", "dy", ctx.dy(op)))
-    if op.needs_dx:
-        args.append(Arg("float *", "dx", ctx.dx(op)))
-    args.append(Arg("float *", "dW", ctx.dw(op, "kernel")))
-    if "bias" in op.params:
-        args.append(Arg("float *", "db", ctx.dw(op, "bias")))
-    return args + [Arg("const seqc_team *", "tm", "&m->team")]
-
-
 @dataclass(frozen=True)
 class ActivationAttrs:
     act: str                 # a Keras activation name (seqc.activations)
-
-
-def epilogue_reads_y(op):
-    """Whether the gradient of a Dense/Conv epilogue activation reads the op's output y."""
-    act = activations.get(op.attrs.act)
-    return not op.grad_is_pre and act.name != "linear" and "y" in act.grad_needs
 
 
 @register

@@ -18,7 +18,7 @@ An op kind is a class with one instance in `KINDS`. It owns everything about tha
 
 `ctx` (codegen.Context) names the C expressions of tensors, gradients, buffers and weights.
 """
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,23 @@ class OpKind:
 
     def render(self, op, ctx):
         raise NotImplementedError
+
+
+class Rearrange(OpKind):
+    """An op without weights that moves values (padding, cropping, repeating): its kernels are
+    forward(B, x, y) and, when it propagates a gradient, backward(B, dy, dx); its template gets
+    its attributes."""
+
+    def forward_args(self, op, ctx):
+        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
 
 
 KINDS = {}       # IR kind -> OpKind instance

@@ -5,8 +5,9 @@ the flipped kernel (stride 1), or col2im(dz W^T) through the GEMM (strided)."""
 from dataclasses import asdict, dataclass
 
 from .. import activations
-from .activation import ActivationAttrs, epilogue_backward_args, epilogue_forward_args, epilogue_reads_y
-from .base import Buf, OpKind, Scratch, offsets, register
+from .activation import ActivationAttrs
+from .epilogue import WeightedEpilogue, reads_y
+from .base import Scratch, offsets, register
 from .shapes import Window, spatial, window
 
 
@@ -40,37 +41,22 @@ def _geometry(op, gemm):
 
 
 @register
-class Conv(OpKind):
+class Conv(WeightedEpilogue):
     kind = "conv"
     template = "conv.c.j2"
-    activation_epilogue = True
-    saves_pre_activation = True
-    uses_gemm = True
     uses_conv_kernels = True
     uses_team_size = True
-
-    def buffers(self, op):
-        return [Buf("pre", op.output.size, True)] if op.save_pre else []
 
     def scratch(self, op, gemm):
         g = _geometry(op, gemm)
         return Scratch(work=g["work"], wpack=g["wpack"])
-
-    def activations(self, op):
-        return {op.attrs.act} - {"linear"}     # a linear epilogue calls nothing
-
-    def forward_args(self, op, ctx):
-        return epilogue_forward_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        return epilogue_backward_args(op, ctx)
 
     def render(self, op, ctx):
         g = _geometry(op, ctx.gemm)
         return ctx.render(self.template, op, has_bias="bias" in op.params, pad_bottom=g["pad_bottom"],
                           pad_right=g["pad_right"], wpack_offsets=g["wpack_offsets"], work_offsets=g["work_offsets"],
                           save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
-                          reads_y=epilogue_reads_y(op), **asdict(op.attrs))
+                          reads_y=reads_y(op), **asdict(op.attrs))
 
 
 def _lower_conv(b, layer, x):

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from .. import activations
 from ..errors import SeqcError
-from .activation import ActivationAttrs, epilogue_backward_args, epilogue_forward_args, epilogue_reads_y
-from .base import Buf, OpKind, register
+from .activation import ActivationAttrs
+from .epilogue import WeightedEpilogue, reads_y
+from .base import register
 from .shapes import fmt
 
 
@@ -20,30 +21,15 @@ class DenseAttrs:
 
 
 @register
-class Dense(OpKind):
+class Dense(WeightedEpilogue):
     kind = "dense"
     template = "dense.c.j2"
-    activation_epilogue = True
-    saves_pre_activation = True
-    uses_gemm = True
-
-    def buffers(self, op):
-        return [Buf("pre", op.output.size, True)] if op.save_pre else []
-
-    def activations(self, op):
-        return {op.attrs.act} - {"linear"}     # a linear epilogue calls nothing
-
-    def forward_args(self, op, ctx):
-        return epilogue_forward_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        return epilogue_backward_args(op, ctx)
 
     def render(self, op, ctx):
         x, y = op.inputs[0], op.output
         return ctx.render(self.template, op, K=x.shape[-1], N=y.shape[-1], rps=math.prod(x.shape[:-1]),
                           act=op.attrs.act, has_bias="bias" in op.params, save_pre=op.save_pre,
-                          grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=epilogue_reads_y(op))
+                          grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=reads_y(op))
 
 
 def lower_Dense(b, layer, x):

@@ -1,8 +1,8 @@
 """Pooling, channels_last: windowed max / average (1-D is the H = 1 case), global max / average
 over all positions, and ZeroPadding2D (its backward crops). None has weights."""
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from .base import Arg, OpKind, register
+from .base import Arg, Rearrange, register
 from .shapes import spatial, window
 
 
@@ -43,63 +43,40 @@ class PadAttrs:
     OW: int
 
 
-def _io_args(op, ctx):
-    return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+def _max_reads_x(op, ctx, args):
+    """Max pooling's backward recomputes each window's argmax from x: x after B."""
+    if args is None or op.attrs.mode != "max":
+        return args
+    return args[:1] + [Arg("const float *", "x", ctx.x(op))] + args[1:]
 
 
 @register
-class Pool(OpKind):
+class Pool(Rearrange):
     """Max / average pooling over a sliding window; max's backward recomputes the argmax from x."""
     kind = "pool"
     template = "pool.c.j2"
 
     def forward_args(self, op, ctx):
-        return _io_args(op, ctx) + [Arg("int ", "threads", "m->team.threads")]
+        return super().forward_args(op, ctx) + [Arg("int ", "threads", "m->team.threads")]
 
     def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        x = [Arg("const float *", "x", ctx.x(op))] if op.attrs.mode == "max" else []
-        return [Arg("int ", "B", "B")] + x + [Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op)),
-                                             Arg("int ", "threads", "m->team.threads")]
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
+        args = _max_reads_x(op, ctx, super().backward_args(op, ctx))
+        return None if args is None else args + [Arg("int ", "threads", "m->team.threads")]
 
 
 @register
-class GlobalPool(OpKind):
+class GlobalPool(Rearrange):
     kind = "global_pool"
     template = "global_pool.c.j2"
 
-    def forward_args(self, op, ctx):
-        return _io_args(op, ctx)
-
     def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        x = [Arg("const float *", "x", ctx.x(op))] if op.attrs.mode == "max" else []
-        return [Arg("int ", "B", "B")] + x + [Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
+        return _max_reads_x(op, ctx, super().backward_args(op, ctx))
 
 
 @register
-class ZeroPadding2D(OpKind):
+class ZeroPadding2D(Rearrange):
     kind = "pad2d"
     template = "pad2d.c.j2"
-
-    def forward_args(self, op, ctx):
-        return _io_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
 
 
 def _lower_pool(b, layer, x):

@@ -1,19 +1,11 @@
 """Layers that move values without arithmetic on them, channels_last: RepeatVector (a vector
 repeated n times), UpSampling1D/2D (nearest: each row / pixel repeated), Cropping1D/2D (a
 window of the input). Their backward passes sum (repeats) or scatter (crops) the gradient."""
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from ..errors import SeqcError
-from .base import Arg, OpKind, register
+from .base import Rearrange, register
 from .shapes import fmt, spatial
-
-
-def _io_args(op, ctx):
-    return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
-
-
-def _grad_args(op, ctx):
-    return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
 
 @dataclass(frozen=True)
@@ -23,19 +15,11 @@ class RepeatAttrs:
 
 
 @register
-class RepeatVector(OpKind):
+class RepeatVector(Rearrange):
     """(F,) -> (N, F); backward: dx = the sum of dy over the N copies."""
     kind = "repeat_vector"
     template = "repeat_vector.c.j2"
 
-    def forward_args(self, op, ctx):
-        return _io_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        return _grad_args(op, ctx) if op.needs_dx else None
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
 
 
 @dataclass(frozen=True)
@@ -49,18 +33,10 @@ class UpsampleAttrs:
 
 
 @register
-class Upsample(OpKind):
+class Upsample(Rearrange):
     kind = "upsample"
     template = "upsample.c.j2"
 
-    def forward_args(self, op, ctx):
-        return _io_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        return _grad_args(op, ctx) if op.needs_dx else None
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
 
 
 @dataclass(frozen=True)
@@ -76,18 +52,10 @@ class CropAttrs:
 
 
 @register
-class Crop(OpKind):
+class Crop(Rearrange):
     kind = "crop"
     template = "crop.c.j2"
 
-    def forward_args(self, op, ctx):
-        return _io_args(op, ctx)
-
-    def backward_args(self, op, ctx):
-        return _grad_args(op, ctx) if op.needs_dx else None
-
-    def render(self, op, ctx):
-        return ctx.render(self.template, op, **asdict(op.attrs))
 
 
 def lower_RepeatVector(b, layer, x):
