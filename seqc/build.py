@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import __version__
+from . import __version__, fileio
 from .errors import BuildError
 
 _ffi = None
@@ -242,21 +242,8 @@ def write_private(path, data, perm=0o600):
     directory, fsynced, renamed over `path` (replacing whatever link or file was there)."""
     tmp = f"{path}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, perm)
-    try:
-        os.fchmod(fd, perm)
-        with os.fdopen(fd, "wb") as f:
-            fd = None
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    with fileio.replacing(path, tmp, fd, perm) as f:
+        f.write(data)
 
 
 @contextlib.contextmanager

@@ -426,7 +426,7 @@ class Context:
     def render(self, template, op, **kw):
         kind = ops.kind_of(op)
         bwd = kind.backward_args(op, self)
-        kw = {"name": f"{op.name} ({op.cname})", **kw}
+        kw = {"name": op.cname, **kw}     # not the Keras name: a session's counters must not change the C
         kw["name"] = c_comment(kw["name"])
         return render(template, fn=self.fn(op), forward_params=prototype(kind.forward_args(op, self)),
                       backward_params=prototype(bwd) if bwd is not None else "", **{**self.gemm, **kw})
@@ -506,7 +506,7 @@ def generate(graph, flags, source="<api>"):
     sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
     if graph.sparse_update is not None:
         op, param = graph.sparse_update["op"], graph.sparse_update["param"]
-        sparse = dict(fn=op.cname, param=c_comment(param.name), off=param.offset, rows=param.shape[0],
+        sparse = dict(fn=ctx.fn(op), param=f"{param.layer}.{param.role}", off=param.offset, rows=param.shape[0],
                       cols=param.shape[1], per_sample=op.attrs.T, x=ctx.x(op))
 
     # loss and metrics: functions of (B, yt, yp[, dyp][, scratch]), each declaring what it reads

@@ -61,9 +61,20 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
         return
     dirpath = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)[:100]}.", suffix=".tmp", dir=dirpath)
+    with replacing(path, tmp, fd, perm if perm is not None else 0o666 & ~current_umask(),
+                   mode.replace("x", "w"), **open_kwargs) as f:
+        yield f
+    fsync_dir(dirpath)
+
+
+@contextlib.contextmanager
+def replacing(path, tmp, fd, perm, mode="wb", **open_kwargs):
+    """The file object on a fresh temporary file (its descriptor `fd`, its name `tmp`, in the
+    directory of `path`), given mode `perm`: flushed, fsynced and renamed over `path` at the
+    end of the block; removed, with `path` untouched, on an error."""
     try:
-        os.fchmod(fd, perm if perm is not None else 0o666 & ~current_umask())
-        with os.fdopen(fd, mode.replace("x", "w"), **open_kwargs) as f:
+        os.fchmod(fd, perm)
+        with os.fdopen(fd, mode, **open_kwargs) as f:
             fd = None
             yield f
             f.flush()
@@ -74,11 +85,8 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
         if fd is not None:
             os.close(fd)
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
-    fsync_dir(dirpath)
 
 
 def write_bytes_atomic(path, data, perm=None):

@@ -642,92 +642,54 @@ class CallbackList(Callback):
             )
 
     # -- hooks -------------------------------------------------------------
+    # Each hook passes its logs (made plain Python numbers) to every callback, as Keras does:
+    # batch hooks with `logs=` by keyword, the others positionally; a mode's begin / end hook
+    # opens / closes a begin-end block.
 
-    def on_batch_begin(self, batch, logs=None):
+    def _dispatch(self, hook, args, logs, logs_by_keyword=False):
         logs = pythonify_logs(logs)
         for callback in self.callbacks:
-            callback.on_batch_begin(batch, logs=logs)
-
-    def on_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_batch_end(batch, logs=logs)
+            if logs_by_keyword:
+                getattr(callback, hook)(*args, logs=logs)
+            else:
+                getattr(callback, hook)(*args, logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_epoch_begin(epoch, logs)
+        self._dispatch("on_epoch_begin", (epoch,), logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_epoch_end(epoch, logs)
+        self._dispatch("on_epoch_end", (epoch,), logs)
 
-    def on_train_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_train_batch_begin(batch, logs=logs)
 
-    def on_train_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_train_batch_end(batch, logs=logs)
+def _batch_hook(hook):
+    def call(self, batch, logs=None):
+        self._dispatch(hook, (batch,), logs, logs_by_keyword=True)
+    call.__name__ = hook
+    return call
 
-    def on_test_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_test_batch_begin(batch, logs=logs)
 
-    def on_test_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_test_batch_end(batch, logs=logs)
-
-    def on_predict_batch_begin(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_predict_batch_begin(batch, logs=logs)
-
-    def on_predict_batch_end(self, batch, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_predict_batch_end(batch, logs=logs)
-
-    def on_train_begin(self, logs=None):
+def _begin_hook(hook):
+    def call(self, logs=None):
         self._on_begin()
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_train_begin(logs)
+        self._dispatch(hook, (), logs)
+    call.__name__ = hook
+    return call
 
-    def on_train_end(self, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_train_end(logs)
+
+def _end_hook(hook):
+    def call(self, logs=None):
+        self._dispatch(hook, (), logs)
         self._on_end()
+    call.__name__ = hook
+    return call
 
-    def on_test_begin(self, logs=None):
-        self._on_begin()
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_test_begin(logs)
 
-    def on_test_end(self, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_test_end(logs)
-        self._on_end()
-
-    def on_predict_begin(self, logs=None):
-        self._on_begin()
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_predict_begin(logs)
-
-    def on_predict_end(self, logs=None):
-        logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            callback.on_predict_end(logs)
-        self._on_end()
+for _mode in ("", "train_", "test_", "predict_"):
+    for _edge in ("begin", "end"):
+        setattr(CallbackList, f"on_{_mode}batch_{_edge}", _batch_hook(f"on_{_mode}batch_{_edge}"))
+for _mode in ("train", "test", "predict"):
+    setattr(CallbackList, f"on_{_mode}_begin", _begin_hook(f"on_{_mode}_begin"))
+    setattr(CallbackList, f"on_{_mode}_end", _end_hook(f"on_{_mode}_end"))
 
 
 # --------------------------------------------------------------------------
