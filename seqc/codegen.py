@@ -466,7 +466,7 @@ def generate(graph, flags, source="<api>"):
     optim_c = render(f"optim_{kind}.c.j2", **opt_ctx)
 
     act_c = render("activations.c.j2", used=used_acts)
-    gemm_c = render_gemm_shared(gemm_ctx)
+    gemm_c = render_gemm_shared(gemm_ctx, conv_kernels=any(op.kind == "conv" for op in graph.ops))
     summary = [f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params"
                for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
     ctx = dict(name=graph.name, version=__version__, source=source, summary=summary,
@@ -483,6 +483,8 @@ def generate(graph, flags, source="<api>"):
     return c, h
 
 
-def render_gemm_shared(ctx):
+def render_gemm_shared(ctx, conv_kernels=False, reference_gemm=False):
+    """The GEMM (and, with conv_kernels, the convolution micro-kernels; with reference_gemm,
+    the unblocked gemm_naive the tests compare against), rendered once per model."""
     tmpl = _env.get_template("gemm.c.j2")
-    return tmpl.make_module(vars=ctx).shared()
+    return tmpl.make_module(vars=dict(ctx, conv_kernels=conv_kernels, reference_gemm=reference_gemm)).shared()
