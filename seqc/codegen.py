@@ -165,6 +165,16 @@ def _strides(shape):
     return list(reversed(out))
 
 
+def _scaled(index, stride):
+    return index if stride == "1" else f"{index} * {stride}"
+
+
+def _scratch_at(a, b):
+    """The C offset a*B + b into the expression scratch, folded."""
+    parts = ([f"{a}L * B" if a != 1 else "B"] if a else []) + ([f"{b}L"] if b else [])
+    return " + ".join(parts) or "0"
+
+
 class _ExprEmitter:
     def __init__(self, roots):
         self.steps = []
@@ -190,7 +200,7 @@ class _ExprEmitter:
             self.ref[id(node)] = ("scalar", name)
             return name
         a, b = _size_terms(node.shape)
-        self.steps.append(f"    float *{name} = scratch + {self.scratch_a}L * B + {self.scratch_b}L;  "
+        self.steps.append(f"    float *{name} = scratch + {_scratch_at(self.scratch_a, self.scratch_b)};  "
                           f"/* {node.op} {trace._fmt(node.shape)} */")
         self.scratch_a += a
         self.scratch_b += b
@@ -206,7 +216,7 @@ class _ExprEmitter:
             return val(node, out_shape, idx)
         lead = len(out_shape) - len(node.shape)
         strides = _strides(node.shape)
-        terms = [f"{idx[k + lead]} * {strides[k]}" for k, d in enumerate(node.shape) if d != 1]
+        terms = [_scaled(idx[k + lead], strides[k]) for k, d in enumerate(node.shape) if d != 1]
         return f"{val}[{' + '.join(terms) if terms else '0'}]"
 
     def loops(self, shape, body, indent="    "):
@@ -222,7 +232,7 @@ class _ExprEmitter:
         if shape == ():
             return name
         strides = _strides(shape)
-        return f"{name}[{' + '.join(f'{i} * {s}' for i, s in zip(idx, strides))}]"
+        return f"{name}[{' + '.join(_scaled(i, s) for i, s in zip(idx, strides))}]"
 
     def emit(self, n):
         op = n.op
@@ -294,7 +304,7 @@ class _ExprEmitter:
             self.count += 1
             best = f"e{self.count}_best"
             a, b = _size_terms(out_shape)
-            lines.append(f"    float *{best} = scratch + {self.scratch_a}L * B + {self.scratch_b}L;")
+            lines.append(f"    float *{best} = scratch + {_scratch_at(self.scratch_a, self.scratch_b)};")
             self.scratch_a += a
             self.scratch_b += b
             if out_shape == ():
@@ -475,7 +485,7 @@ def generate(graph, flags, source="<api>"):
     states = passes.state_layout(graph)
     ctx = Context(graph, gemm, states)
     kinds = [ops.kind_of(op) for op in graph.ops]
-    kernels, fwd, bwd, used_acts = [], [], [], set()
+    kernels, fwd, bwd, used_acts, used_grads = [], [], [], set(), set()
     shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
     work = wpack = 0
     emitted = {}           # kernel name -> its C: ops whose kernels render alike share them
@@ -499,6 +509,7 @@ def generate(graph, flags, source="<api>"):
         if b is not None:
             bwd.append(CCode(b))
         used_acts |= kind.activations(op)
+        used_grads |= kind.activation_grads(op)
         sc = kind.scratch(op, gemm)
         work, wpack = max(work, sc.work), max(wpack, sc.wpack)
     bwd.reverse()
@@ -550,9 +561,8 @@ def generate(graph, flags, source="<api>"):
     optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
     optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx))
 
-    act_c = render_activations(sorted(used_acts))
-    gemm_c = render_gemm_shared(dict(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds),
-                                     reference_gemm=False))
+    act_c = render_activations(sorted(used_acts), sorted(used_grads))
+    gemm_c = render_gemm_shared(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds))
     summary = [c_comment(f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params")
                for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
     random_fwd = any(k.random(op) for op, k in zip(graph.ops, kinds))
@@ -569,11 +579,11 @@ def generate(graph, flags, source="<api>"):
         random_forward=random_fwd,
         random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
                             for a in (k.backward_args(op, ctx) or ())),
-        uniform=random_fwd, team_size=any(k.uses_team_size for k in kinds),
+        uniform=random_fwd, team_size=any(k.uses_team_size or k.uses_gemm for k in kinds),
         slot_init=kind in SLOT_INIT)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
-    c = render("model.c.j2", **model_ctx)
+    c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
     h = render("model.h.j2", name=graph.name, cdef=CCode(CDEF))
     return c, h
 
@@ -592,15 +602,19 @@ _ACT_HELPERS = {"clamp": "seqc_act_clamp_", "expf": "seqc_expf_", "sigmoid": "se
 _ACT_HELPER_NEEDS = {"sigmoid": {"expf"}, "tanhf": {"expf"}}
 
 
-def render_activations(used):
-    """The activation functions the model calls, with only the shared helpers they call."""
-    body = render("activations.c.j2", used=used, helpers=[])
+def render_activations(used, grads):
+    """The activation functions the model calls (and the gradients of `grads`), with only the
+    shared helpers they call."""
+    body = render("activations.c.j2", used=used, grads=grads, helpers=[])
     need = {h for h, fn in _ACT_HELPERS.items() if re.search(rf"\b{fn}\(", body)}
     for h in list(need):
         need |= _ACT_HELPER_NEEDS.get(h, set())
-    return CCode(render("activations.c.j2", used=used, helpers=sorted(need)))
+    return CCode(render("activations.c.j2", used=used, grads=grads, helpers=sorted(need)))
 
 
-def render_gemm_shared(ctx):
+def render_gemm_shared(ctx, conv_kernels=False, reference_gemm=False):
+    """The GEMM (and, with conv_kernels, the convolution micro-kernels; with reference_gemm,
+    the unblocked gemm_naive the tests compare against), rendered once per model."""
     tmpl = _env.get_template("gemm.c.j2")
+    ctx = dict(ctx, conv_kernels=conv_kernels, reference_gemm=reference_gemm)
     return CCode(tmpl.make_module(vars={k: c_value(v) for k, v in ctx.items()}).shared())

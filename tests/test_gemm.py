@@ -1,13 +1,15 @@
 """The GEMM template (seqc/templates/gemm.c.j2) against numpy (float64) and its own naive kernel.
 
-A small C harness renders the shared part (packing, micro-kernel, gemm_naive) and several
-`gemm_driver` instances, the way seqc/templates/dense.c.j2 uses them:
+A small C harness renders the shared part (packing, micro-kernel, the `gemm` driver and, with
+reference_gemm, gemm_naive) and several call-site wrappers (`wrapper` macro), the way
+seqc/templates/dense.c.j2 uses them:
 
-* runtime-shaped drivers (N and the four strides read from harness globals), so one library
-  covers every shape and operand layout: plain, with the threading threshold forced to 0, and
-  with a bias + relu epilogue;
-* compile-time-shaped drivers in exactly dense.c.j2's three forms (x.W with bias, saved
-  pre-activation and relu; x^T.dz; dz.W^T), specialised on constant K and N.
+* runtime-shaped wrappers (M, N, K parameters, the four strides read from harness globals), so
+  one library covers every shape and operand layout: plain (threads only above
+  GEMM_PARALLEL_MIN), threaded whatever the size, with a bias + relu epilogue, with B read in place;
+* compile-time-shaped wrappers in exactly dense.c.j2's three forms (x.W with bias, saved
+  pre-activation and relu, W read in place for small batches; x^T.dz; dz.W^T), specialised on
+  constant K and N, for an N that is not a multiple of GEMM_NR and one that is.
 
 Two builds: the blocking seqc uses for this machine (codegen's gemm context), and a
 "small tiles" build (4-float vectors, KC=64, MC=12) in which modest shapes already cross
@@ -35,13 +37,14 @@ int t_omp(void);
 void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
             float *C, const float *bias, float *pa, float *pb);
 void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C);
-void t_xw(int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb);
-void t_xtdz(int M, const float *x, const float *dz, float *dW, float *pa, float *pb);
-void t_dzwt(int M, const float *dz, const float *W, float *dx, float *pa, float *pb);
+void t_xw(int n, int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb);
+void t_xtdz(int n, int M, const float *x, const float *dz, float *dW, float *pa, float *pb);
+void t_dzwt(int n, int M, const float *dz, const float *W, float *dx, float *pa, float *pb);
 """
 
-# the constant shapes of the dense-style drivers: K inputs -> N outputs
-DENSE_K, DENSE_N = 300, 37
+# the constant shapes of the dense-style wrappers: K inputs -> N outputs; 64 is a multiple of
+# GEMM_NR in every build (8, 16, 32), so its x.W reads W in place for small M
+DENSE_K, DENSE_NS = 300, (37, 64)
 
 
 def native_ctx():
@@ -55,25 +58,26 @@ SMALL_CTX = dict(vec_floats=4, gemm_mr=6, gemm_nr=8, gemm_kc=64, gemm_mc=12, gem
 
 def harness_source(ctx):
     gemm = codegen._env.get_template("gemm.c.j2").make_module(vars=ctx)
-    shared = codegen.render_gemm_shared(ctx)
-    rt = dict(N="g_n", a_rs="g_ars", a_cs="g_acs", b_rs="g_brs", b_cs="g_bcs")
-    drivers = [
-        gemm.gemm_driver("g_plain", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"]),
-        gemm.gemm_driver("g_threaded", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
-                         flops_min=0),
-        gemm.gemm_driver("g_bias_relu", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
-                         epilogue="v += bias[j]; v = v > 0.f ? v : 0.f;", extra=", const float *restrict bias",
-                         flops_min=0),
+    shared = codegen.render_gemm_shared(ctx, reference_gemm=True)
+    strides = ("g_ars", "g_acs", "g_brs", "g_bcs")
+    wrappers = [
+        gemm.wrapper("g_plain", "M", "N", "K", *strides),
+        gemm.wrapper("g_threaded", "M", "N", "K", *strides, threads="all"),
+        gemm.wrapper("g_bias_relu", "M", "N", "K", *strides, bias=True, act="relu", threads="all"),
         # B read in place (no packing) where it is row-major and N a multiple of GEMM_NR
-        gemm.gemm_driver("g_direct", "M", rt["N"], "K", rt["a_rs"], rt["a_cs"], rt["b_rs"], rt["b_cs"],
-                         flops_min=0, direct_b=True),
-        # dense.c.j2's three call shapes, constant K and N
-        gemm.gemm_driver("d_xw", "M", DENSE_N, DENSE_K, DENSE_K, 1, DENSE_N, 1,
-                         epilogue=f"v += bias[j]; zs[(long)i * {DENSE_N} + j] = v; v = v > 0.f ? v : 0.f;",
-                         extra=", const float *restrict bias, float *restrict zs"),
-        gemm.gemm_driver("d_xtdz", DENSE_K, DENSE_N, "M", 1, DENSE_K, DENSE_N, 1),
-        gemm.gemm_driver("d_dzwt", "M", DENSE_K, DENSE_N, DENSE_N, 1, 1, DENSE_N),
+        gemm.wrapper("g_direct", "M", "N", "K", *strides, direct_b=True, threads="all"),
     ]
+    for N in DENSE_NS:   # dense.c.j2's three call shapes, constant K and N
+        K = DENSE_K
+        wrappers += [
+            gemm.wrapper(f"d{N}_xw", "M", N, K, K, 1, N, 1, bias=True, save_z=True, act="relu",
+                         direct_b="M <= 2 * GEMM_MR"),
+            gemm.wrapper(f"d{N}_xtdz", K, N, "M", 1, K, N, 1, direct_b=True),
+            gemm.wrapper(f"d{N}_dzwt", "M", K, N, N, 1, 1, N),
+        ]
+
+    def dispatch(call):   # the dense wrapper for n outputs
+        return "\n".join(f"    if (n == {N}) d{N}{call};" for N in DENSE_NS)
     return "\n".join([
         "#include <math.h>", "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>",
         "#ifdef _OPENMP", "#include <omp.h>", "#endif",
@@ -87,9 +91,18 @@ def harness_source(ctx):
         "    return 0;",
         "#endif",
         "}",
-        "static int g_n; static long g_ars, g_acs, g_brs, g_bcs;",
+        "static inline int seqc_team_size(void)",
+        "{",
+        "#ifdef _OPENMP",
+        "    return omp_get_num_threads();",
+        "#else",
+        "    return 1;",
+        "#endif",
+        "}",
+        "static long g_ars, g_acs, g_brs, g_bcs;",
+        codegen.render("activations.c.j2", used={"relu"}),
         str(shared),
-        *map(str, drivers),
+        *map(str, wrappers),
         """
 void t_set_threads(int n) { seqc_threads = n; }
 int t_omp(void)
@@ -103,27 +116,27 @@ int t_omp(void)
 void t_gemm(int which, int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
             float *C, const float *bias, float *pa, float *pb)
 {
-    g_n = N; g_ars = ars; g_acs = acs; g_brs = brs; g_bcs = bcs;
-    if (which == 0) g_plain(M, K, A, B, C, pa, pb, seqc_threads);
-    else if (which == 1) g_threaded(M, K, A, B, C, pa, pb, seqc_threads);
-    else if (which == 3) g_direct(M, K, A, B, C, pa, pb, seqc_threads);
-    else g_bias_relu(M, K, A, B, C, bias, pa, pb, seqc_threads);
+    g_ars = ars; g_acs = acs; g_brs = brs; g_bcs = bcs;
+    if (which == 0) g_plain(M, N, K, A, B, C, pa, pb, seqc_threads);
+    else if (which == 1) g_threaded(M, N, K, A, B, C, pa, pb, seqc_threads);
+    else if (which == 3) g_direct(M, N, K, A, B, C, pa, pb, seqc_threads);
+    else g_bias_relu(M, N, K, A, B, C, bias, pa, pb, seqc_threads);
 }
 void t_naive(int M, int N, int K, const float *A, long ars, long acs, const float *B, long brs, long bcs, float *C)
 {
     gemm_naive(M, N, K, A, ars, acs, B, brs, bcs, C);
 }
-void t_xw(int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb)
+void t_xw(int n, int M, const float *x, const float *W, const float *bias, float *y, float *z, float *pa, float *pb)
 {
-    d_xw(M, 0, x, W, y, bias, z, pa, pb, seqc_threads);
+""" + dispatch("_xw(M, x, W, y, bias, z, pa, pb, seqc_threads)") + """
 }
-void t_xtdz(int M, const float *x, const float *dz, float *dW, float *pa, float *pb)
+void t_xtdz(int n, int M, const float *x, const float *dz, float *dW, float *pa, float *pb)
 {
-    d_xtdz(M, M, x, dz, dW, pa, pb, seqc_threads);
+""" + dispatch("_xtdz(M, x, dz, dW, pa, pb, seqc_threads)") + """
 }
-void t_dzwt(int M, const float *dz, const float *W, float *dx, float *pa, float *pb)
+void t_dzwt(int n, int M, const float *dz, const float *W, float *dx, float *pa, float *pb)
 {
-    d_dzwt(M, 0, dz, W, dx, pa, pb, seqc_threads);
+""" + dispatch("_dzwt(M, dz, W, dx, pa, pb, seqc_threads)") + """
 }
 """])
 
@@ -310,12 +323,16 @@ def test_output_is_overwritten_not_accumulated(harness):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_dense_call_shapes(harness, threads):
-    """dense.c.j2's forward x.W (+bias, saved z, relu), dW = x^T.dz and dx = dz.W^T, constant K, N."""
+@pytest.mark.parametrize("N", DENSE_NS)
+def test_dense_call_shapes(harness, threads, N):
+    """dense.c.j2's forward x.W (+bias, saved z, relu), dW = x^T.dz and dx = dz.W^T, constant K, N.
+    Where N is a multiple of GEMM_NR, x.W reads W in place for M <= 2 GEMM_MR and x^T.dz reads
+    dz in place always (the packing buffer, poisoned with NaN, stays untouched)."""
     rng = np.random.default_rng(5)
     harness.lib.t_set_threads(threads)
-    K, N = DENSE_K, DENSE_N
-    for M in [1, 6, 7, 64, 257]:
+    K = DENSE_K
+    in_place = N % harness.ctx["gemm_nr"] == 0
+    for M in [1, 6, 7, 12, 13, 64, 257]:
         x = _rand(rng, M, K)
         W = _rand(rng, K, N)
         b = _rand(rng, N)
@@ -323,22 +340,26 @@ def test_dense_call_shapes(harness, threads):
         y = np.full((M, N), np.nan, np.float32)
         z = np.full((M, N), np.nan, np.float32)
         p = harness.p
-        harness.lib.t_xw(M, p(x), p(W), p(b), p(y), p(z), p(harness.pack_a), p(harness.pack_b))
+        harness.pack_b[:] = np.nan
+        harness.lib.t_xw(N, M, p(x), p(W), p(b), p(y), p(z), p(harness.pack_a), p(harness.pack_b))
+        assert np.isnan(harness.pack_b).all() == (in_place and M <= 2 * harness.ctx["gemm_mr"]), f"x.W M={M}"
         x64, W64, dz64 = x.astype(np.float64), W.astype(np.float64), dz.astype(np.float64)
         pre = x64 @ W64 + b
         bound = 2 * (K + 1) * U * (np.abs(x64) @ np.abs(W64) + np.abs(b))
         assert np.all(np.abs(z - pre) <= bound), f"saved pre-activation, M={M}"
         np.testing.assert_array_equal(y, np.maximum(z, 0))
         dW = np.full((K, N), np.nan, np.float32)
-        harness.lib.t_xtdz(M, p(x), p(dz), p(dW), p(harness.pack_a), p(harness.pack_b))
+        harness.pack_b[:] = np.nan
+        harness.lib.t_xtdz(N, M, p(x), p(dz), p(dW), p(harness.pack_a), p(harness.pack_b))
+        assert np.isnan(harness.pack_b).all() == in_place, f"x^T dz M={M}"
         _check(dW, x64.T, dz64, f"x^T dz M={M}")
         dx = np.full((M, K), np.nan, np.float32)
-        harness.lib.t_dzwt(M, p(dz), p(W), p(dx), p(harness.pack_a), p(harness.pack_b))
+        harness.lib.t_dzwt(N, M, p(dz), p(W), p(dx), p(harness.pack_a), p(harness.pack_b))
         _check(dx, dz64, W64.T, f"dz W^T M={M}")
 
 
 def test_threaded_model_matches_single_thread_and_numpy():
-    """A model large enough for the threaded GEMM path (M*N*K >= flops_min): its forward and
+    """A model large enough for the threaded GEMM path (M*N*K >= GEMM_PARALLEL_MIN): its forward and
     gradients are bitwise identical with 1 and 2 threads, and the forward matches numpy."""
     from seqc import keras
     model = keras.Sequential([keras.layers.Dense(300, activation="relu", input_shape=(257,), name="big0"),
@@ -369,3 +390,18 @@ def test_threaded_model_matches_single_thread_and_numpy():
     h = np.maximum(x64 @ ws[0] + ws[1], 0)
     ref = h @ ws[2] + ws[3]
     np.testing.assert_allclose(p1, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_shared_part_renders_only_what_is_asked():
+    """The convolution micro-kernels only with conv_kernels, gemm_naive only with reference_gemm;
+    one driver either way."""
+    import re
+    ctx = native_ctx()
+    plain = codegen.render_gemm_shared(ctx)
+    assert not re.search(r"conv\w*\(", plain) and "gemm_naive" not in plain
+    assert plain.count("void gemm(") == 1
+    conv = codegen.render_gemm_shared(ctx, conv_kernels=True)
+    for kernel in ("conv_micro(", "conv_dw_micro(", "conv_dw_micro_tail(", "conv_pad("):
+        assert kernel in conv
+    assert "gemm_naive" not in conv
+    assert "gemm_naive(" in codegen.render_gemm_shared(ctx, reference_gemm=True)

@@ -24,6 +24,9 @@ class Activation(OpKind):
     def activations(self, op):
         return {op.attrs.act}
 
+    def activation_grads(self, op):
+        return {op.attrs.act} if op.needs_dx and not op.grad_is_pre else set()
+
     def forward_args(self, op, ctx):
         return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
 

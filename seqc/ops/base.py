@@ -90,6 +90,10 @@ class OpKind:
         """Activation functions (by name) its kernels call."""
         return set()
 
+    def activation_grads(self, op):
+        """Activation functions whose gradients its kernels call."""
+        return self.activations(op)
+
     def forward_args(self, op, ctx):
         raise NotImplementedError
 

@@ -16,6 +16,9 @@ class WeightedEpilogue(OpKind):
     def activations(self, op):
         return {op.attrs.act} - {"linear"}     # a linear epilogue calls nothing
 
+    def activation_grads(self, op):
+        return set() if op.grad_is_pre else self.activations(op)
+
     def forward_args(self, op, ctx):
         """x, W, [bias], y, [z: the saved pre-activation], the team."""
         args = [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
