@@ -56,6 +56,8 @@ def c_value(value):
         return value
     if isinstance(value, dict):
         return {k: c_value(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value)
     if isinstance(value, (list, tuple)):
         return type(value)(c_value(v) for v in value) if isinstance(value, list) else tuple(c_value(v) for v in value)
     raise CodegenError(f"a {type(value).__name__} reached the C templates")
