@@ -24,6 +24,9 @@ USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [
        seqc summary MODEL.py [-D NAME=VALUE ...]"""
 
 
+MAX_NAME = 64      # a package name is a C identifier prefix (see codegen.generate)
+
+
 class UsageError(Exception):
     pass
 
@@ -90,12 +93,14 @@ def package_name(path):
         name = "m_" + name
     if keyword.iskeyword(name):
         name += "_"
-    return name
+    return name[:MAX_NAME]
 
 
 def _check_name(name):
     if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name):
-        raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name!r}")
+        raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name[:80]!r}")
+    if len(name) > MAX_NAME:        # the C symbols and the library's file name are made from it
+        raise SeqcError(f"--name must be at most {MAX_NAME} characters, got {len(name)}")
     return name
 
 
@@ -302,7 +307,8 @@ def memo_key(source, defines, name, path, seq_len=None):
     from . import __version__
     h = hashlib.sha256()
     for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
-                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"), name,
+                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"),
+                 os.environ.get("SEQC_SANITIZE", ""), name,
                  os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items())),
                  repr(seq_len)):
         h.update(part.encode("utf-8", "surrogateescape"))
