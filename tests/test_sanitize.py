@@ -66,5 +66,22 @@ def test_group_is_clean_under_sanitizers(group):
 @needs_asan
 def test_sanitizers_are_on():
     r = run_group("canary")
-    assert "heap-buffer-overflow" in r.stderr, f"no ASan report from a heap overflow:\n{r.stderr[-3000:]}"
+    assert REPORT.search(r.stderr), f"no sanitizer report from a heap overflow:\n{r.stderr[-3000:]}"
     assert r.returncode != 0
+
+
+def test_sanitize_flag_is_in_the_flags_and_the_build_key(monkeypatch):
+    from seqc import build
+    try:
+        monkeypatch.delenv("SEQC_SANITIZE", raising=False)
+        build.default_flags.cache_clear()
+        plain = build.default_flags()
+        monkeypatch.setenv("SEQC_SANITIZE", "1")
+        build.default_flags.cache_clear()
+        sanitized = build.default_flags()
+    finally:
+        monkeypatch.undo()
+        build.default_flags.cache_clear()
+    assert "-fsanitize=address,undefined" in sanitized and "-fsanitize=address,undefined" not in plain
+    assert sanitized[-1] == "-O1" and "-g" in sanitized
+    assert build.build_key("m", "c", "h", plain) != build.build_key("m", "c", "h", sanitized)
