@@ -114,7 +114,8 @@ def _probe(flags):
 @functools.lru_cache(maxsize=None)
 def default_flags():
     """-O3, the host's ISA when the compiler knows it (portable fallback otherwise), OpenMP if
-    available. SEQC_CFLAGS replaces the arch part (e.g. SEQC_CFLAGS=-march=x86-64-v2)."""
+    available. SEQC_CFLAGS replaces the arch part (e.g. SEQC_CFLAGS=-march=x86-64-v2);
+    SEQC_SANITIZE=1 adds the sanitizers (see sanitize_flags)."""
     base = ["-O3", "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
             "-fno-math-errno"]
     arch = os.environ.get("SEQC_CFLAGS")
@@ -129,7 +130,20 @@ def default_flags():
     nolib = ["-fno-tree-loop-distribute-patterns"] if _probe(("-fno-tree-loop-distribute-patterns",)) is not None else []
     # without OpenMP its pragmas are ignored, by design, and a thread count only they read is unused
     quiet = [] if omp else ["-Wno-unknown-pragmas", "-Wno-unused-parameter"]
-    return tuple(base + nolib + arch + omp + quiet)
+    return tuple(base + nolib + arch + omp + quiet + sanitize_flags())
+
+
+def sanitize_flags():
+    """SEQC_SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer builds (for tests; the
+    flags are part of the build key, so sanitized and normal libraries never mix). An ASan
+    library loads only into a process that has libasan first: run Python with
+    LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 (CPython's own
+    allocations would otherwise be reported as leaks at exit)."""
+    if os.environ.get("SEQC_SANITIZE", "") in ("", "0"):
+        return []
+    # -O1 after -O3 wins; the UB checks abort instead of printing and carrying on
+    return ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer",
+            "-g", "-O1"]
 
 
 def target_features(flags):

@@ -25,6 +25,9 @@ USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [
        seqc summary MODEL.py [-D NAME=VALUE ...]"""
 
 
+MAX_NAME = 64      # a package name is a C identifier prefix (see codegen.generate)
+
+
 class UsageError(Exception):
     pass
 
@@ -91,17 +94,14 @@ def package_name(path):
         name = "m_" + name
     if keyword.iskeyword(name):
         name += "_"
-    return name[:_MAX_NAME]
-
-
-_MAX_NAME = 100       # libNAME.so and the C symbols stay well within file-name limits
+    return name[:MAX_NAME]
 
 
 def _check_name(name):
     if not name.isidentifier() or not name.isascii() or keyword.iskeyword(name):
-        raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name!r}")
-    if len(name) > _MAX_NAME:
-        raise SeqcError(f"--name is {len(name)} characters long; at most {_MAX_NAME}")
+        raise SeqcError(f"--name must be a Python identifier (ASCII letters, digits, _), got {name[:80]!r}")
+    if len(name) > MAX_NAME:        # the C symbols and the library's file name are made from it
+        raise SeqcError(f"--name must be at most {MAX_NAME} characters, got {len(name)}")
     return name
 
 
@@ -306,7 +306,8 @@ def memo_key(source, defines, name, path, seq_len=None):
     from . import __version__
     h = hashlib.sha256()
     for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
-                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"), name,
+                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"),
+                 os.environ.get("SEQC_SANITIZE", ""), name,
                  os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items())),
                  repr(seq_len)):
         h.update(part.encode("utf-8", "surrogateescape"))

@@ -72,3 +72,123 @@ def label_shape(y, n_rows):
     """Per-sample label shape as given, with (n,) treated as (n, 1)."""
     shape = tuple(np.shape(y)[1:])
     return shape if shape else (1,)
+
+
+# ---- arguments of fit / evaluate / predict ---------------------------------------------------
+# Keras's own checks raise TypeError for a value of the wrong kind and ValueError for a value out
+# of range; these do the same, before any array is converted or any C runs.
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_batch_size(batch_size, default, what="batch_size"):
+    """A positive integer (None: `default`). Larger than the data is fine (one batch), as in Keras."""
+    if batch_size is None:
+        return default
+    if not _is_int(batch_size):
+        raise TypeError(f"`{what}` must be a positive integer or None, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"`{what}` must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def rows_per_batch(batch_size, n):
+    """The batch size the C runs with: never more rows than there are (a batch_size of 2**40
+    over 100 samples is one batch of 100, and reserves activations for 100)."""
+    return max(1, min(int(batch_size), int(n)))
+
+
+def check_verbose(verbose):
+    """'auto' (1), or 0 (silent), 1 (progress bar), 2 (one line per epoch)."""
+    if isinstance(verbose, str):
+        if verbose == "auto":
+            return 1
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2, got {verbose!r}")
+    if not isinstance(verbose, (int, np.integer)):     # bool is an int: True is 1, as in Keras
+        raise TypeError(f"`verbose` must be 'auto', 0, 1 or 2, got {verbose!r}")
+    if verbose < 0:
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def check_epochs(epochs, initial_epoch):
+    for what, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if not _is_int(v):
+            raise TypeError(f"`{what}` must be a non-negative integer, got {v!r}")
+        if v < 0:
+            raise ValueError(f"`{what}` must be a non-negative integer, got {v!r}")
+    return int(epochs), int(initial_epoch)
+
+
+def check_validation_split(v):
+    """A fraction in [0, 1); None and False mean no split (Keras tests it for truth first)."""
+    if v is None or v is False:
+        return 0.0
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`validation_split` must be a float in [0, 1), got {v!r}")
+    if not 0 <= v < 1:     # NaN fails this too
+        raise ValueError(f"`validation_split` must be a float in [0, 1), got {v!r}")
+    return float(v)
+
+
+def check_validation_freq(v):
+    """Keras: an int k (validate every k-th epoch) or a collection of 1-based epoch numbers.
+    Returns a predicate on the 0-based epoch index."""
+    if _is_int(v):
+        if v < 1:
+            raise ValueError(f"`validation_freq` must be a positive integer, got {v!r}")
+        return lambda epoch: (epoch + 1) % int(v) == 0
+    if isinstance(v, (list, tuple, set, frozenset)) and all(_is_int(e) for e in v):
+        epochs = {int(e) for e in v}
+        return lambda epoch: epoch + 1 in epochs
+    raise TypeError(f"`validation_freq` must be a positive integer or a list of epoch numbers, got {v!r}")
+
+
+def check_shuffle(shuffle):
+    if isinstance(shuffle, (bool, np.bool_)) or shuffle == "batch":
+        return shuffle if shuffle == "batch" else bool(shuffle)
+    raise TypeError(f"`shuffle` must be True, False or 'batch', got {shuffle!r}")
+
+
+def check_callbacks(callbacks):
+    """None, a callback, or a (nested) list of callbacks: objects of keras.callbacks.Callback
+    (or with its interface). Anything else (a string, None in the list, object()) is a TypeError
+    here instead of an AttributeError in the middle of training."""
+    if callbacks is None:
+        return None
+    items = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    flat = []
+    while items:
+        cb = items.pop(0)
+        if isinstance(cb, (list, tuple)):
+            items[:0] = list(cb)
+            continue
+        if not all(callable(getattr(cb, hook, None)) for hook in ("set_model", "set_params", "on_epoch_end")):
+            raise TypeError("`callbacks` must be a list of keras.callbacks.Callback instances, got an element "
+                            f"{cb!r} of type {type(cb).__name__}")
+        flat.append(cb)
+    return flat
+
+
+def check_unweighted(sample_weight=None, class_weight=None):
+    if sample_weight is not None or class_weight is not None:
+        raise ValueError("seqc does not support class_weight / sample_weight yet")
+
+
+def check_validation_data(validation_data):
+    """(x_val, y_val) or (x_val, y_val, None); the arrays are checked by the caller."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("`validation_data` must be a tuple (x_val, y_val), got "
+                         + (f"a {type(validation_data).__name__} of length {len(validation_data)}"
+                            if isinstance(validation_data, (tuple, list)) else repr(type(validation_data).__name__)))
+    if len(validation_data) == 3 and validation_data[2] is not None:
+        raise ValueError("seqc does not support validation sample weights yet")
+    return validation_data[0], validation_data[1]
+
+
+def same_label_shape(given, expected):
+    """Keras's losses accept labels of the prediction's shape, or with one trailing axis of 1
+    more or less ((n,) for (n, 1), (n, T) for (n, T, 1)); any other shape fails in the loss."""
+    given, expected = tuple(given), tuple(expected)
+    return (given == expected or given == expected + (1,) or given + (1,) == expected)

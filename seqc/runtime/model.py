@@ -176,23 +176,19 @@ class Model:
 
     def _target(self, y, n, what="y"):
         """The model specialised for these labels, and the labels as float32."""
+        y = data.as_float_array(y, what)
         shape = data.label_shape(y, n)
         model = self
-        expected = self.desc.y_shape
-        if shape != expected and math.prod(shape) != math.prod(expected):
-            if self._respecialize is None:
-                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {expected}")
+        if not data.same_label_shape(shape, tuple(self.desc.y_shape)):
+            if self._respecialize is None or math.prod(shape) == math.prod(tuple(self.desc.y_shape)):
+                raise ValueError(f"{what} has per-sample shape {shape}, the compiled loss expects {tuple(self.desc.y_shape)}")
             model = self._respecialize(shape)
         classes = self.desc.num_classes if model.desc.sparse_labels else None
         arr = data.check_y(y, n, model.desc.y_shape, what, sparse_classes=classes)
         return model, arr.reshape((n,) + model.desc.y_shape)
 
     def _check_batch(self, batch_size, default=32):
-        if batch_size is None:
-            batch_size = self.desc.batch_size or default
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return int(batch_size)
+        return data.check_batch_size(batch_size, self.desc.batch_size or default)
 
     # ---- training ---------------------------------------------------------------------------
     def _aggregate(self, out, sizes):
@@ -210,13 +206,16 @@ class Model:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        if class_weight is not None or sample_weight is not None:
-            raise ValueError("seqc does not support class_weight / sample_weight yet")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        data.check_unweighted(sample_weight, class_weight)
+        verbose = data.check_verbose(verbose)
         requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        validation_batch_size = data.check_batch_size(validation_batch_size, None, "validation_batch_size")
+        epochs, initial_epoch = data.check_epochs(epochs, initial_epoch)
+        validation_split = data.check_validation_split(validation_split)
+        should_validate = data.check_validation_freq(validation_freq)
+        shuffle = data.check_shuffle(shuffle)
+        callbacks = data.check_callbacks(callbacks)
         x = self._x(x)
         n = x.shape[0]
         model, y = self._target(y, n)
@@ -224,13 +223,12 @@ class Model:
             return model.fit(x, y, requested_batch, epochs, verbose, callbacks, validation_split, validation_data,
                              shuffle, None, None, initial_epoch, steps_per_epoch, validation_steps,
                              validation_batch_size, validation_freq)
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            xv = self._x(validation_data[0], "validation x")
-            _, yv = self._target(validation_data[1], xv.shape[0], "validation y")
+            xv, yv = data.check_validation_data(validation_data)
+            xv = self._x(xv, "validation x")
+            if xv.shape[0] == 0:
+                raise ValueError("`validation_data` has no samples")
+            _, yv = self._target(yv, xv.shape[0], "validation y")
         elif validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))
             if split == 0 or split == n:
@@ -253,6 +251,7 @@ class Model:
                               "carried state no longer follows each sequence; pass shuffle=False", stacklevel=3)
         if fixed and batch_size != fixed:
             batch_size = fixed
+        batch_size = data.rows_per_batch(batch_size, n)
         steps = -(-n // batch_size)
         cbs = cbmod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=epochs, steps=steps)
@@ -288,8 +287,8 @@ class Model:
                 if not per_batch and verbose == 1:   # refresh the bar about every 0.1 s
                     chunk = max(1, min(steps, int(0.1 / max(dt / k, 1e-9))))
             logs = self._aggregate(np.concatenate(outs), sizes)
-            if xv is not None and (epoch + 1) % validation_freq == 0:
-                vb = validation_batch_size or batch_size
+            if xv is not None and should_validate(epoch):
+                vb = data.rows_per_batch(validation_batch_size or batch_size, xv.shape[0])
                 val = self._evaluate_arrays(xv, yv, vb, cbs)
                 logs.update({"val_" + k: v for k, v in val.items()})
             cbs.on_epoch_end(epoch, logs)
@@ -311,9 +310,11 @@ class Model:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        verbose = 1 if verbose == "auto" else int(verbose)
+        data.check_unweighted(sample_weight)
+        verbose = data.check_verbose(verbose)
         requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
+        callbacks = data.check_callbacks(callbacks)
         x = self._x(x)
         model, y = self._target(y, x.shape[0])
         if model is not self:
@@ -323,6 +324,7 @@ class Model:
         self._check_stateful_rows(x.shape[0], "evaluate", requested_batch)
         if self.desc.stateful:
             batch_size = self.desc.batch_size
+        batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = -(-x.shape[0] // batch_size)
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -339,13 +341,15 @@ class Model:
         return vals[0] if len(vals) == 1 else vals
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data.check_verbose(verbose)
         requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
+        callbacks = data.check_callbacks(callbacks)
         x = self._x(x)
         self._check_stateful_rows(x.shape[0], "predict", requested_batch)
         if self.desc.stateful:
             batch_size = self.desc.batch_size
+        batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = max(1, -(-x.shape[0] // batch_size))
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
@@ -359,6 +363,7 @@ class Model:
         return self.predict(x, batch_size=max(1, len(x)), verbose=0)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        data.check_unweighted(sample_weight, class_weight)
         x = self._x(x)
         self._check_batch_size(x)
         model, y = self._target(y, x.shape[0])
@@ -368,6 +373,7 @@ class Model:
         return self._batch_result(out, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        data.check_unweighted(sample_weight)
         x = self._x(x)
         self._check_batch_size(x)
         model, y = self._target(y, x.shape[0])
@@ -382,6 +388,8 @@ class Model:
         return self._engine.predict(x, max(1, x.shape[0]))
 
     def _check_batch_size(self, x):
+        if x.shape[0] == 0:
+            raise ValueError("x has no samples (shape " + data._fmt(x.shape) + ")")
         fixed = self.desc.batch_size
         if self.desc.stateful and x.shape[0] != fixed:
             raise ValueError(f"this stateful model takes batches of exactly {fixed} samples, got {x.shape[0]}")
