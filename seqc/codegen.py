@@ -560,8 +560,11 @@ def generate(graph, flags, source="<api>"):
     opt_ctx = dict(opt=opt, params=[(p.offset, p.size) for p in graph.params if p.trainable],
                    spans=_spans(graph.params, sparse_off), schedule=opt.get("schedule"), sparse=sparse,
                    prepare=any(opt.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm", "weight_decay")))
+    if not opt_ctx["spans"]:       # nothing trainable: the update only counts
+        opt_ctx["prepare"] = False
     optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
-    optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx))
+    optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx) if opt_ctx["spans"] else
+                    render("optim_none.c.j2", kind=kind))
 
     act_c = render_activations(sorted(used_acts), sorted(used_grads))
     gemm_c = render_gemm_shared(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds))
@@ -582,7 +585,7 @@ def generate(graph, flags, source="<api>"):
         random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
                             for a in (k.backward_args(op, ctx) or ())),
         uniform=random_fwd, team_size=any(k.uses_team_size or k.uses_gemm for k in kinds),
-        slot_init=kind in SLOT_INIT)
+        slot_init=kind in SLOT_INIT and bool(opt_ctx["spans"]))
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
     c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
