@@ -3,7 +3,7 @@ over all positions, and ZeroPadding2D (its backward crops). None has weights."""
 from dataclasses import dataclass
 
 from .base import Arg, Rearrange, register
-from .shapes import spatial, window
+from .shapes import Placement, spatial, window
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,7 @@ class GlobalPoolAttrs:
     C: int                   # channels
 
 
-@dataclass(frozen=True)
-class PadAttrs:
-    """ZeroPadding2D: (H, W, C) -> (OH, OW, C), the input placed at row T, column L."""
-    H: int
-    W: int
-    C: int
-    T: int
-    L: int
-    OH: int
-    OW: int
+PadAttrs = Placement        # ZeroPadding2D: the input at row T, column L of the output
 
 
 def _max_reads_x(op, ctx, args):

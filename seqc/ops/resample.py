@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..errors import SeqcError
 from .base import Rearrange, register
-from .shapes import fmt, spatial
+from .shapes import Placement, fmt, spatial
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,7 @@ class Upsample(Rearrange):
 
 
 
-@dataclass(frozen=True)
-class CropAttrs:
-    """(H, W, C) -> (OH, OW, C): the window starting at row T, column L (1-D: H = OH = 1)."""
-    H: int
-    W: int
-    C: int
-    T: int
-    L: int
-    OH: int
-    OW: int
+CropAttrs = Placement       # Cropping: the output cut from row T, column L of the input
 
 
 @register

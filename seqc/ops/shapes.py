@@ -24,6 +24,19 @@ class Window:
     PL: int
 
 
+@dataclass(frozen=True)
+class Placement:
+    """An (H, W, C) image and an (OH, OW, C) one related by an offset (T rows, L columns):
+    ZeroPadding2D places the input there in the output, Cropping cuts the output from there."""
+    H: int
+    W: int
+    C: int
+    T: int
+    L: int
+    OH: int
+    OW: int
+
+
 def fmt(shape):
     return "(None, " + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
