@@ -5,11 +5,11 @@ Each layer kind has one `lower_<Layer>` function in its op module (seqc/ops, fou
 shapes and initializers) and appends ops. Errors name the layer and the source line where the
 user wrote it.
 """
-import re
 
 from . import ops, trace
 from .errors import SeqcError
 from .ir import Graph, LossFn, Op, Param, Tensor
+from .spec import snake_case
 
 
 class _Builder:
@@ -50,20 +50,11 @@ def c_names(layers):
     hits the build cache however many models the session built before."""
     counts, out = {}, {}
     for layer in layers:
-        base = _snake(layer.kind)
+        base = snake_case(layer.kind)     # kinds are seqc's own (checked against ops.LAYERS)
         n = counts.get(base, 0)
         counts[base] = n + 1
         out[id(layer)] = base if n == 0 else f"{base}_{n}"
     return out
-
-
-def _snake(class_name):
-    """Keras's snake case of a layer class: 'MaxPooling2D' -> 'max_pooling2d'."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", s):
-        raise ValueError(f"not a layer class name: {class_name!r}")
-    return s
 
 
 def lower_model(spec):

@@ -4,6 +4,7 @@ Both front ends (the static `ast` parser and the `seqc.keras` API) stop here; no
 this module knows where a model came from. Every item carries its source location so that
 later passes can name the layer and line in an error.
 """
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -57,3 +58,9 @@ class ModelSpec:
 def format_shape(shape):
     """(None, 16) -> '(None, 16)', (80,) -> '(80,)'."""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def snake_case(class_name):
+    """Keras's to_snake_case of a class name: 'MaxPooling2D' -> 'max_pooling2d', 'Dense' -> 'dense'."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

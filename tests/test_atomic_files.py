@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Boom(Exception):
-    pass
+    """The failure injected into a save, to show the old file survives."""
 
 
 def test_failed_write_leaves_old_file_and_no_temporary(tmp_path):

@@ -15,17 +15,10 @@ import numpy as np
 from .. import activations as _activations
 from .. import initializers as _initializers
 from ..errors import SeqcError, SourceLoc
-from ..spec import LayerSpec
+from ..spec import LayerSpec, snake_case
 from . import validate as v
 
 _name_counts = {}
-
-
-def _snake(name):
-    """Keras's to_snake_case: 'MaxPooling2D' -> 'max_pooling2d', 'Dense' -> 'dense'."""
-    import re
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base):
@@ -99,7 +92,7 @@ class Layer:
         if dtype not in (None, "float32"):
             raise ValueError(f"{owner}: seqc computes in float32; got dtype={dtype!r}")
         self._auto_name = name is None
-        self.name = v.name(owner, name) if name is not None else unique_name(_snake(owner))
+        self.name = v.name(owner, name) if name is not None else unique_name(snake_case(owner))
         self.trainable = v.boolean(owner, "trainable", trainable)
         self.batch_size = v.optional(v.integer)(owner, "batch_size", batch_size)
         self.input_length = v.optional(v.integer)(owner, "input_length", input_length)

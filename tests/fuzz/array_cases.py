@@ -213,7 +213,7 @@ def case_strategy(models=MODELS):
 
 # ---- running one case ------------------------------------------------------------------------
 class Outcome(Exception):
-    pass
+    """A fuzz case that ended other than Keras would: refused when valid, accepted when bad, an internal exception."""
 
 
 def _callbacks(name):

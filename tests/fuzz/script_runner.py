@@ -22,7 +22,7 @@ import traceback
 
 
 class Hang(BaseException):
-    pass
+    """A script that ran past its time (raised by the alarm)."""
 
 
 def _alarm(signum, frame):

@@ -84,7 +84,7 @@ def run_jobs(jobs, jobs_file, env):
         child = subprocess.Popen([sys.executable, os.path.join(HERE, "script_runner.py"), jobs_file, str(start)],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  errors="replace")
-        current, deadline, buf = None, time.monotonic() + 120, ""
+        current, deadline = None, time.monotonic() + 120
         while True:
             ready, _, _ = select.select([child.stdout], [], [], 1.0)
             if ready:
