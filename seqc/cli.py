@@ -1,8 +1,8 @@
 """The `seqc` command line.
 
-  seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
+  seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]
   seqc run SCRIPT.py [ARGS...]
-  seqc summary MODEL.py [-D NAME=VALUE ...]
+  seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]
 
 User errors print `FILE:LINE: message` (or `seqc: message`) on stderr and exit 1, without a
 Python traceback (set SEQC_TRACEBACK=1 to see one). Imports are deferred so that a compile with
@@ -20,9 +20,9 @@ from .errors import BuildError, SeqcError
 from .frontend.source import safe_file_name
 from .spec import format_shape
 
-USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]
+USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]
        seqc run SCRIPT.py [ARGS...]
-       seqc summary MODEL.py [-D NAME=VALUE ...]"""
+       seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]"""
 
 
 MAX_NAME = 64      # a package name is a C identifier prefix (see codegen.generate)
@@ -45,7 +45,7 @@ def _parser():
 
     c = sub.add_parser("compile", help="compile a Keras script's model into a Python package (static: the "
                                        "script is read, never run)",
-                       usage="seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N]",
+                       usage="seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]",
                        description="When the script leaves the sequence length open (Embedding without "
                                    "input_length, input_shape=(None, 16)), the package binds it at the first "
                                    "fit/evaluate/predict and builds the C for each length it sees (cached); "
@@ -60,6 +60,9 @@ def _parser():
     c.add_argument("--seq-len", type=_positive_int, metavar="N",
                    help="when the script leaves the sequence length open: also generate and build the C for "
                         "length N now (other lengths are built at first use)")
+    c.add_argument("--input-shape", type=_input_shape, metavar="D1,D2,...",
+                   help="the per-sample input shape of a model whose first layer declares none (Keras builds "
+                        "such a model at its first call, which seqc compile does not run), e.g. 28,28,1")
 
     r = sub.add_parser("run", help="run an unchanged Keras script with its keras imports served by seqc",
                        usage="seqc run SCRIPT.py [ARGS...]")
@@ -67,8 +70,10 @@ def _parser():
     r.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
     s = sub.add_parser("summary", help="print the model summary of a Keras script (static)",
-                       usage="seqc summary MODEL.py [-D NAME=VALUE ...]")
+                       usage="seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]")
     s.add_argument("model", metavar="MODEL.py")
+    s.add_argument("--input-shape", type=_input_shape, metavar="D1,D2,...",
+                   help="the per-sample input shape of a model whose first layer declares none")
     s.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
                    help="value for a name the script computes at run time (repeatable)")
     return p
@@ -105,10 +110,22 @@ def _check_name(name):
     return name
 
 
-def _parse(path, define):
+def _input_shape(text):
+    """`--input-shape 28,28,1` -> (28, 28, 1)."""
+    try:
+        shape = tuple(int(d) for d in text.replace("(", "").replace(")", "").split(",") if d.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 1 for d in shape):
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas (e.g. 28,28,1), "
+                                         f"got {text!r}")
+    return shape
+
+
+def _parse(path, define, input_shape=None):
     from .frontend.ast_frontend import parse_script
     from .frontend.source import parse_defines
-    return parse_script(path, parse_defines(define))
+    return parse_script(path, parse_defines(define), input_shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,13 +214,13 @@ def cmd_compile(args):
     name = _check_name(args.name) if args.name else package_name(args.model)
     source = read_source(args.model)
     defines = parse_defines(args.define)
-    key = memo_key(source, defines, name, args.model, args.seq_len)
+    key = memo_key(source, defines, name, args.model, (args.seq_len, args.input_shape))
     hit = memo_get(key)
     if hit is not None:
         desc, lib_path, summary = hit
     else:
         from .frontend.ast_frontend import parse_script
-        spec = parse_script(args.model, defines)
+        spec = parse_script(args.model, defines, args.input_shape)
         if spec.compile is None:
             raise SeqcError("the model is never compiled: seqc compile needs `model.compile(optimizer=..., "
                             "loss=..., metrics=...)` in the script", spec.loc)
@@ -362,7 +379,7 @@ def summary_description(spec):
 
 def cmd_summary(args):
     from .runtime.model import format_summary
-    spec = _parse(args.model, args.define)
+    spec = _parse(args.model, args.define, args.input_shape)
     print(format_summary(summary_description(spec)))
     return 0
 

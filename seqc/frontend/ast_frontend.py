@@ -22,6 +22,7 @@ import os
 import re
 
 from ..errors import SeqcError, SourceLoc
+from ..spec import format_shape
 from . import keras_paths
 from .source import parse_defines, read_source  # noqa: F401  (re-exported)
 
@@ -1494,9 +1495,22 @@ def parse_model(path, defines=None, source=None):
     return built[-1]
 
 
-def parse_script(path, defines=None):
-    """Statically read a Keras script; return the ModelSpec of its model (see parse_model)."""
+def parse_script(path, defines=None, input_shape=None):
+    """Statically read a Keras script; return the ModelSpec of its model (see parse_model).
+
+    `input_shape` (per sample, from `--input-shape`) builds a model whose first layer declares
+    no input shape, as Keras 3 builds it at its first call (which a static reading never sees)."""
     model = parse_model(path, defines)
+    if input_shape is not None:
+        if model.built:
+            raise SeqcError(f"--input-shape: the script already declares the input shape "
+                            f"{format_shape(model.input_shape)}", model.loc)
+        model.build((None,) + tuple(input_shape))
+    elif not model.built:
+        raise SeqcError("the model's input shape is unknown: its first layer declares none, and Keras builds "
+                        "it at the first call, which seqc compile does not run; pass --input-shape (per sample, "
+                        "e.g. --input-shape 28,28,1), or give the first layer `input_shape=` or start with "
+                        "`keras.Input(shape=...)`", model.loc)
     spec = model.spec()
     spec.loc = model.loc
     return spec

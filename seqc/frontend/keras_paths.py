@@ -12,14 +12,19 @@ SUBMODULES = {
     ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
     ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
-    ("ops",): "seqc.keras.ops",
+    ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
+    ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
-          ("utils", "np_utils"): ("utils",), ("layers", "core"): ("layers",),
-          ("engine", "sequential"): ("models",)}
+          ("utils", "np_utils"): ("utils",), ("engine", "sequential"): ("models",),
+          # Keras 1/2 kept each family of layers in its own module
+          **{("layers", family): ("layers",) for family in (
+              "core", "convolutional", "recurrent", "normalization", "noise", "advanced_activations",
+              "embeddings", "pooling", "wrappers", "merge", "local", "convolutional_recurrent", "reshaping",
+              "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
-NOT_PROVIDED = {"datasets", "preprocessing", "applications", "regularizers", "constraints", "wrappers",
+NOT_PROVIDED = {"datasets", "applications", "regularizers", "constraints", "wrappers",
                 "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 

@@ -28,6 +28,33 @@ def backend():
     return "seqc"
 
 
+def image_data_format():
+    """seqc's layers take images channels last, Keras's default."""
+    return "channels_last"
+
+
+def set_image_data_format(data_format):
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
+                         f"Received: data_format={data_format!r}")
+    if data_format != "channels_last":
+        raise ValueError("seqc supports data_format='channels_last' (Keras's default) only")
+
+
+def image_dim_ordering():
+    """Keras 1's name for the image layout: 'tf' is channels last."""
+    return "tf"
+
+
+def set_image_dim_ordering(dim_ordering):
+    set_image_data_format({"tf": "channels_last", "th": "channels_first"}.get(dim_ordering, dim_ordering))
+
+
+def set_floatx(value):
+    if value != "float32":
+        raise ValueError(f"seqc computes in float32; set_floatx({value!r}) is not supported")
+
+
 def _sym(*xs):
     return any(isinstance(x, Expr) for x in xs)
 

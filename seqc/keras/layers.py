@@ -165,7 +165,29 @@ class InputLayer(Layer):
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("Input needs a `shape` (without the batch dimension)")
-        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
+        self.dtype = input_dtype("InputLayer", dtype)
+        super().__init__(name=name, input_shape=shape, batch_size=batch_size, **kwargs)
+
+
+# The input dtypes Keras users declare. Integer inputs are token indices for an Embedding (or
+# values cast to float32 at the boundary, as any other numeric input); seqc computes in float32.
+INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64",
+                "uint8", "uint16", "uint32", "uint64", "bool")
+
+
+def input_dtype(owner, dtype):
+    """`Input(dtype=...)` as a name: None means float32; numpy/str spellings are accepted."""
+    if dtype is None:
+        return "float32"
+    name = getattr(dtype, "name", None) if not isinstance(dtype, str) else dtype
+    if name is None:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
+    if name not in INPUT_DTYPES:
+        raise ValueError(f"{owner}: unsupported input dtype {dtype!r}; expected one of {', '.join(INPUT_DTYPES)}")
+    return name
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, **kwargs):

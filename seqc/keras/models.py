@@ -1,5 +1,6 @@
 """`keras.models.Sequential` for seqc: collects layers, compiles through the pipeline and then
 delegates fit / evaluate / predict to the runtime model over the generated C."""
+import dataclasses
 import threading
 
 import numpy as np
@@ -7,7 +8,8 @@ import numpy as np
 from .. import initializers
 from ..description import describe
 from ..errors import SeqcError
-from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng, read_weights, write_weights
+from ..runtime.model import (Model as _RuntimeModel, format_summary, global_rng, read_weights, summary_table,
+                             write_weights)
 from ..spec import CompileSpec, ModelSpec
 from . import layers as _layers
 from . import losses as _losses
@@ -32,6 +34,8 @@ class Sequential:
         self._prebuilt = {}       # (input shape, label shape) -> (description, library) built beforehand
         self._seed = None         # seeds the dropout stream of each runtime (a compiled package's Model(seed))
         self._weights = None
+        self._built_shape = None  # per-sample input shape bound by build() or the first data, when undeclared
+        self._input_key = None
         self._switching = threading.RLock()
         for layer in layers or []:
             self.add(layer)
@@ -79,14 +83,47 @@ class Sequential:
         if not self._layers:
             return None
         first = self._layers[0]
-        if first.input_shape_arg is None and isinstance(first, _layers.Embedding):
+        if first.input_shape_arg is not None:
+            return first.input_shape_arg
+        if isinstance(first, _layers.Embedding):
             return (None,)        # an Embedding without input_length: sequences of any length
-        return first.input_shape_arg
+        return self._built_shape  # None until build() or the first call, as Keras 3 builds
+
+    def build(self, input_shape=None):
+        """`model.build((None, *shape))`: bind the input shape of a model whose first layer does
+        not declare one (the batch dimension first, as in Keras)."""
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name} cannot be built because it has no layers. "
+                             "Call `model.add(layer)`.")
+        try:
+            shape = tuple(None if d is None else int(d) for d in input_shape)
+        except TypeError:
+            raise ValueError(f"build(): `input_shape` must be a tuple with the batch dimension first, "
+                             f"got {input_shape!r}") from None
+        if len(shape) < 2 or any(d is not None and d <= 0 for d in shape):
+            raise ValueError(f"build(): `input_shape` must be a tuple with the batch dimension first, "
+                             f"e.g. (None, 784); got {input_shape!r}")
+        declared = self._input_shape()
+        if declared is not None:
+            if len(declared) != len(shape) - 1 or any(d is not None and d != s for d, s in zip(declared, shape[1:])):
+                raise ValueError(f"Sequential model '{self.name}' has already been configured to use input shape "
+                                 f"{(None,) + tuple(declared)}. You cannot build it with input_shape {shape}")
+            return
+        self._built_shape = shape[1:]
+        self._build_weights()
 
     @property
     def _open(self):
         shape = self._input_shape()
         return shape is not None and None in shape
+
+    def _build_from(self, x):
+        """Keras 3 builds a model without a declared input shape at its first call, fit or predict."""
+        shape = np.shape(x)
+        if len(shape) < 2:
+            raise ValueError(f"Input x has shape {tuple(shape)}: the model's first call needs a batch of samples "
+                             "(the batch dimension first)")
+        self.build((None,) + tuple(shape[1:]))
 
     def spec(self, input_shape=None):
         first = self._layers[0] if self._layers else None
@@ -143,9 +180,6 @@ class Sequential:
         for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
             if value is not None:
                 raise SeqcError(f"compile(): `{arg}` is not supported by seqc yet (got {value!r})", loc)
-        if not self.built:
-            raise SeqcError("the model's input shape is unknown: give the first layer `input_shape=` / "
-                            "`input_dim=` or start with `Input(shape=...)`", loc)
         opt = _optimizers.get(optimizer)
         if opt is not optimizer:          # built here from a name: it was written at compile()
             opt.loc = loc
@@ -169,13 +203,17 @@ class Sequential:
         cached per length). `weights`: the initial weights, else the model's own."""
         self._variants = {}
         self._runtime = None
+        if not self.built:              # built at the first call, fit or predict (as Keras 3)
+            self._weights = weights
+            return
         if self._open:
             self._weights = weights if weights is not None else self._build_weights()
             self._input_key = None
             return
         self._input_key = tuple(self._input_shape())
         self._runtime = self._make_runtime(None, weights)
-        self._optimizer.bind(self._runtime.engine)
+        if self._optimizer is not None:
+            self._optimizer.bind(self._runtime.engine)
 
     def bind_package(self, weights, seed=None, prebuilt=()):
         """A compiled package's model, after the static front end read its script (compile()
@@ -195,7 +233,10 @@ class Sequential:
             desc, lib = self._prebuilt[key]
         else:
             from .. import pipeline
-            desc, lib, _ = pipeline.compile_spec(self.spec(self._input_key), y_shape=y_shape)
+            spec = self.spec(self._input_key)
+            if spec.compile is None:    # predict before compile(): an inference build
+                spec = dataclasses.replace(spec, compile=_inference_compile(self.loc))
+            desc, lib, _ = pipeline.compile_spec(spec, y_shape=y_shape)
         if weights is None:
             weights = self._build_weights()
         rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights, respecialize=self._respecialize)
@@ -209,7 +250,8 @@ class Sequential:
         if old is not None:
             rt.take_state_from(old)
         self._runtime = rt
-        self._optimizer.bind(rt.engine)
+        if self._optimizer is not None:
+            self._optimizer.bind(rt.engine)
         return rt
 
     def _respecialize(self, y_shape):
@@ -219,9 +261,18 @@ class Sequential:
             old = self._runtime
             return self._switch_to(self._make_runtime(y_shape, old.get_weights()), old)
 
-    def _rt(self, x=None):
-        if self._compile is None:
-            raise RuntimeError("You must call `compile()` before using the model.")
+    def _rt(self, x=None, training=False):
+        """The runtime model for input `x` (None: the current one). `training`: fit, evaluate
+        and their batch forms need compile(), as in Keras; predict and calls do not."""
+        if training and self._compile is None:
+            raise ValueError("You must call `compile()` before using the model.")
+        if not self.built:
+            if x is None:
+                raise ValueError(f"Sequential model '{self.name}' has not been built yet: call it on a batch of "
+                                 "data (fit, predict) or `model.build(input_shape)` first")
+            self._build_from(x)
+        if self._runtime is None and self._input_key is None and not self._open:
+            self._bind_compiled(self._weights)     # built since compile(), or never compiled
         if not self._open:
             return self._runtime
         if x is None:
@@ -260,23 +311,23 @@ class Sequential:
         return args[0] if args else kwargs.get("x")
 
     def fit(self, *args, **kwargs):
-        rt = self._rt(self._first(args, kwargs))
+        rt = self._rt(self._first(args, kwargs), training=True)
         rt.stop_training = False
         hist = rt.fit(*args, **kwargs)
         self.history = hist
         return hist
 
     def evaluate(self, *args, **kwargs):
-        return self._rt(self._first(args, kwargs)).evaluate(*args, **kwargs)
+        return self._rt(self._first(args, kwargs), training=True).evaluate(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
         return self._rt(self._first(args, kwargs)).predict(*args, **kwargs)
 
     def train_on_batch(self, *args, **kwargs):
-        return self._rt(self._first(args, kwargs)).train_on_batch(*args, **kwargs)
+        return self._rt(self._first(args, kwargs), training=True).train_on_batch(*args, **kwargs)
 
     def test_on_batch(self, *args, **kwargs):
-        return self._rt(self._first(args, kwargs)).test_on_batch(*args, **kwargs)
+        return self._rt(self._first(args, kwargs), training=True).test_on_batch(*args, **kwargs)
 
     def predict_on_batch(self, *args, **kwargs):
         return self._rt(self._first(args, kwargs)).predict_on_batch(*args, **kwargs)
@@ -298,7 +349,8 @@ class Sequential:
             return
         current = self._build_weights()
         if current is None:
-            raise ValueError("the model is not built yet (unknown input shape)")
+            raise ValueError(f"Sequential model '{self.name}' has not been built yet (its input shape is unknown): "
+                             "call it on data or `build(input_shape)` before `set_weights`")
         weights = list(weights)
         if len(weights) != len(current):
             raise ValueError(f"set_weights: the model has {len(current)} weight arrays, got {len(weights)}")
@@ -377,7 +429,7 @@ class Sequential:
 
     @property
     def metrics_names(self):
-        return self._rt().metrics_names
+        return self._rt().metrics_names if self._compile is not None else []
 
     @property
     def metrics(self):
@@ -394,10 +446,16 @@ class Sequential:
 
     @property
     def input_shape(self):
+        if not self.built:
+            raise AttributeError(f"Sequential model '{self.name}' has not been built yet: it has no defined "
+                                 "input shape (call it on data or `build(input_shape)` first)")
         return (self._layers[0].batch_size,) + tuple(self._input_shape())
 
     @property
     def output_shape(self):
+        if not self.built:
+            raise AttributeError(f"Sequential model '{self.name}' has not been built yet: it has no defined "
+                                 "output shape (call it on data or `build(input_shape)` first)")
         g = self._forward_graph()
         return (self._layers[0].batch_size,) + tuple(g.output.shape)
 
@@ -408,6 +466,10 @@ class Sequential:
         print_fn = print_fn or print
         if self._runtime is not None:
             print_fn(format_summary(self._runtime.desc))
+            return
+        if not self.built:             # as Keras 3: the layers, with no shapes or weights yet
+            rows = [(f"{l.name} ({type(l).__name__})", "?", "0 (unbuilt)") for l in self.layers]
+            print_fn(summary_table(self.name, rows, 0, 0))
             return
         print_fn(format_summary(describe(self._forward_graph()).replace(name=self.name)))
 
@@ -434,6 +496,13 @@ class _ProxyOptimizer:
             object.__setattr__(self, key, value)
         else:
             setattr(self._seq._optimizer, key, value)
+
+
+def _inference_compile(loc):
+    """The training setup of an inference build (predict before compile()): forward is all
+    that runs; compile() later builds the model's own training code and keeps the weights."""
+    return CompileSpec(optimizer=_optimizers.get("sgd").spec(), loss=_losses.get("mean_squared_error"),
+                       metrics=[], loc=loc)
 
 
 def _param_indices(names, layer):

@@ -1,7 +1,8 @@
-"""`keras.utils`: to_categorical, set_random_seed."""
+"""`keras.utils`: to_categorical, normalize, pad_sequences, set_random_seed."""
 import numpy as np
 
 from ..runtime.model import set_random_seed  # noqa: F401
+from .preprocessing.sequence import pad_sequences  # noqa: F401
 
 
 def to_categorical(x, num_classes=None):
@@ -24,3 +25,11 @@ def to_categorical(x, num_classes=None):
     out = np.zeros((x.shape[0], num_classes))
     out[np.arange(x.shape[0]), x] = 1
     return out.reshape(input_shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """`x` divided by its `order`-norm along `axis` (zero norms left as 1), as Keras does."""
+    x = np.asarray(x)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis or -1)

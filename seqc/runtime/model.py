@@ -446,26 +446,30 @@ def _human_bytes(n):
 
 def format_summary(desc):
     """Keras 3's summary table, plus the kernels seqc fused."""
+    rows = [(f"{row.name} ({row.kind})", "(" + ", ".join(["None"] + [str(d) for d in row.output_shape]) + ")",
+             f"{row.params:,}") for row in desc.layers]
+    trainable = sum(p.size for p in desc.params if p.trainable)
+    lines = [summary_table(desc.name, rows, desc.num_params, trainable)]
+    if desc.fused:
+        lines.append(" Fused kernels (seqc):")
+        lines.extend(f"   {f}" for f in desc.fused)
+    return "\n".join(lines)
+
+
+def summary_table(name, rows, total, trainable):
+    """The box of Keras 3's summary: `rows` of (layer (type), output shape, param #) strings."""
     w1, w2, w3 = 33, 24, 15
-    lines = [f'Model: "{desc.name}"']
+    lines = [f'Model: "{name}"']
     lines.append("┏" + "━" * w1 + "┳" + "━" * w2 + "┳" + "━" * w3 + "┓")
     lines.append("┃ " + "Layer (type)".ljust(w1 - 2) + " ┃ " + "Output Shape".ljust(w2 - 2) + " ┃ "
                  + "Param #".rjust(w3 - 2) + " ┃")
     lines.append("┡" + "━" * w1 + "╇" + "━" * w2 + "╇" + "━" * w3 + "┩")
-    rows = desc.layers
-    for i, row in enumerate(rows):
-        shape = "(" + ", ".join(["None"] + [str(d) for d in row.output_shape]) + ")"
-        lines.append("│ " + f"{row.name} ({row.kind})".ljust(w1 - 2) + " │ " + shape.ljust(w2 - 2) + " │ "
-                     + f"{row.params:,}".rjust(w3 - 2) + " │")
+    for i, (label, shape, params) in enumerate(rows):
+        lines.append("│ " + label.ljust(w1 - 2) + " │ " + shape.ljust(w2 - 2) + " │ " + params.rjust(w3 - 2) + " │")
         if i + 1 < len(rows):
             lines.append("├" + "─" * w1 + "┼" + "─" * w2 + "┼" + "─" * w3 + "┤")
     lines.append("└" + "─" * w1 + "┴" + "─" * w2 + "┴" + "─" * w3 + "┘")
-    total = desc.num_params
-    trainable = sum(p.size for p in desc.params if p.trainable)
     lines.append(f" Total params: {total:,} ({_human_bytes(4 * total)})")
     lines.append(f" Trainable params: {trainable:,} ({_human_bytes(4 * trainable)})")
     lines.append(f" Non-trainable params: {total - trainable:,} ({_human_bytes(4 * (total - trainable))})")
-    if desc.fused:
-        lines.append(" Fused kernels (seqc):")
-        lines.extend(f"   {f}" for f in desc.fused)
     return "\n".join(lines)
