@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import __version__, fileio
+from . import __version__, fileio, vectorwidth
 from .errors import BuildError
 
 _ffi = None
@@ -113,8 +113,8 @@ def _probe(flags):
 
 @functools.lru_cache(maxsize=None)
 def default_flags():
-    """-O3, the host's ISA when the compiler knows it (portable fallback otherwise), OpenMP if
-    available. SEQC_CFLAGS replaces the arch part (e.g. SEQC_CFLAGS=-march=x86-64-v2);
+    """-O3, the host's ISA when the compiler knows it (portable fallback otherwise) with the
+    vector width measured to pay on this host (vectorwidth.py), OpenMP if available. SEQC_CFLAGS replaces the arch part (e.g. SEQC_CFLAGS=-march=x86-64-v2);
     SEQC_SANITIZE=1 adds the sanitizers (see sanitize_flags)."""
     base = ["-O3", "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
             "-fno-math-errno"]
@@ -124,6 +124,10 @@ def default_flags():
     else:
         arch = ["-march=native"] if _probe(("-march=native",)) is not None else (
             ["-mcpu=native"] if _probe(("-mcpu=native",)) is not None else [])
+        width = vectorwidth.preferred(compiler(), arch, _probe(tuple(arch)), compiler_id(), cache_subdir,
+                                      read_private, write_private)
+        if width is not None and _probe(tuple(arch) + (f"-mprefer-vector-width={width}",)) is not None:
+            arch.append(f"-mprefer-vector-width={width}")     # measured per host: see vectorwidth.py
     omp = ["-fopenmp"] if _probe(("-fopenmp",)) is not None and "_OPENMP" in (_probe(("-fopenmp",)) or "") else []
     # gcc turns short copy/zero loops (a GEMM tile's rows, a packed panel's rows) into memcpy /
     # memset calls; in the small GEMMs of recurrent layers those calls cost ~10-20% of a step

@@ -1,0 +1,77 @@
+"""The vector width chosen per host (seqc/vectorwidth.py): the rule, the measurement, its cache
+and the override, and that the choice reaches the compiler flags (and so the build key)."""
+import json
+import os
+
+import pytest
+
+from seqc import build, vectorwidth
+
+
+def _preferred(macros, cache, monkeypatch, measured=None):
+    if measured is not None:
+        monkeypatch.setattr(vectorwidth, "measure", lambda cc, flags: measured)
+    monkeypatch.setenv("SEQC_CACHE_DIR", str(cache))
+    return vectorwidth.preferred(build.compiler(), ["-march=native"], macros, "cc 1.0", build.cache_subdir,
+                                 build.read_private, build.write_private)
+
+
+def test_rule():
+    assert vectorwidth.choose(100.0, 200.0) == 512      # two 512-bit FMA units
+    assert vectorwidth.choose(100.0, 100.0) == 256      # 512-bit on 256-bit units (Zen4)
+    assert vectorwidth.choose(100.0, 125.0) == 256      # one 512-bit unit: not worth the clock
+    assert vectorwidth.choose(100.0, 130.0) == 512
+
+
+def test_no_avx512_keeps_the_compilers_choice(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEQC_VECTOR_WIDTH", raising=False)
+    monkeypatch.setattr(vectorwidth, "measure", lambda cc, flags: pytest.fail("measured without AVX-512"))
+    assert _preferred("#define __AVX2__ 1\n", tmp_path, monkeypatch) is None
+    assert _preferred("#define __ARM_NEON 1\n", tmp_path, monkeypatch) is None
+
+
+def test_measured_once_then_cached(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEQC_VECTOR_WIDTH", raising=False)
+    macros = "#define __AVX512F__ 1\n"
+    assert _preferred(macros, tmp_path, monkeypatch, measured=(80.0, 160.0)) == 512
+    files = os.listdir(tmp_path / "host")
+    assert len(files) == 1
+    record = json.loads((tmp_path / "host" / files[0]).read_text())
+    assert record["width"] == 512 and record["gflops512"] == 160.0
+    monkeypatch.setattr(vectorwidth, "measure", lambda cc, flags: pytest.fail("measured again"))
+    assert _preferred(macros, tmp_path, monkeypatch) == 512
+    (tmp_path / "host" / files[0]).write_text("not json")          # a damaged record: measured again
+    assert _preferred(macros, tmp_path, monkeypatch, measured=(80.0, 90.0)) == 256
+
+
+def test_override(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectorwidth, "measure", lambda cc, flags: pytest.fail("measured despite the override"))
+    for width in ("256", "512"):
+        monkeypatch.setenv("SEQC_VECTOR_WIDTH", width)
+        assert _preferred("#define __AVX512F__ 1\n", tmp_path, monkeypatch) == int(width)
+
+
+def test_measurement_on_this_host():
+    macros = build._probe(("-march=native",))
+    if macros is None or "__AVX512F__" not in macros:
+        pytest.skip("this host's compiler target has no AVX-512: nothing to measure")
+    g256, g512 = vectorwidth.measure(build.compiler(), ["-march=native"])
+    assert g256 > 1.0 and g512 > 1.0
+
+
+def test_flag_reaches_the_build(monkeypatch):
+    monkeypatch.delenv("SEQC_CFLAGS", raising=False)
+    macros = build._probe(("-march=native",))
+    if macros is None or "__AVX512F__" not in macros:
+        pytest.skip("this host's compiler target has no AVX-512")
+    try:
+        for width in ("256", "512"):
+            monkeypatch.setenv("SEQC_VECTOR_WIDTH", width)
+            build.default_flags.cache_clear()
+            assert f"-mprefer-vector-width={width}" in build.default_flags()
+        monkeypatch.setenv("SEQC_CFLAGS", "-march=x86-64-v2")       # the whole arch part replaced
+        build.default_flags.cache_clear()
+        assert not any(f.startswith("-mprefer-vector-width") for f in build.default_flags())
+    finally:
+        monkeypatch.undo()
+        build.default_flags.cache_clear()
