@@ -54,8 +54,9 @@ class Bench:
                                                 # (a stateful model's fixed batch size)
         self.predict_batch = predict_batch      # rows per timed predict call (a stateful model: its batch)
         self.make_data = make_data              # (rows, seed) -> dict of numpy arrays
-        self.seqc_build = seqc_build            # () -> compiled seqc.keras model
-        self.seqc_xy = seqc_xy                  # data -> (x, y) for model.fit
+        self.seqc_build = seqc_build            # keras module -> compiled model: seqc.keras for seqc, real
+                                                # Keras 3 (JAX or TensorFlow backend) for the Keras peers
+        self.seqc_xy = seqc_xy                  # data -> (x, y) for model.fit (seqc and Keras)
         self.torch_build = torch_build          # torch -> TorchSetup
         self.torch_xy = torch_xy                # (torch, data) -> (X, Y) tensors
         self.train_flops_per_sample = train_flops_per_sample  # GEMM flops of one training sample
@@ -174,24 +175,36 @@ def _tutorial_data(sample_shape, classes):
 _tutorial_mlp_data = _tutorial_data
 
 
+def _is_seqc(keras):
+    return keras.__name__.startswith("seqc")
+
+
+def _compile_args(keras):
+    """Keras 3 compiles the training step with XLA (jit_compile) where it can; seqc compiles C."""
+    return {} if _is_seqc(keras) else {"jit_compile": True}
+
+
 def _seqc_mlp(hidden_out, activation, optimizer, loss):
-    def build():
-        from seqc.keras.layers import Dense, Dropout
-        from seqc.keras.models import Sequential
+    def build(keras):
+        Dense, Dropout, Sequential = keras.layers.Dense, keras.layers.Dropout, keras.models.Sequential
         model = Sequential()
         model.add(Dense(64, activation="relu", input_dim=20))
         model.add(Dropout(0.5))
         model.add(Dense(64, activation="relu"))
         model.add(Dropout(0.5))
         model.add(Dense(hidden_out, activation=activation))
-        model.compile(loss=loss, optimizer=optimizer(), metrics=["accuracy"])
+        model.compile(loss=loss, optimizer=optimizer(keras), metrics=["accuracy"], **_compile_args(keras))
         return model
     return build
 
 
-def _seqc_sgd():
-    from seqc.keras.optimizers import SGD
-    return SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)
+def _seqc_sgd(keras):
+    """The tutorial's SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True); Keras 3 spells the
+    Keras 2 decay as an InverseTimeDecay schedule (lr / (1 + 1e-6 t), the same formula)."""
+    if _is_seqc(keras):
+        return keras.optimizers.SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)
+    schedule = keras.optimizers.schedules.InverseTimeDecay(0.01, decay_steps=1, decay_rate=1e-6)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=0.9, nesterov=True)
 
 
 def _torch_mlp_layers(nn, out):
@@ -221,8 +234,8 @@ def _torch_mlp_binary(torch):
 
 def _seqc_xy_categorical(classes):
     def xy(d):
-        from seqc.keras.utils import to_categorical
-        return d["x"], to_categorical(d["labels"], num_classes=classes)
+        import numpy as np
+        return d["x"], np.eye(classes, dtype=np.float32)[d["labels"][:, 0]]     # one-hot, as to_categorical
     return xy
 
 
@@ -247,7 +260,7 @@ register(Bench(
 register(Bench(
     "mlp_binary", example="mlp_binary.py", batch_size=128,
     make_data=_tutorial_mlp_data(20, 2),
-    seqc_build=_seqc_mlp(1, "sigmoid", lambda: "rmsprop", "binary_crossentropy"),
+    seqc_build=_seqc_mlp(1, "sigmoid", lambda keras: "rmsprop", "binary_crossentropy"),
     seqc_xy=lambda d: (d["x"], d["labels"].astype("float32")),
     torch_build=_torch_mlp_binary,
     torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["labels"].astype("float32"))),
@@ -269,10 +282,10 @@ CONV1D_LAYERS = [("conv", 64, 3), ("conv", 64, 3), ("pool", 3), ("conv", 128, 3)
                  ("gap",), ("dense", 1)]
 
 
-def _seqc_vgg():
-    from seqc.keras.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-    from seqc.keras.models import Sequential
-    model = Sequential()
+def _seqc_vgg(keras):
+    L = keras.layers
+    Conv2D, Dense, Dropout, Flatten, MaxPooling2D = L.Conv2D, L.Dense, L.Dropout, L.Flatten, L.MaxPooling2D
+    model = keras.models.Sequential()
     model.add(Conv2D(32, (3, 3), activation="relu", input_shape=VGG_INPUT))
     model.add(Conv2D(32, (3, 3), activation="relu"))
     model.add(MaxPooling2D(pool_size=(2, 2)))
@@ -285,7 +298,8 @@ def _seqc_vgg():
     model.add(Dense(256, activation="relu"))
     model.add(Dropout(0.5))
     model.add(Dense(10, activation="softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer=_seqc_sgd())    # no metrics, as in the tutorial
+    model.compile(loss="categorical_crossentropy", optimizer=_seqc_sgd(keras),    # no metrics, as in the tutorial
+                  **_compile_args(keras))
     return model
 
 
@@ -302,10 +316,11 @@ def _torch_vgg(torch):
     return TorchSetup(model, nn.CrossEntropyLoss(), opt, correct=None, scheduler=sched)
 
 
-def _seqc_conv1d():
-    from seqc.keras.layers import Conv1D, Dense, Dropout, GlobalAveragePooling1D, MaxPooling1D
-    from seqc.keras.models import Sequential
-    model = Sequential()
+def _seqc_conv1d(keras):
+    L = keras.layers
+    Conv1D, Dense, Dropout, GlobalAveragePooling1D, MaxPooling1D = (
+        L.Conv1D, L.Dense, L.Dropout, L.GlobalAveragePooling1D, L.MaxPooling1D)
+    model = keras.models.Sequential()
     model.add(Conv1D(64, 3, activation="relu", input_shape=CONV1D_INPUT))
     model.add(Conv1D(64, 3, activation="relu"))
     model.add(MaxPooling1D(3))
@@ -314,7 +329,7 @@ def _seqc_conv1d():
     model.add(GlobalAveragePooling1D())
     model.add(Dropout(0.5))
     model.add(Dense(1, activation="sigmoid"))
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"], **_compile_args(keras))
     return model
 
 
@@ -386,10 +401,9 @@ def _classifier_data(rows, seed):
 
 
 def _seqc_stacked_lstm(stateful):
-    def build():
-        from seqc.keras.layers import LSTM, Dense
-        from seqc.keras.models import Sequential
-        model = Sequential()
+    def build(keras):
+        LSTM, Dense = keras.layers.LSTM, keras.layers.Dense
+        model = keras.models.Sequential()
         if stateful:
             model.add(LSTM(32, return_sequences=True, stateful=True,
                            batch_input_shape=(STATEFUL_BATCH, LSTM_STEPS, LSTM_FEATURES)))
@@ -400,7 +414,8 @@ def _seqc_stacked_lstm(stateful):
             model.add(LSTM(32, return_sequences=True))
             model.add(LSTM(32))
         model.add(Dense(LSTM_CLASSES, activation="softmax"))
-        model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+        model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"],
+                      **_compile_args(keras))
         return model
     return build
 
@@ -438,16 +453,16 @@ def _torch_stacked_lstm(stateful):
     return build
 
 
-def _seqc_lstm_classifier():
-    from seqc.keras.layers import LSTM, Dense, Dropout, Embedding, Input
-    from seqc.keras.models import Sequential
-    model = Sequential()
+def _seqc_lstm_classifier(keras):
+    L = keras.layers
+    LSTM, Dense, Dropout, Embedding, Input = L.LSTM, L.Dense, L.Dropout, L.Embedding, keras.Input
+    model = keras.models.Sequential()
     model.add(Input(shape=(CLASSIFIER_STEPS,)))      # the tutorial gives no length; Keras 3 style
     model.add(Embedding(CLASSIFIER_FEATURES, output_dim=256))
     model.add(LSTM(128))
     model.add(Dropout(0.5))
     model.add(Dense(1, activation="sigmoid"))
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"], **_compile_args(keras))
     return model
 
 
@@ -542,12 +557,13 @@ class SeqcRunner:
     def __init__(self, bench, data, seed, threads):
         _ensure_seqc_importable()
         import seqc
+        import seqc.keras
         from seqc import build
         from seqc.keras.utils import set_random_seed
         set_random_seed(seed)
         self.bench = bench
         t0 = time.perf_counter()
-        self.model = bench.seqc_build()
+        self.model = bench.seqc_build(seqc.keras)
         self.compile_seconds = time.perf_counter() - t0
         self.x, self.y = bench.seqc_xy(data)
         self.info = {"seqc": seqc.__version__, "seqc_path": os.path.dirname(seqc.__file__),
@@ -569,6 +585,36 @@ class SeqcRunner:
         pob, n_pob = _median_us(self.model.predict_on_batch, x1, calls)
         call, n_call = _median_us(self.model, x1, calls)
         return {"predict_on_batch_us": pob, "call_us": call, "calls": min(n_pob, n_call)}
+
+
+class KerasRunner:
+    """Keras 3 on JAX or TensorFlow (the driver sets KERAS_BACKEND), the training step compiled
+    by XLA (jit_compile=True): the same model definition, data and fit() call as seqc's."""
+
+    def __init__(self, bench, data, seed, threads):
+        backend = os.environ.get("KERAS_BACKEND")
+        if backend == "tensorflow":
+            import tensorflow as tf
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+            version = tf.__version__
+        else:
+            import jax
+            version = jax.__version__
+        import keras
+        keras.utils.set_random_seed(seed)
+        self.bench = bench
+        self.model = bench.seqc_build(keras)
+        self.x, self.y = bench.seqc_xy(data)
+        self.info = {"keras": keras.__version__, "backend": keras.backend.backend(), "backend_version": version,
+                     "threads": threads, "python": sys.executable}
+
+    train = SeqcRunner.train
+
+    def predict(self, calls):
+        x1 = self.x[:self.bench.predict_batch].copy()
+        us, n = _median_us(self.model.predict_on_batch, x1, calls)
+        return {"call_us": us, "calls": n}
 
 
 class TorchRunner:
@@ -625,6 +671,11 @@ class TorchRunner:
         return {"call_us": us, "calls": n}
 
 
+RUNNERS = {"seqc": SeqcRunner, "torch": TorchRunner, "jax": KerasRunner, "tf": KerasRunner}
+PEERS = ("torch", "jax", "tf")
+PEER_NAMES = {"torch": "PyTorch eager", "jax": "Keras 3/JAX (jit)", "tf": "Keras 3/TF (jit)"}
+
+
 def worker_main(args):
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -633,11 +684,14 @@ def worker_main(args):
         if args.worker == "seqc":
             # must be set before seqc's compiled library (and its OpenMP runtime) is loaded
             os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        if args.worker == "jax" and args.threads == 1:     # XLA's CPU runtime: one thread (before jax loads)
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                                       "intra_op_parallelism_threads=1").strip()
         import numpy as np
         bench = MODELS[args.model]
         with np.load(args.data) as z:
             data = {k: z[k] for k in z.files}
-        runner = (SeqcRunner if args.worker == "seqc" else TorchRunner)(bench, data, SEED, args.threads)
+        runner = RUNNERS[args.worker](bench, data, SEED, args.threads)
         proto.write(json.dumps({"ok": True, "info": runner.info}) + "\n")
     except Exception:
         proto.write(json.dumps({"ok": False, "error": traceback.format_exc()}) + "\n")
@@ -744,7 +798,8 @@ class Worker:
 def compile_api_main(args):
     """`run.py --compile-api MODEL`: build and compile the model through seqc.keras, then exit."""
     _ensure_seqc_importable()
-    MODELS[args.compile_api].seqc_build()
+    import seqc.keras
+    MODELS[args.compile_api].seqc_build(seqc.keras)
     return 0
 
 
@@ -911,7 +966,7 @@ def model_rows(bench, args):
     return max(m, rows // m * m), max(m, samples // m * m)
 
 
-def run_model(bench, args, tpy, base_env, peak):
+def run_model(bench, args, peers, base_env, peak):
     import numpy as np
     print(f"\n== {bench.name}: {bench.note}")
     result = {"model": bench.name}
@@ -937,10 +992,12 @@ def run_model(bench, args, tpy, base_env, peak):
         data_path = os.path.join(tmp, "data.npz")
         np.savez(data_path, **bench.make_data(data_rows, SEED))
         env = dict(base_env, SEQC_CACHE_DIR=os.path.join(tmp, "cache"), OMP_NUM_THREADS=str(args.threads))
-        frameworks = [("seqc", sys.executable)] + ([("torch", tpy)] if tpy else [])
+        frameworks = [("seqc", sys.executable)] + [(k, peers[k]) for k in PEERS if peers.get(k)]
+        backend = {"jax": "jax", "tf": "tensorflow"}
         for kind, py in frameworks:
+            kind_env = dict(env, KERAS_BACKEND=backend[kind]) if kind in backend else env
             try:
-                workers.append(Worker(kind, py, bench.name, data_path, args.threads, env))
+                workers.append(Worker(kind, py, bench.name, data_path, args.threads, kind_env))
             except WorkerError as e:         # e.g. seqc cannot build the model yet: go on with the other
                 _report_failure(kind, bench, e, result)
         by_kind = {w.kind: w for w in workers}
@@ -951,6 +1008,11 @@ def run_model(bench, args, tpy, base_env, peak):
         if "torch" in by_kind:
             t_info = by_kind["torch"].info
             print(f"torch {t_info['torch']} ({t_info['python']}), {t_info['threads']} threads")
+        for kind in ("jax", "tf"):
+            if kind in by_kind:
+                k_info = by_kind[kind].info
+                print(f"keras {k_info['keras']} on {k_info['backend']} {k_info['backend_version']} "
+                      f"({k_info['python']}), jit_compile, {k_info['threads']} threads")
         if not workers:
             return result
         print(f"per rep: {rows * epochs:,} samples ({epochs} epoch(s) over {rows:,} rows), batch {bench.batch_size}, "
@@ -991,6 +1053,11 @@ def run_model(bench, args, tpy, base_env, peak):
         if "torch" in med and "seqc" in med:
             result["ratio"] = med["seqc"] / med["torch"]
             line += f"   seqc/torch {result['ratio']:.2f}x"
+        peer_rates = {k: v for k, v in med.items() if k in PEERS}
+        if peer_rates and "seqc" in med:
+            best = max(peer_rates, key=peer_rates.get)
+            result["best_peer"], result["best_ratio"] = best, med["seqc"] / peer_rates[best]
+            line += f"   seqc/best peer ({best}) {result['best_ratio']:.2f}x"
         print(line)
         if bench.train_flops_per_sample:
             fl = bench.train_flops_per_sample
@@ -1021,6 +1088,11 @@ def run_model(bench, args, tpy, base_env, peak):
                 p = replies["torch"]
                 result["predict"]["torch"] = p["call_us"]
                 parts.append(f"torch no_grad model(x) {p['call_us']:.1f} us (median of {p['calls']})")
+            for kind in ("jax", "tf"):
+                if kind in replies:
+                    p = replies[kind]
+                    result["predict"][kind] = p["call_us"]
+                    parts.append(f"{kind} predict_on_batch {p['call_us']:.1f} us (median of {p['calls']})")
             if parts:
                 print(f"  predict batch {bench.predict_batch}"
                       + (" (the stateful model's fixed batch)" if bench.predict_batch != 1 else "")
@@ -1034,8 +1106,8 @@ def run_model(bench, args, tpy, base_env, peak):
 
 
 def print_table(results):
-    head = ["model", "seqc samp/s", "torch samp/s", "seqc/torch", "seqc GFLOP/s", "% peak", "cold s", "warm s",
-            "pred1 seqc us", "pred1 torch us"]
+    head = ["model", "seqc samp/s", "torch samp/s", "jax samp/s", "tf samp/s", "seqc/torch", "seqc/best",
+            "seqc GFLOP/s", "% peak", "cold s", "warm s", "pred1 seqc us", "pred1 best peer us"]
     rows = []
     failed = []
     other_batch = False
@@ -1044,13 +1116,17 @@ def print_table(results):
         gf, frac = r.get("gflops", {}), r.get("peak_fraction", {})
         mark = f" (b{p['batch']})" if p.get("batch", 1) != 1 else ""
         other_batch = other_batch or bool(mark)
-        rows.append([r["model"], fmt_rate(med.get("seqc")), fmt_rate(med.get("torch")),
+        peer_pred = {k: p[k] for k in PEERS if k in p}
+        best_pred = min(peer_pred, key=peer_pred.get) if peer_pred else None
+        rows.append([r["model"], fmt_rate(med.get("seqc")), fmt_rate(med.get("torch")), fmt_rate(med.get("jax")),
+                     fmt_rate(med.get("tf")),
                      f"{r['ratio']:.2f}x" if "ratio" in r else "-",
+                     f"{r['best_ratio']:.2f}x ({r['best_peer']})" if "best_ratio" in r else "-",
                      f"{gf['seqc']:.1f}" if "seqc" in gf else "-",
                      f"{100 * frac['seqc']:.1f}" if "seqc" in frac else "-",
                      f"{c['cold']:.2f}" if c else "-", f"{c['warm']:.2f}" if c else "-",
                      f"{p['seqc_pob']:.1f}{mark}" if "seqc_pob" in p else "-",
-                     f"{p['torch']:.1f}{mark}" if "torch" in p else "-"])
+                     f"{peer_pred[best_pred]:.1f}{mark} ({best_pred})" if best_pred else "-"])
         if r.get("errors"):
             failed.append(f"{r['model']} ({', '.join(r['errors'])})")
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
@@ -1083,7 +1159,10 @@ def main(argv=None):
                                            f"torch, else {REFENV_PYTHON})")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--list", action="store_true", help="list the models and exit")
-    ap.add_argument("--worker", choices=["seqc", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--jax-python", help="interpreter with jax and keras: adds Keras 3 on JAX (jit_compile) as a peer")
+    ap.add_argument("--tf-python", help="interpreter with tensorflow and keras: adds Keras 3 on TensorFlow "
+                                        "(jit_compile) as a peer")
+    ap.add_argument("--worker", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--compile-api", metavar="MODEL", help=argparse.SUPPRESS)
@@ -1112,12 +1191,15 @@ def main(argv=None):
     # children find seqc even when this interpreter does not have it installed (e.g. /work/refenv)
     base_env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
     tpy = None if args.no_torch else torch_python(args)
+    peers = {"torch": tpy, "jax": args.jax_python, "tf": args.tf_python}
 
     print(f"seqc benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}")
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"seqc side: {sys.executable} (Python {platform.python_version()}); "
-          f"torch side: {tpy or 'none (torch not found; use --torch-python)'}")
+          f"torch side: {tpy or 'none (torch not found; use --torch-python)'}; "
+          f"Keras/JAX side: {args.jax_python or 'none (--jax-python)'}; "
+          f"Keras/TF side: {args.tf_python or 'none (--tf-python)'}")
     busy = cpu_busy()
     if busy is not None and busy > 0.10:
         print(f"WARNING: the machine is not quiet ({100 * busy:.0f}% of the CPUs busy before the start); "
@@ -1137,7 +1219,7 @@ def main(argv=None):
     results = []
     for name in models:
         try:
-            results.append(run_model(MODELS[name], args, tpy, base_env, peak))
+            results.append(run_model(MODELS[name], args, peers, base_env, peak))
         except KeyboardInterrupt:
             raise
         except Exception:                       # report and go on with the other models
