@@ -36,6 +36,7 @@ class Sequential:
         self._weights = None
         self._built_shape = None  # per-sample input shape bound by build() or the first data, when undeclared
         self._input_key = None
+        self._fixed_runtime = None  # the runtime of a fixed input shape: _rt's fast path
         self._switching = threading.RLock()
         for layer in layers or []:
             self.add(layer)
@@ -54,12 +55,12 @@ class Sequential:
                              f"Name '{layer.name}' is already the name of a layer in this model.")
         if isinstance(layer, _layers.InputLayer) and self._layers:
             raise ValueError("An Input can only be the first layer of a Sequential model")
-        if self._layers and layer.input_shape_arg is not None and not isinstance(self._layers[0], _layers.InputLayer):
-            pass  # Keras ignores input_shape on non-first layers
+        # (Keras ignores input_shape on layers after the first)
+        if self._runtime is not None:      # the trained weights, kept for the layers before the new one
+            self._weights = self._runtime.get_weights()
         self._layers.append(layer)
         layer.added_to(self)
-        self._runtime = None
-        self._variants, self._prebuilt = {}, {}
+        self._forget_runtimes()
         if self._weights is not None:
             old = self._weights
             self._weights = None
@@ -75,8 +76,17 @@ class Sequential:
     def pop(self):
         if not self.layers:
             raise ValueError("There are no layers in the model.")
+        kept = self.get_weights() if (self._runtime is not None or self._weights is not None) else None
         self._layers.pop()
-        self._runtime, self._variants, self._prebuilt, self._weights = None, {}, {}, None
+        self._forget_runtimes()
+        self._weights = None
+        if kept is not None and self.built:   # the remaining layers keep their weights, as in Keras
+            self._build_weights(keep=kept)
+
+    def _forget_runtimes(self):
+        """The layers changed: every build is stale; the next use builds again (compiled or not)."""
+        self._runtime = self._fixed_runtime = self._input_key = None
+        self._variants, self._prebuilt = {}, {}
 
     def _input_shape(self):
         """The declared per-sample input shape; None dimensions are bound at first use."""
@@ -202,7 +212,7 @@ class Sequential:
         a compiled package): a fixed input shape is built now, an open one at first use (then
         cached per length). `weights`: the initial weights, else the model's own."""
         self._variants = {}
-        self._runtime = None
+        self._runtime = self._fixed_runtime = None
         if not self.built:              # built at the first call, fit or predict (as Keras 3)
             self._weights = weights
             return
@@ -211,7 +221,7 @@ class Sequential:
             self._input_key = None
             return
         self._input_key = tuple(self._input_shape())
-        self._runtime = self._make_runtime(None, weights)
+        self._runtime = self._fixed_runtime = self._make_runtime(None, weights)
         if self._optimizer is not None:
             self._optimizer.bind(self._runtime.engine)
 
@@ -250,6 +260,7 @@ class Sequential:
         if old is not None:
             rt.take_state_from(old)
         self._runtime = rt
+        self._fixed_runtime = None if self._open else rt
         if self._optimizer is not None:
             self._optimizer.bind(rt.engine)
         return rt
@@ -264,6 +275,9 @@ class Sequential:
     def _rt(self, x=None, training=False):
         """The runtime model for input `x` (None: the current one). `training`: fit, evaluate
         and their batch forms need compile(), as in Keras; predict and calls do not."""
+        rt = self._runtime
+        if rt is not None and rt is self._fixed_runtime and (not training or self._compile is not None):
+            return rt                    # fixed input shape, built: nothing to decide (batch-1 predict)
         if training and self._compile is None:
             raise ValueError("You must call `compile()` before using the model.")
         if not self.built:

@@ -23,7 +23,13 @@ def as_float_array(a, what):
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+_F32 = np.dtype(np.float32)
+
+
 def check_x(x, input_shape, what="x"):
+    if type(x) is np.ndarray and x.dtype == _F32 and x.flags.c_contiguous and x.ndim == len(input_shape) + 1 \
+            and x.shape[1:] == tuple(input_shape):
+        return x                     # already what the C takes (the common case, and batch-1 predict)
     arr = as_float_array(x, what)
     expected = (None,) + tuple(input_shape)
     if arr.ndim == len(input_shape) and tuple(arr.shape) == tuple(input_shape):

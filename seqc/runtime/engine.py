@@ -64,7 +64,9 @@ class Engine:
         return np.frombuffer(self._ffi.buffer(ptr, 4 * n), dtype=np.float32)
 
     def _p(self, arr, ctype="float *"):
-        return self._ffi.NULL if arr is None else self._ffi.cast(ctype, arr.ctypes.data)
+        """A C pointer to a C-contiguous array's data (from_buffer: ~4x cheaper than a cast of
+        arr.ctypes.data, which matters for batch-1 predict)."""
+        return self._ffi.NULL if arr is None else self._ffi.from_buffer(ctype[:-1].strip() + "[]", arr)
 
     # ---- weights and optimizer state -----------------------------------------------------------
     def get_weights(self):
@@ -160,7 +162,8 @@ class Engine:
         if n == 0:
             return out
         with self.lock:
-            self.reserve(batch)
+            if batch > self.capacity:
+                self.reserve(batch)
             rc = self._lib.seqc_predict(self._m, self._p(x), n, batch, self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_predict failed")

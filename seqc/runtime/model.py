@@ -360,7 +360,10 @@ class Model:
         return out
 
     def __call__(self, x, training=False):
-        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
+        x = self._x(x)
+        if x.shape[0] == 0 or self.desc.stateful:       # the checks and messages of predict()
+            return self.predict(x, batch_size=max(1, len(x)), verbose=0)
+        return self._engine.predict(x, x.shape[0])      # one batch: as predict_on_batch
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         data.check_unweighted(sample_weight, class_weight)
