@@ -27,6 +27,7 @@ from .errors import SeqcError
 from .spec import format_shape
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+RESERVED_NAMES = ("main", "clean", "Makefile")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +238,9 @@ def export(model_path, outdir, name=None, defines=(), seq_len=None, seed=None):
     from .fileio import atomic_write
     from .frontend.source import safe_file_name
     name = _check_name(name) if name else package_name(model_path)
+    if name in RESERVED_NAMES:
+        raise SeqcError(f"the program cannot be called {name!r} (the driver's main.c, the Makefile's targets): "
+                        "choose another with --name")
     spec, weights = model_spec_and_weights(model_path, defines, seq_len, seed)
     source = safe_file_name(model_path)
     desc, c, h = generate(spec, name, source)

@@ -169,6 +169,10 @@ def data_stateful(rng, n=12):
 CASES = [("mlp", data_mlp, 16), ("convnet", data_convnet, 8), ("lstm", data_lstm, 16), ("stateful", data_stateful, 4)]
 
 
+def want_shape(ex, n):
+    return (n,) + tuple(ex.model().output_shape[1:])
+
+
 def last_json(stdout):
     return json.loads(stdout.strip().splitlines()[-1])
 
@@ -189,7 +193,10 @@ def test_program_matches_python(request, case, make_data, batch):
     r = ex.run("predict", xp, "p.npy", "--batch-size", batch)
     assert r.returncode == 0, r.stderr
     out = np.load(ex.work / "p.npy")
-    assert out.dtype == np.float32
+    assert out.dtype == np.float32 and out.shape == want_shape(ex, len(x))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(ex.work / "p.npy").st_mode & 0o777 == 0o666 & ~umask
     want = ex.model().predict(x, batch_size=batch, verbose=0)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
 
@@ -446,3 +453,5 @@ def test_cli_errors(tmp_path):
     assert r.returncode == 1 and "-o" in r.stderr
     r = seqc("export", os.path.join(EXAMPLES, "mlp_softmax.py"), "-o", tmp_path / "o", "--seq-len", "5")
     assert r.returncode == 1 and "--seq-len" in r.stderr and not (tmp_path / "o").exists()
+    r = seqc("export", os.path.join(EXAMPLES, "mlp_softmax.py"), "-o", tmp_path / "o", "--name", "main")
+    assert r.returncode == 1 and "--name" in r.stderr and not (tmp_path / "o").exists()
