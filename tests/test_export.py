@@ -3,7 +3,7 @@
 script (`seqc compile`, `NAME.Model(seed=S)`).
 
 Three models, each exported, built and compiled once per module: the tutorial's MLP (dropout),
-a small convnet of the tutorial's VGG structure (sparse integer labels), and a small
+a small convnet of the tutorial's VGG structure (no metrics, as there; sparse integer labels), and a small
 Embedding + LSTM classifier whose sequence length is open (--seq-len), plus a stateful LSTM."""
 import importlib
 import json
@@ -43,7 +43,7 @@ model.add(Dropout(0.5))
 model.add(Dense(5, activation='softmax'))
 
 sgd = SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)
-model.compile(loss='sparse_categorical_crossentropy', optimizer=sgd, metrics=['accuracy'])
+model.compile(loss='sparse_categorical_crossentropy', optimizer=sgd)
 """
 
 LSTM = """\
@@ -455,3 +455,13 @@ def test_cli_errors(tmp_path):
     assert r.returncode == 1 and "--seq-len" in r.stderr and not (tmp_path / "o").exists()
     r = seqc("export", os.path.join(EXAMPLES, "mlp_softmax.py"), "-o", tmp_path / "o", "--name", "main")
     assert r.returncode == 1 and "--name" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_default_weights_are_next_to_the_program(mlp):
+    """Run through PATH from another directory: --weights defaults to DIR/weights.bin."""
+    x, _ = data_mlp(np.random.default_rng(8), 5)
+    xp = mlp.save("xd.npy", x)
+    r = subprocess.run([mlp.name, "predict", str(xp), "od.npy"], capture_output=True, text=True, cwd=mlp.work,
+                       env={"PATH": f"{mlp.dir}:/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(mlp.work / "od.npy"), mlp.model().predict(x, verbose=0), rtol=1e-5, atol=1e-6)
