@@ -3,6 +3,7 @@
   seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]
   seqc run SCRIPT.py [ARGS...]
   seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]
+  seqc export MODEL -o DIR [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,...] [--seed S]
 
 User errors print `FILE:LINE: message` (or `seqc: message`) on stderr and exit 1, without a
 Python traceback (set SEQC_TRACEBACK=1 to see one). Imports are deferred so that a compile with
@@ -22,7 +23,8 @@ from .spec import format_shape
 
 USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]
        seqc run SCRIPT.py [ARGS...]
-       seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]"""
+       seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]
+       seqc export MODEL -o DIR [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,...] [--seed S]"""
 
 
 MAX_NAME = 64      # a package name is a C identifier prefix (see codegen.generate)
@@ -76,7 +78,36 @@ def _parser():
                    help="the per-sample input shape of a model whose first layer declares none")
     s.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
                    help="value for a name the script computes at run time (repeatable)")
+
+    e = sub.add_parser("export", help="write a standalone C program (Makefile, model, driver, weights.bin) that "
+                                      "predicts, evaluates and trains on .npy files without Python",
+                       usage="seqc export MODEL -o DIR [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,...] [--seed S]",
+                       description="MODEL: a Keras script (read statically), or a saved .keras / .h5 model "
+                                   "(its weights are exported). Then: make -C DIR; DIR/NAME predict|evaluate|train "
+                                   "... (see DIR/README.md).")
+    e.add_argument("model", metavar="MODEL")
+    e.add_argument("-o", "--outdir", required=True, metavar="DIR", help="the directory to write")
+    e.add_argument("--name", help="program and C file name (default: the model file's name)")
+    e.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=VALUE",
+                   help="value for a name the script leaves undefined or computes at run time (repeatable)")
+    e.add_argument("--seq-len", type=_positive_int, metavar="N",
+                   help="the sequence length, for a model that leaves it open (the exported C has fixed shapes)")
+    e.add_argument("--input-shape", type=_input_shape, metavar="D1,D2,...",
+                   help="the per-sample input shape of a model whose first layer declares none")
+    e.add_argument("--seed", type=_seed, metavar="S",
+                   help="seed of a script's initial weights: those of NAME.Model(seed=S) of `seqc compile`'s "
+                        "package (default: random)")
     return p
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
 
 
 def _positive_int(text):
@@ -384,6 +415,14 @@ def cmd_summary(args):
 
 
 # ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+def cmd_export(args):
+    from .export import main_export
+    return main_export(args)
+
+
+# ---------------------------------------------------------------------------------------------
 # run
 # ---------------------------------------------------------------------------------------------
 def cmd_run(args):
@@ -419,7 +458,7 @@ def main(argv=None):
     if args.command is None:
         print(f"usage: {USAGE}", file=sys.stderr)
         return 1
-    command = {"compile": cmd_compile, "run": cmd_run, "summary": cmd_summary}[args.command]
+    command = {"compile": cmd_compile, "run": cmd_run, "summary": cmd_summary, "export": cmd_export}[args.command]
     debug = os.environ.get("SEQC_TRACEBACK")
     try:
         return command(args)
