@@ -6,6 +6,7 @@
  * every `acc * m + a` becomes one vfmadd. One FMA on L lanes counts as 2*L flops.
  *
  * Build:  gcc -O3 -march=native -fopenmp -ffp-contract=fast fma_probe.c -o fma_probe
+ *         (add -DVECTOR_BITS=256 to measure a narrower width than the widest the target has)
  * Usage:  fma_probe THREADS [SECONDS]     prints one line of key=value pairs
  *
  * The multiplier is slightly below 1 and the addend keeps the fixed point at 1.0, so the
@@ -15,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#if defined(__AVX512F__)
+#if defined(VECTOR_BITS)            /* -DVECTOR_BITS=256: the width seqc's kernels were built for */
+#define VBYTES (VECTOR_BITS / 8)
+#define CHAINS (VECTOR_BITS >= 512 ? 16 : 10)
+#elif defined(__AVX512F__)
 #define VBYTES 64
 #define CHAINS 16 /* 32 zmm registers; covers latency 4 x 2 pipes with margin */
 #elif defined(__AVX__)

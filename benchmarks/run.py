@@ -860,15 +860,16 @@ def _indent(text, prefix):
 # FMA peak probe
 # ---------------------------------------------------------------------------------------------
 
-def fma_peak(thread_counts=(1, 2), seconds=0.25):
-    """Compile benchmarks/fma_probe.c and measure FP32 FMA GFLOP/s for each thread count.
-    Returns {threads: gflops} plus 'vector_bits' / 'chains', or {'error': message}."""
+def fma_peak(thread_counts=(1, 2), seconds=0.25, vector_bits=None):
+    """Compile benchmarks/fma_probe.c and measure FP32 FMA GFLOP/s for each thread count, at the
+    widest vectors the target has or at `vector_bits`. Returns {threads: gflops} plus
+    'vector_bits' / 'chains', or {'error': message}."""
     cc = os.environ.get("SEQC_BENCH_CC", "gcc")
     tmp = tempfile.mkdtemp(prefix="seqc-bench-fma-")
     try:
         exe = os.path.join(tmp, "fma_probe")
         cmd = [cc, "-O3", "-march=native", "-fopenmp", "-ffp-contract=fast", os.path.join(HERE, "fma_probe.c"),
-               "-o", exe]
+               "-o", exe] + ([f"-DVECTOR_BITS={vector_bits}"] if vector_bits else [])
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             return {"error": f"{' '.join(cmd)} failed: {r.stderr.strip()[-500:]}"}
@@ -889,6 +890,18 @@ def fma_peak(thread_counts=(1, 2), seconds=0.25):
 # ---------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------
+
+def _seqc_vector_bits(env):
+    """The vector width seqc's kernels are built for on this host (-mprefer-vector-width), or None."""
+    code = ("from seqc import build; f = [x for x in build.default_flags() if x.startswith('-mprefer-vector-width=')];"
+            "print(f[0].split('=')[1] if f else '')")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                             timeout=300).stdout.strip()
+        return int(out) if out else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
 
 def torch_python(args):
     if args.torch_python:
@@ -1211,10 +1224,16 @@ def main(argv=None):
             print(f"FP32 FMA peak: probe failed: {peak['error']}")
             peak = None
         else:
-            print("FP32 FMA peak (benchmarks/fma_probe.c, {}-bit vectors, {} chains): ".format(
-                peak["vector_bits"], peak["chains"])
-                + ", ".join(f"{t} thread{'s' if t > 1 else ''} {peak[t]:.1f} GFLOP/s"
-                            for t in sorted(k for k in peak if isinstance(k, int))))
+            def show(p, what):
+                print(f"FP32 FMA peak {what} (benchmarks/fma_probe.c, {p['vector_bits']}-bit vectors, "
+                      f"{p['chains']} chains): " + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p[t]:.1f} GFLOP/s"
+                                                      for t in sorted(k for k in p if isinstance(k, int))))
+            show(peak, "at the widest vectors (the % of peak below)")
+            kernel_bits = _seqc_vector_bits(base_env)
+            if kernel_bits and kernel_bits != peak["vector_bits"]:
+                narrow = fma_peak((1, args.threads) if args.threads != 1 else (1,), vector_bits=kernel_bits)
+                if "error" not in narrow:
+                    show(narrow, "at the width seqc's kernels are built for")
 
     results = []
     for name in models:
