@@ -6,6 +6,7 @@ front end constructs these same classes from literal arguments, so both front en
 one set of argument rules.
 """
 import contextlib
+import functools
 import inspect
 import numbers
 import sys
@@ -16,6 +17,7 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from ..errors import SeqcError, SourceLoc
 from ..spec import LayerSpec, snake_case
+from . import legacy as _legacy
 from . import validate as v
 
 _name_counts = {}
@@ -79,7 +81,25 @@ class _WeightsMixin:
 class Layer:
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
-    batch_input_shape and input_length). An unknown keyword is an error, as in Keras."""
+    batch_input_shape and input_length). An unknown keyword is an error, as in Keras; Keras 1's
+    argument names are mapped (seqc/keras/legacy.py)."""
+
+    @property
+    def kind(self):
+        """The Keras 3 class this layer is (Keras 1's Convolution2D is a Conv2D)."""
+        return getattr(type(self), "KERAS_CLASS", None) or type(self).__name__
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls.__module__.startswith("seqc.") or getattr(init, "_maps_keras1", False):
+            return       # (a user's own Layer subclass keeps its arguments as written)
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **_legacy.renamed_layer_args(type(self), kwargs))
+        __init__._maps_keras1 = True
+        cls.__init__ = __init__
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, batch_input_shape=None, input_length=None, **kwargs):
@@ -92,7 +112,7 @@ class Layer:
         if dtype not in (None, "float32"):
             raise ValueError(f"{owner}: seqc computes in float32; got dtype={dtype!r}")
         self._auto_name = name is None
-        self.name = v.name(owner, name) if name is not None else unique_name(snake_case(owner))
+        self.name = v.name(owner, name) if name is not None else unique_name(snake_case(self.kind))
         self.trainable = v.boolean(owner, "trainable", trainable)
         self.batch_size = v.optional(v.integer)(owner, "batch_size", batch_size)
         self.input_length = v.optional(v.integer)(owner, "input_length", input_length)
@@ -115,7 +135,7 @@ class Layer:
     def spec(self):
         cfg = self.config()
         cfg["trainable"] = self.trainable
-        return LayerSpec(kind=type(self).__name__, name=self.name, config=cfg, loc=self.loc,
+        return LayerSpec(kind=self.kind, name=self.name, config=cfg, loc=self.loc,
                          auto_name=self._auto_name)
 
     def __repr__(self):
@@ -611,12 +631,32 @@ LAYERS = {"InputLayer": InputLayer, "Input": Input, "Dense": Dense, "Activation"
           "ZeroPadding2D": ZeroPadding2D, "Embedding": Embedding, "LSTM": LSTM, "GRU": GRU,
           "SimpleRNN": SimpleRNN}
 
+
+
+class Convolution1D(Conv1D):
+    """Keras 1's Conv1D: `Convolution1D(nb_filter, filter_length, ...)` (keywords mapped by
+    seqc/keras/legacy.py)."""
+    KERAS_CLASS = "Conv1D"
+
+
+class Convolution2D(Conv2D):
+    """Keras 1's Conv2D: `Convolution2D(nb_filter, nb_row, nb_col, ...)`, the kernel size as two
+    positional integers (Keras 2 read them the same way); keywords mapped by legacy.py."""
+    KERAS_CLASS = "Conv2D"
+
+    def __init__(self, *args, **kwargs):
+        if len(args) >= 3 and all(isinstance(a, numbers.Integral) for a in args[1:3]):
+            args = (args[0], (args[1], args[2])) + tuple(args[3:])
+        if "nb_row" in kwargs or "nb_col" in kwargs:
+            kwargs["kernel_size"] = (kwargs.pop("nb_row", None), kwargs.pop("nb_col", None))
+        super().__init__(*args, **kwargs)
+
+
 # Keras's aliases
-Convolution1D, Convolution2D = Conv1D, Conv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
-LAYERS.update({"Convolution1D": Conv1D, "Convolution2D": Conv2D, "MaxPool1D": MaxPooling1D,
+LAYERS.update({"Convolution1D": Convolution1D, "Convolution2D": Convolution2D, "MaxPool1D": MaxPooling1D,
                "MaxPool2D": MaxPooling2D, "AvgPool1D": AveragePooling1D, "AvgPool2D": AveragePooling2D,
                "GlobalAvgPool1D": GlobalAveragePooling1D, "GlobalAvgPool2D": GlobalAveragePooling2D,
                "GlobalMaxPool1D": GlobalMaxPooling1D, "GlobalMaxPool2D": GlobalMaxPooling2D})

@@ -11,7 +11,11 @@ from ..errors import SeqcError
 from ..runtime.model import (Model as _RuntimeModel, format_summary, global_rng, read_weights, summary_table,
                              write_weights)
 from ..spec import CompileSpec, ModelSpec
+from ..runtime import batches as _batches
+from ..runtime import callbacks as _cbmod
+from ..runtime import data
 from . import layers as _layers
+from . import legacy as _legacy
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
@@ -325,17 +329,95 @@ class Sequential:
         return args[0] if args else kwargs.get("x")
 
     def fit(self, *args, **kwargs):
-        rt = self._rt(self._first(args, kwargs), training=True)
-        rt.stop_training = False
-        hist = rt.fit(*args, **kwargs)
+        kwargs = _legacy.renamed_fit_args("fit", kwargs)
+        x = self._first(args, kwargs)
+        if _batches.is_batch_source(x):
+            hist = self._fit_batches(*args, **kwargs)
+        else:
+            rt = self._rt(x, training=True)
+            rt.stop_training = False
+            hist = rt.fit(*args, **kwargs)
         self.history = hist
         return hist
 
     def evaluate(self, *args, **kwargs):
-        return self._rt(self._first(args, kwargs), training=True).evaluate(*args, **kwargs)
+        kwargs = _legacy.renamed_fit_args("evaluate", kwargs)
+        x = self._first(args, kwargs)
+        if _batches.is_batch_source(x):
+            return self._evaluate_batches(*args, **kwargs)
+        return self._rt(x, training=True).evaluate(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
-        return self._rt(self._first(args, kwargs)).predict(*args, **kwargs)
+        x = self._first(args, kwargs)
+        if _batches.is_batch_source(x):
+            a = _bind(_RuntimeModel.predict, args, kwargs)
+            x, source = _peek(a["x"])
+            return _batches.predict(self._rt(x), source, a["steps"], data.check_verbose(a["verbose"]),
+                                    data.check_callbacks(a["callbacks"]))
+        return self._rt(x).predict(*args, **kwargs)
+
+    # ---- batches from a generator, an iterator or a PyDataset ----
+    def _fit_batches(self, *args, **kwargs):
+        a = _bind(_RuntimeModel.fit, args, kwargs)
+        for name, default in (("y", None), ("batch_size", None), ("sample_weight", None), ("class_weight", None)):
+            if a[name] is not default:
+                raise ValueError(f"fit: `{name}` is not accepted when `x` is a generator or a PyDataset (the "
+                                 "batches carry their own labels and sizes)")
+        if a["validation_split"]:
+            raise ValueError("`validation_split` is only supported for arrays, not for generators or PyDatasets: "
+                             "pass `validation_data`")
+        epochs, initial_epoch = data.check_epochs(a["epochs"], a["initial_epoch"])
+        steps = data.check_batch_size(a["steps_per_epoch"], None, "steps_per_epoch")
+        x, source = _peek(a["x"])
+        rt = self._rt(x, training=True)
+        rt.stop_training = False
+        return _batches.fit(rt, source, epochs, initial_epoch, steps, data.check_verbose(a["verbose"]),
+                            data.check_callbacks(a["callbacks"]), a["validation_data"], a["validation_steps"],
+                            data.check_shuffle(a["shuffle"]), global_rng())
+
+    def _evaluate_batches(self, *args, **kwargs):
+        a = _bind(_RuntimeModel.evaluate, args, kwargs)
+        if a["y"] is not None or a["sample_weight"] is not None:
+            raise ValueError("evaluate: `y` and `sample_weight` are not accepted when `x` is a generator or a "
+                             "PyDataset (the batches carry them)")
+        x, source = _peek(a["x"])
+        rt = self._rt(x, training=True)
+        verbose = data.check_verbose(a["verbose"])
+        cbs = _cbmod.CallbackList(data.check_callbacks(a["callbacks"]), add_history=False,
+                                  add_progbar=verbose != 0, model=rt, verbose=verbose, epochs=1, steps=a["steps"])
+        logs = _batches.evaluate_logs(rt, source, a["steps"], cbs)
+        if a["return_dict"]:
+            return dict(sorted(logs.items()))
+        vals = [logs[k] for k in rt.metrics_names]
+        return vals[0] if len(vals) == 1 else vals
+
+    # Keras 2's generator methods: fit / evaluate / predict take generators since Keras 2.2
+    def fit_generator(self, generator, *args, **kwargs):
+        _legacy.warn_renamed_method("fit_generator", "fit")
+        kwargs = _legacy.renamed_fit_args("fit_generator", kwargs)
+        return self.fit(generator, **_fit_generator_kwargs(args, kwargs))
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        _legacy.warn_renamed_method("evaluate_generator", "evaluate")
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        _legacy.warn_renamed_method("predict_generator", "predict")
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's name for predict (of a model with probability outputs)."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2: the class of each row, argmax of the outputs, or output > 0.5 for one
+        (sigmoid) output."""
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
 
     def train_on_batch(self, *args, **kwargs):
         return self._rt(self._first(args, kwargs), training=True).train_on_batch(*args, **kwargs)
@@ -510,6 +592,58 @@ class _ProxyOptimizer:
             object.__setattr__(self, key, value)
         else:
             setattr(self._seq._optimizer, key, value)
+
+
+def _bind(method, args, kwargs):
+    """The arguments of a call to the runtime model's `method`, by name, defaults filled."""
+    import inspect
+    bound = inspect.signature(method).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments
+
+
+def _peek(source):
+    """(the x of the first batch, the source with that batch still in it): the model is built
+    or specialised for it before the loop."""
+    import itertools
+    if hasattr(source, "__next__"):
+        try:
+            first = next(source)
+        except StopIteration:
+            raise ValueError("the generator has no batches") from None
+        source = itertools.chain([first], source)
+    else:
+        if len(source) == 0:
+            raise ValueError("the dataset has no batches (len() is 0)")
+        first = source[0]
+    x = first[0] if isinstance(first, tuple) else first
+    return x, source
+
+
+_FIT_GENERATOR_ORDER = ("steps_per_epoch", "epochs", "verbose", "callbacks", "validation_data",
+                        "validation_steps", "class_weight", "max_queue_size", "workers", "use_multiprocessing",
+                        "shuffle", "initial_epoch")
+
+
+def _fit_generator_kwargs(args, kwargs):
+    """Keras 2's fit_generator(generator, steps_per_epoch, epochs, verbose, callbacks,
+    validation_data, validation_steps, class_weight, max_queue_size, workers,
+    use_multiprocessing, shuffle, initial_epoch) as fit's keywords (the queue and worker
+    settings do not apply: seqc reads the batches in the calling thread)."""
+    if len(args) > len(_FIT_GENERATOR_ORDER):
+        raise TypeError(f"fit_generator() takes at most {len(_FIT_GENERATOR_ORDER) + 1} positional arguments")
+    for name, value in zip(_FIT_GENERATOR_ORDER, args):
+        if name in kwargs:
+            raise TypeError(f"fit_generator() got multiple values for argument '{name}'")
+        kwargs[name] = value
+    for keras1 in ("samples_per_epoch", "nb_val_samples"):
+        if keras1 in kwargs:
+            raise TypeError(f"fit_generator: Keras 1's `{keras1}` counts samples; Keras 2 and 3 count batches: "
+                            f"pass `{'steps_per_epoch' if keras1 == 'samples_per_epoch' else 'validation_steps'}` "
+                            "(samples // batch size)")
+    for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
+        kwargs.pop(ignored, None)
+    return kwargs
 
 
 def _inference_compile(loc):

@@ -1,4 +1,4 @@
-"""`keras.utils`: to_categorical, normalize, pad_sequences, set_random_seed."""
+"""`keras.utils`: to_categorical, normalize, pad_sequences, set_random_seed, PyDataset / Sequence."""
 import numpy as np
 
 from ..runtime.model import set_random_seed  # noqa: F401
@@ -33,3 +33,6 @@ def normalize(x, axis=-1, order=2):
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
     return x / np.expand_dims(norm, axis or -1)
+
+
+from ..runtime.batches import PyDataset, Sequence  # noqa: E402,F401  (fit / evaluate / predict take them)
