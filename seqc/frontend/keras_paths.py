@@ -14,6 +14,9 @@ SUBMODULES = {
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
     ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
     ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
+    ("datasets",): "seqc.keras.datasets",
+    **{("datasets", name): "seqc.keras.datasets." + name
+       for name in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing")},
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
@@ -24,7 +27,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
               "embeddings", "pooling", "wrappers", "merge", "local", "convolutional_recurrent", "reshaping",
               "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
-NOT_PROVIDED = {"datasets", "applications", "regularizers", "constraints", "wrappers",
+NOT_PROVIDED = {"applications", "regularizers", "constraints", "wrappers",
                 "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 

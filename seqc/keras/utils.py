@@ -1,7 +1,9 @@
-"""`keras.utils`: to_categorical, normalize, pad_sequences, set_random_seed, PyDataset / Sequence."""
+"""`keras.utils`: to_categorical, normalize, pad_sequences, get_file, set_random_seed, PyDataset /
+Sequence."""
 import numpy as np
 
 from ..runtime.model import set_random_seed  # noqa: F401
+from .files import get_file  # noqa: F401
 from .preprocessing.sequence import pad_sequences  # noqa: F401
 
 
