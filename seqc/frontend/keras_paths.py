@@ -14,6 +14,7 @@ SUBMODULES = {
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
     ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
     ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
+    ("preprocessing", "text"): "seqc.keras.preprocessing.text",
     ("datasets",): "seqc.keras.datasets",
     **{("datasets", name): "seqc.keras.datasets." + name
        for name in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing")},
