@@ -15,6 +15,7 @@ SUBMODULES = {
     ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
     ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
     ("preprocessing", "text"): "seqc.keras.preprocessing.text",
+    ("preprocessing", "image"): "seqc.keras.preprocessing.image",
     ("datasets",): "seqc.keras.datasets",
     **{("datasets", name): "seqc.keras.datasets." + name
        for name in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing")},

@@ -606,7 +606,7 @@ def _peek(source):
     """(the x of the first batch, the source with that batch still in it): the model is built
     or specialised for it before the loop."""
     import itertools
-    if hasattr(source, "__next__"):
+    if hasattr(source, "__next__") and not isinstance(source, _batches.PyDataset):
         try:
             first = next(source)
         except StopIteration:

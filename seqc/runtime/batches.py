@@ -59,7 +59,8 @@ class Batches:
 
     def __init__(self, source, steps=None, shuffle=False, rng=None, what="x"):
         self.source, self.what = source, what
-        self.indexable = not hasattr(source, "__next__") and hasattr(source, "__getitem__")
+        self.indexable = isinstance(source, PyDataset) or (
+            not hasattr(source, "__next__") and hasattr(source, "__getitem__"))
         if self.indexable:
             n = len(source)
             if steps is not None and steps > n:

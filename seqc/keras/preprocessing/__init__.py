@@ -1,4 +1,4 @@
 """`keras.preprocessing`: the data helpers Keras scripts import (sequence padding, the text
-Tokenizer)."""
-from . import sequence, text  # noqa: F401
+Tokenizer, ImageDataGenerator)."""
+from . import image, sequence, text  # noqa: F401
 from .sequence import pad_sequences  # noqa: F401
