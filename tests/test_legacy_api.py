@@ -186,3 +186,22 @@ def test_keras1_script_in_both_front_ends(tmp_path):
     out = run("run", str(script))
     assert out.returncode == 0, out.stderr
     assert "loss:" in out.stdout and "nb_epoch" in out.stderr
+
+
+def test_steps_per_epoch_on_arrays_continues_the_pass_as_keras():
+    """Keras 3: with steps_per_epoch < batches per pass, each epoch takes the next batches of the
+    same pass, and an epoch that reaches the end of the pass stops there with the ran-out-of-data
+    warning. So 2 epochs of 4 steps over 7 batches (shuffle off) train batches 1-4, then 5-7;
+    a third epoch starts a new pass."""
+    x, y = _data()
+    ref = _model()
+    ref.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    m = _model()
+    with pytest.warns(UserWarning, match="ran out of data"):
+        h = m.fit(x, y, batch_size=16, epochs=2, steps_per_epoch=4, shuffle=False, verbose=0)
+    assert len(h.history["loss"]) == 2
+    for a, b in zip(m.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    m = _model()
+    h = m.fit(x, y, batch_size=16, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0, validation_split=0.2)
+    assert len(h.history["loss"]) == 3 and len(h.history["val_loss"]) == 3

@@ -333,6 +333,8 @@ class Sequential:
         x = self._first(args, kwargs)
         if _batches.is_batch_source(x):
             hist = self._fit_batches(*args, **kwargs)
+        elif _bind(_RuntimeModel.fit, args, kwargs)["steps_per_epoch"] is not None:
+            hist = self._fit_steps(*args, **kwargs)
         else:
             rt = self._rt(x, training=True)
             rt.stop_training = False
@@ -374,6 +376,33 @@ class Sequential:
         return _batches.fit(rt, source, epochs, initial_epoch, steps, data.check_verbose(a["verbose"]),
                             data.check_callbacks(a["callbacks"]), a["validation_data"], a["validation_steps"],
                             data.check_shuffle(a["shuffle"]), global_rng())
+
+    def _fit_steps(self, *args, **kwargs):
+        """fit on arrays with `steps_per_epoch` (Keras 3: epochs continue the current pass)."""
+        a = _bind(_RuntimeModel.fit, args, kwargs)
+        for name in ("sample_weight", "class_weight"):
+            if a[name] is not None:
+                raise ValueError(f"fit: `{name}` with `steps_per_epoch` is not supported by seqc yet")
+        steps = data.check_batch_size(a["steps_per_epoch"], None, "steps_per_epoch")
+        epochs, initial_epoch = data.check_epochs(a["epochs"], a["initial_epoch"])
+        rt = self._rt(a["x"], training=True)
+        x = rt._x(a["x"])
+        rt, y = rt._target(a["y"], x.shape[0])
+        validation = a["validation_data"]
+        split = data.check_validation_split(a["validation_split"])
+        if validation is None and split:
+            cut = int(np.floor(x.shape[0] * (1.0 - split)))
+            x, y, validation = x[:cut], y[:cut], (x[cut:], y[cut:])
+        batch = data.rows_per_batch(self._batch_size_or_default(rt, a["batch_size"]), x.shape[0])
+        source = _batches.ArraySteps(x, y, batch, steps, bool(data.check_shuffle(a["shuffle"])), global_rng())
+        rt.stop_training = False
+        return _batches.fit(rt, source, epochs, initial_epoch, steps, data.check_verbose(a["verbose"]),
+                            data.check_callbacks(a["callbacks"]), validation, a["validation_steps"], False, None)
+
+    @staticmethod
+    def _batch_size_or_default(rt, batch_size):
+        size = data.check_batch_size(batch_size, None, "batch_size") or 32
+        return rt.desc.batch_size or size
 
     def _evaluate_batches(self, *args, **kwargs):
         a = _bind(_RuntimeModel.evaluate, args, kwargs)

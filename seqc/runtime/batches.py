@@ -96,6 +96,33 @@ class Batches:
             yield _unpack(item, self.what)
 
 
+class ArraySteps:
+    """Arrays with `steps_per_epoch`, as Keras 3 iterates them: each epoch takes the next
+    `steps` batches of the current pass over the (shuffled) rows, a new pass (a new
+    permutation) starting once a pass is used up; an epoch that asks for more batches than a
+    pass has left ends early with Keras's ran-out-of-data warning."""
+
+    def __init__(self, x, y, batch_size, steps, shuffle, rng):
+        self.x, self.y, self.batch_size, self.steps = x, y, batch_size, steps
+        self.shuffle, self.rng = shuffle, rng
+        self.n_batches = -(-x.shape[0] // batch_size)
+        self.order, self.seen, self.exhausted = None, 0, False
+
+    def epoch(self):
+        for _ in range(self.steps):
+            if self.seen >= self.n_batches:
+                _ran_out("training")
+                break
+            if self.order is None:
+                n = self.x.shape[0]
+                self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+            rows = self.order[self.seen * self.batch_size:(self.seen + 1) * self.batch_size]
+            self.seen += 1
+            yield self.x[rows], self.y[rows], None
+        if self.seen >= self.n_batches:
+            self.order, self.seen = None, 0
+
+
 def _unpack(item, what):
     if isinstance(item, tuple) and len(item) in (1, 2, 3):
         x, y, sw = (tuple(item) + (None, None))[:3]
@@ -125,8 +152,8 @@ def _train_batch(model, x, y, sw):
 
 def fit(model, source, epochs, initial_epoch, steps_per_epoch, verbose, callbacks, validation_data,
         validation_steps, shuffle, rng):
-    """Keras's fit on a batch source; returns the History."""
-    batches = Batches(source, steps_per_epoch, shuffle, rng)
+    """Keras's fit on a batch source (or on ArraySteps); returns the History."""
+    batches = source if isinstance(source, ArraySteps) else Batches(source, steps_per_epoch, shuffle, rng)
     cbs = cbmod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                              verbose=verbose, epochs=epochs, steps=batches.steps)
     model.stop_training = False
@@ -152,7 +179,11 @@ def fit(model, source, epochs, initial_epoch, steps_per_epoch, verbose, callback
             break
         logs = model._aggregate(np.asarray(outs), sizes)
         if validation_data is not None:
-            val = evaluate_logs(model, validation_data, validation_steps, cbs)
+            if is_batch_source(validation_data):
+                val = evaluate_logs(model, validation_data, validation_steps, cbs)
+            else:                                  # (x, y) arrays
+                xv, yv = validation_data
+                val = model.evaluate(xv, yv, verbose=0, return_dict=True)
             logs.update({"val_" + k: v for k, v in val.items()})
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
