@@ -17,7 +17,9 @@ SUBMODULES = {
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
           ("utils", "np_utils"): ("utils",), ("layers", "core"): ("layers",),
-          ("engine", "sequential"): ("models",)}
+          ("engine", "sequential"): ("models",), ("layers", "normalization"): ("layers",),
+          ("layers", "normalization", "batch_normalization"): ("layers",),
+          ("layers", "normalization", "layer_normalization"): ("layers",)}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
 NOT_PROVIDED = {"datasets", "preprocessing", "applications", "regularizers", "constraints", "wrappers",
                 "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
