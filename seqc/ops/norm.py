@@ -19,6 +19,8 @@ LayerNormalization: per row, y = (x - mean_row) / sqrt(var_row + eps) * gamma + 
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import SeqcError
 from .base import Arg, Buf, OpKind, register
 from .epilogue import reads_y
@@ -44,6 +46,17 @@ class LayerNormAttrs:
     epsilon: float
     center: bool
     scale: bool
+
+
+def _short(value):
+    """The shortest decimal with the same float32 value (the C writes `<value>f`): 1 - 0.99 is
+    0.010000000000000009 in double, 0.01f in the C, as Keras's float32 arithmetic has it."""
+    target = np.float32(value)
+    for digits in range(1, 18):
+        text = float(f"{value:.{digits}g}")
+        if np.float32(text) == target:
+            return text
+    return float(value)
 
 
 def _block(n):
@@ -132,9 +145,9 @@ class BatchNorm(OpKind):
 
     def render(self, op, ctx):
         a = op.attrs
-        return ctx.render(self.template, op, C=a.C, rps=a.rps, momentum=float(a.momentum),
-                          one_minus_momentum=1.0 - float(a.momentum),
-                          epsilon=float(a.epsilon), center=a.center, scale=a.scale, batch_stats=a.batch_stats,
+        return ctx.render(self.template, op, C=a.C, rps=a.rps, momentum=_short(a.momentum),
+                          one_minus_momentum=_short(1.0 - float(a.momentum)), epsilon=_short(a.epsilon),
+                          center=a.center, scale=a.scale, batch_stats=a.batch_stats,
                           act=a.act, save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
                           reads_y=reads_y(op), reduces=self._reduces(op), dgamma=_trainable(op, "gamma"),
                           dbeta=_trainable(op, "beta"), cblk=_block(a.C))
@@ -180,7 +193,7 @@ class LayerNorm(OpKind):
 
     def render(self, op, ctx):
         a = op.attrs
-        return ctx.render(self.template, op, N=a.N, rps=a.rps, epsilon=float(a.epsilon), center=a.center,
+        return ctx.render(self.template, op, N=a.N, rps=a.rps, epsilon=_short(a.epsilon), center=a.center,
                           scale=a.scale, needs_dx=op.needs_dx, dgamma=_trainable(op, "gamma"),
                           dbeta=_trainable(op, "beta"), cblk=_block(a.N))
 
