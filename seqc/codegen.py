@@ -582,6 +582,7 @@ def generate(graph, flags, source="<api>"):
         output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
         state_size=sum(size for _, size in states.values()), sparse=sparse,
         random_forward=random_fwd,
+        training_forward=random_fwd or any(k.reads_training(op) for op, k in zip(graph.ops, kinds)),
         random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
                             for a in (k.backward_args(op, ctx) or ())),
         uniform=random_fwd, team_size=any(k.uses_team_size or k.uses_gemm for k in kinds),

@@ -94,6 +94,22 @@ def group_rnn():
     model.predict(x, batch_size=4, verbose=0)
 
 
+def group_norm():
+    """BatchNormalization (batch statistics, frozen, fused activation, first layer, odd channel
+    counts) and LayerNormalization, on 2-D, 3-D and 4-D inputs, batches of 5 with a partial last."""
+    x = RNG.normal(size=(16, 7, 6, 3)).astype(np.float32)
+    y = onehot(16, 4)
+    exercise([L.Input((7, 6, 3)), L.BatchNormalization(), L.Conv2D(5, 3), L.BatchNormalization(),
+              L.Activation("relu"), L.LayerNormalization(), L.Flatten(), L.Dense(19),
+              L.BatchNormalization(momentum=0.5, center=False), L.Dense(4, activation="softmax")],
+             O.Adam(), "categorical_crossentropy", x, y, batch_size=5)
+    x1 = RNG.normal(size=(16, 9, 3)).astype(np.float32)
+    exercise([L.Input((9, 3)), L.Conv1D(4, 2), L.BatchNormalization(trainable=False), L.Activation("tanh"),
+              L.LayerNormalization(center=False, scale=False), L.GlobalAveragePooling1D(), L.Dense(4),
+              L.BatchNormalization(scale=False), L.Activation("sigmoid")],
+             "rmsprop", "binary_crossentropy", x1, (y > 0).astype(np.float32), batch_size=5)
+
+
 def _mlp():
     model = Sequential([L.Input((6,)), L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")])
     model.compile("sgd", "categorical_crossentropy")

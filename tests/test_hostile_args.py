@@ -44,6 +44,9 @@ NUMERIC = [
     ("layer", "layers.LSTM(4, dropout={v})", "dropout", "real", {'negative'}),     # Keras clips rates to [0, 1]
     ("layer", "layers.GRU(4, recurrent_dropout={v})", "recurrent_dropout", "real", {'negative'}),
     ("layer", "layers.SimpleRNN({v})", "units", "int", set()),
+    ("layer", "layers.BatchNormalization(momentum={v})", "momentum", "real", {'negative'}),
+    ("layer", "layers.BatchNormalization(epsilon={v})", "epsilon", "real", set()),
+    ("layer", "layers.LayerNormalization(epsilon={v})", "epsilon", "real", set()),
     ("optimizer", "optimizers.SGD({v})", "learning_rate", "real", set()),
     ("optimizer", "optimizers.SGD(lr={v})", "learning_rate", "real", set()),
     ("optimizer", "optimizers.SGD(momentum={v})", "momentum", "real", set()),
@@ -80,6 +83,8 @@ BOOLEAN = [
     ("layer", "layers.SimpleRNN(4, go_backwards={v})", "go_backwards"),
     ("layer", "layers.GlobalAveragePooling1D(keepdims={v})", "keepdims"),
     ("layer", "layers.Embedding(10, 4, mask_zero={v})", "mask_zero"),
+    ("layer", "layers.BatchNormalization(center={v})", "center"),
+    ("layer", "layers.LayerNormalization(scale={v})", "scale"),
     ("optimizer", "optimizers.SGD(nesterov={v})", "nesterov"),
     ("optimizer", "optimizers.RMSprop(centered={v})", "centered"),
     ("optimizer", "optimizers.Adam(amsgrad={v})", "amsgrad"),

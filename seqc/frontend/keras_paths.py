@@ -23,6 +23,8 @@ SUBMODULES = {
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
           ("utils", "np_utils"): ("utils",), ("engine", "sequential"): ("models",),
+          ("layers", "normalization", "batch_normalization"): ("layers",),
+          ("layers", "normalization", "layer_normalization"): ("layers",),
           # Keras 1/2 kept each family of layers in its own module
           **{("layers", family): ("layers",) for family in (
               "core", "convolutional", "recurrent", "normalization", "noise", "advanced_activations",

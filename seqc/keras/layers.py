@@ -667,3 +667,9 @@ from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D
 from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
 
 LAYERS.update(_RESAMPLE_LAYERS)
+
+# normalization layers (seqc/keras/norm_layers.py)
+from .norm_layers import BatchNormalization, LayerNormalization  # noqa: E402
+from .norm_layers import LAYERS as _NORM_LAYERS  # noqa: E402
+
+LAYERS.update(_NORM_LAYERS)

@@ -76,6 +76,10 @@ class OpKind:
         """Its kernels read `training` and the dropout `seed`."""
         return False
 
+    def reads_training(self, op):
+        """Its forward kernel reads `training` (training and inference differ), without a seed."""
+        return self.random(op)
+
     def buffers(self, op):
         return []
 
