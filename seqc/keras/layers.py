@@ -605,3 +605,13 @@ from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D
 from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
 
 LAYERS.update(_RESAMPLE_LAYERS)
+
+# activation layers (seqc/keras/act_layers.py), noise and regularisation layers (noise_layers.py)
+from .act_layers import ELU, PReLU, ReLU, LeakyReLU, Softmax  # noqa: E402
+from .act_layers import LAYERS as _ACT_LAYERS  # noqa: E402
+from .noise_layers import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,  # noqa: E402
+                           SpatialDropout1D, SpatialDropout2D)
+from .noise_layers import LAYERS as _NOISE_LAYERS  # noqa: E402
+
+LAYERS.update(_ACT_LAYERS)
+LAYERS.update(_NOISE_LAYERS)

@@ -12,15 +12,20 @@
   repeat_vector RepeatVector              ops/resample.py    templates/repeat_vector.c.j2
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
+  act_param    ReLU/LeakyReLU/ELU (args)  ops/act_layers.py  templates/act_param.c.j2
+  prelu        PReLU                      ops/act_layers.py  templates/prelu.c.j2
+  noise        GaussianNoise/Dropout, AlphaDropout, SpatialDropout1D/2D
+                                          ops/noise.py       templates/noise.c.j2
+  activity_reg ActivityRegularization    ops/noise.py       templates/activity_reg.c.j2
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
 functions, imported below; its template; its Keras class in seqc/keras/layers.py; its tests.
 """
-from . import activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn
+from . import act_layers, activation, conv, dense, dropout, embedding, pool, noise, resample, reshape, rnn
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn):
+for _module in (act_layers, noise, activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn):
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

@@ -101,6 +101,10 @@ class OpKind:
         """None when the op has no backward kernel (nothing to propagate, no weights)."""
         return None
 
+    def loss_terms(self, op, ctx):
+        """C expressions (float) the op adds to the loss of a batch (an activity penalty)."""
+        return []
+
     def forward_call(self, op, ctx):
         return call(f"{ctx.fn(op)}_forward", self.forward_args(op, ctx))
 
