@@ -615,3 +615,9 @@ from .noise_layers import LAYERS as _NOISE_LAYERS  # noqa: E402
 
 LAYERS.update(_ACT_LAYERS)
 LAYERS.update(_NOISE_LAYERS)
+
+# Permute and TimeDistributed (seqc/keras/shape_layers.py)
+from .shape_layers import Permute, TimeDistributed  # noqa: E402
+from .shape_layers import LAYERS as _SHAPE_LAYERS  # noqa: E402
+
+LAYERS.update(_SHAPE_LAYERS)

@@ -136,6 +136,7 @@ class ActivityRegAttrs:
 class ActivityReg(OpKind):
     kind = "activity_reg"
     template = "activity_reg.c.j2"
+    time_distributable = False   # its penalty is per batch of samples, not of slices
 
     def forward_args(self, op, ctx):
         return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
