@@ -286,3 +286,53 @@ def test_prelu_weights_shape_and_fused_epilogues():
     fused = " ".join(model._runtime.desc.fused)
     for act in ("relu", "leaky_relu", "elu"):
         assert f"with {act} epilogue" in fused
+
+
+# ------------------------------------------------------------------------------------------
+# the static front end (seqc compile) reads the same layers
+# ------------------------------------------------------------------------------------------
+SCRIPT = '''
+from tensorflow import keras
+from tensorflow.keras.layers import LSTM, RepeatVector, TimeDistributed, Dense, LeakyReLU, PReLU
+from keras import layers
+
+DIGITS = 3
+chars = "0123456789+ "
+model = keras.Sequential()
+model.add(layers.Input((2 * DIGITS + 1, len(chars))))
+model.add(LSTM(16))
+model.add(RepeatVector(DIGITS + 1))
+model.add(LSTM(16, return_sequences=True))
+model.add(TimeDistributed(Dense(8)))
+model.add(LeakyReLU(negative_slope=0.1))
+model.add(PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1]))
+model.add(layers.ReLU(max_value=3.0, threshold=0.1))
+model.add(layers.ELU(alpha=0.5))
+model.add(layers.GaussianNoise(0.1, seed=2))
+model.add(layers.SpatialDropout1D(0.2))
+model.add(layers.ActivityRegularization(l2=0.01))
+model.add(layers.Permute((2, 1)))
+model.add(layers.Permute((2, 1)))
+model.add(TimeDistributed(Dense(len(chars))))
+model.add(layers.Softmax(axis=-1))
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+'''
+
+
+def test_static_front_end_reads_the_layers(tmp_path):
+    from seqc.frontend import parse_script
+    from seqc.pipeline import compile_spec
+    path = tmp_path / "addition.py"
+    path.write_text(SCRIPT)
+    spec = parse_script(str(path))
+    assert [l.kind for l in spec.layers][4:] == [
+        "TimeDistributed", "LeakyReLU", "PReLU", "ReLU", "ELU", "GaussianNoise", "SpatialDropout1D",
+        "ActivityRegularization", "Permute", "Permute", "TimeDistributed", "Softmax"]
+    td = spec.layers[4].config["layer"]
+    assert td.kind == "Dense" and td.config["units"] == 8
+    assert spec.layers[6].config["shared_axes"] == [1]
+    assert spec.layers[7].config == {"max_value": 3.0, "negative_slope": 0.0, "threshold": 0.1, "trainable": True}
+    desc, _, _ = compile_spec(spec)
+    assert [tuple(r.output_shape) for r in desc.layers][-4:] == [(8, 4), (4, 8), (4, 12), (4, 12)]
+    assert [tuple(p.shape) for p in desc.params][6:] == [(16, 8), (8,), (1, 8), (8, 12), (12,)]
+    assert any("softmax + categorical_crossentropy: fused loss" in f for f in desc.fused)
