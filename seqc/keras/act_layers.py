@@ -84,7 +84,8 @@ class Softmax(_base()):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -v.SIZE_LIMIT <= axis <= v.SIZE_LIMIT:
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or \
+                not -v.SIZE_LIMIT <= axis <= v.SIZE_LIMIT:
             raise ValueError(f"Softmax: `axis` must be an integer (seqc: the last axis); got {axis!r}")
         self.axis = int(axis)
 

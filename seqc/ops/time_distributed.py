@@ -9,7 +9,6 @@ the last op's tensor seen with its whole shape (T, ...), as Flatten aliases a bu
 are the inner layer's, in Keras's order, named after the wrapper (Keras's get_weights of
 TimeDistributed is its layer's).
 """
-from dataclasses import replace
 
 from ..errors import SeqcError
 from ..ir import Tensor
