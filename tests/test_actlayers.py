@@ -121,6 +121,8 @@ GRAD_MODELS = {
     "prelu_first": ((4, 3), lambda: [L.PReLU(alpha_initializer=keras.initializers.Constant(0.2), shared_axes=2),
                                      L.Flatten(), L.Dense(3)], False),
     "softmax_3d": ((4, 3), lambda: [L.Dense(5), L.Softmax(), L.Flatten(), L.Dense(3)], False),
+    "softmax_axis": ((4, 3), lambda: [L.Dense(5), L.Reshape((2, 2, 5)), L.Softmax(axis=-3), L.Flatten(),
+                                      L.Dense(3)], False),
     "activity_reg": ((5,), lambda: [L.Dense(6, activation="tanh"), L.ActivityRegularization(l1=0.05, l2=0.1),
                                     L.Dense(3)], False),
     "gaussian_noise": ((5,), lambda: [L.Dense(6), L.GaussianNoise(0.5), L.Dense(3, activation="tanh")], True),
@@ -267,7 +269,8 @@ def test_bad_arguments_are_clear_errors(make, match):
 
 
 @pytest.mark.parametrize("shape, layers, match", [
-    ((4, 3), lambda: [L.Softmax(axis=1)], "last axis"),
+    ((4, 3), lambda: [L.Softmax(axis=0)], "axis=0"),
+    ((4, 3), lambda: [L.Softmax(axis=-4)], "axis=-4"),
     ((4, 3), lambda: [L.PReLU(shared_axes=[3])], "shared_axes"),
     ((4, 3), lambda: [L.SpatialDropout2D(0.2)], "rank 4"),
     ((4, 3), lambda: [L.Permute((2, 1, 3))], "dims"),

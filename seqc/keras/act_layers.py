@@ -78,7 +78,7 @@ class ELU(_base()):
 
 
 class Softmax(_base()):
-    """Softmax over `axis` (seqc: the last axis, as -1 or its positive index)."""
+    """Softmax over `axis` (one axis after the batch; -1 the last)."""
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -86,7 +86,8 @@ class Softmax(_base()):
             axis = axis[0]
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or \
                 not -v.SIZE_LIMIT <= axis <= v.SIZE_LIMIT:
-            raise ValueError(f"Softmax: `axis` must be an integer (seqc: the last axis); got {axis!r}")
+            raise ValueError(f"Softmax: `axis` must be an integer (one axis; seqc does not take a tuple of several); "
+                             f"got {axis!r}")
         self.axis = int(axis)
 
     def config(self):

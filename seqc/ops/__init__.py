@@ -14,6 +14,7 @@
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
   act_param    ReLU/LeakyReLU/ELU (args)  ops/act_layers.py  templates/act_param.c.j2
   prelu        PReLU                      ops/act_layers.py  templates/prelu.c.j2
+  softmax_axis Softmax(axis not last)     ops/act_layers.py  templates/softmax_axis.c.j2
   noise        GaussianNoise/Dropout, AlphaDropout, SpatialDropout1D/2D
                                           ops/noise.py       templates/noise.c.j2
   activity_reg ActivityRegularization    ops/noise.py       templates/activity_reg.c.j2

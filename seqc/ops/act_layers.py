@@ -8,13 +8,14 @@ preceding Dense/Conv epilogue; otherwise to one of:
              'elu'    x > 0 ? x : alpha (exp(x) - 1)
              'relu'   Keras's relu(x, negative_slope, max_value, threshold):
                       clip(x > threshold ? x : 0, 0, max_value) - slope relu(threshold - x)
+  softmax_axis  the softmax over an axis before the last (seqc/templates/softmax_axis.c.j2)
   prelu      y = relu(x) - alpha relu(-x), alpha a weight (seqc/templates/prelu.c.j2), shared
              (broadcast) along `shared_axes`; dalpha = sum over the batch and the shared axes
              of dy min(x, 0).
 Gradients follow torch autograd of Keras's composition, kinks included.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from ..errors import SeqcError
@@ -87,6 +88,33 @@ class PReLU(OpKind):
                           size=math.prod(dims), a_size=math.prod(a_dims), needs_dx=op.needs_dx)
 
 
+@dataclass(frozen=True)
+class SoftmaxAxisAttrs:
+    outer: int                       # per sample: the product of the axes before the softmax axis
+    n: int                           # the softmax axis's length
+    inner: int                       # the product of the axes after it (the axis's stride)
+
+
+@register
+class SoftmaxAxis(OpKind):
+    """Softmax over an axis that is not the last (the last one is the `activation` softmax):
+    y = exp(x - max) / sum exp(x - max) along the axis; dx = y (dy - sum(dy y)) along it."""
+    kind = "softmax_axis"
+    template = "softmax_axis.c.j2"
+
+    def forward_args(self, op, ctx):
+        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        return [Arg("int ", "B", "B"), Arg("const float *", "y", ctx.y(op)),
+                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+    def render(self, op, ctx):
+        return ctx.render(self.template, op, **asdict(op.attrs))
+
+
 def _act(b, layer, x, name):
     return b.op("activation", layer, x, x.shape, {}, ActivationAttrs(name))
 
@@ -123,10 +151,14 @@ def lower_ELU(b, layer, x):
 def lower_Softmax(b, layer, x):
     axis = layer.config["axis"]
     rank = len(x.shape) + 1                     # Keras counts the batch axis
-    if axis not in (-1, rank - 1):
-        raise SeqcError(f"layer {layer.name!r} (Softmax): seqc computes the softmax over the last axis only "
-                        f"(axis=-1 or {rank - 1} for inputs {fmt(x.shape)}); got axis={axis}", layer.loc)
-    return _act(b, layer, x, "softmax")
+    if not -rank <= axis < rank or axis in (0, -rank):
+        raise SeqcError(f"layer {layer.name!r} (Softmax): axis={axis} is not an axis after the batch of its "
+                        f"input {fmt(x.shape)} (1..{rank - 1}, or -1..-{rank - 1})", layer.loc)
+    a = (axis if axis > 0 else rank + axis) - 1  # the axis in the per-sample shape
+    if a == len(x.shape) - 1:
+        return _act(b, layer, x, "softmax")
+    attrs = SoftmaxAxisAttrs(math.prod(x.shape[:a]), x.shape[a], math.prod(x.shape[a + 1:]))
+    return b.op("softmax_axis", layer, x, x.shape, {}, attrs)
 
 
 def lower_PReLU(b, layer, x):

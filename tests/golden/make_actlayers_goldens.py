@@ -75,6 +75,11 @@ CASES = [
                                          L("PReLU", shared_axes=[1, 2])] + HEAD, "mse", False),
     ("softmax_2d", (6,), [dense(5), L("Softmax"), dense(3)], "mse", False),
     ("softmax_3d", (4, 3), [dense(5), L("Softmax", axis=-1)] + HEAD, "mse", False),
+    # no bias before a softmax over an axis the bias is constant along: its gradient is 0 up to
+    # rounding, which Adam would turn into steps of noise
+    ("softmax_axis1", (4, 3), [dense(5, use_bias=False), L("Softmax", axis=1)] + HEAD, "mse", False),
+    ("softmax_axis_m3_4d", (3, 4, 2), [L("Conv2D", filters=3, kernel_size=2, padding="same", use_bias=False),
+                                       L("Softmax", axis=-3)] + HEAD, "mse", False),
     ("softmax_cce", (6,), [dense(8, activation="tanh"), dense(4), L("Softmax")], "categorical_crossentropy",
      False),
     ("activity_reg", (6,), [dense(8, activation="tanh"), L("ActivityRegularization", l1=0.01, l2=0.02), dense(3)],
