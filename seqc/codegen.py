@@ -539,6 +539,9 @@ def generate(graph, flags, source="<api>"):
                                     loss.expr, grad_of=True, y_pred_node=y_pred)
         scratch = max(scratch, s)
         loss_call = CCode(_expr_call("loss_fn", args, ctx))
+    terms = [t for op, k in zip(graph.ops, kinds) for t in k.loss_terms(op, ctx)]
+    if terms:              # penalties ops add to the loss (ActivityRegularization)
+        loss_call = CCode(" + ".join([loss_call] + terms))
     metric_c, metric_calls = [], []
     for k, mt in enumerate(graph.metrics):
         code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "

@@ -56,6 +56,9 @@ class Op:
     save_pre: bool = False           # keep the pre-activation z for the backward pass
     grad_is_pre: bool = False        # the incoming gradient is already w.r.t. the pre-activation
     needs_dx: bool = True            # propagate the gradient to the input
+    steps: int = 1                   # TimeDistributed: the op runs on each of `steps` slices of a
+                                     # sample (its tensors' shapes are a slice's; its kernels see
+                                     # B * steps rows)
     cname: str = ""                  # the op's name in generated C (lower.c_names; a row-wise activation
                                      # split off a Dense or Conv adds its activation: 'dense_2_softmax')
 

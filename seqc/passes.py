@@ -24,7 +24,8 @@ def fuse_activations(graph):
     for op in graph.ops:
         prev = ops[-1] if ops else None
         if (kind_of(op).is_activation and prev is not None and kind_of(prev).activation_epilogue
-                and prev.attrs.act == "linear" and activations.get(op.attrs.act).kind == "elementwise"):
+                and prev.attrs.act == "linear" and activations.get(op.attrs.act).kind == "elementwise"
+                and prev.steps == op.steps):
             prev.attrs = dataclasses.replace(prev.attrs, act=op.attrs.act)
             prev.output = op.output
             graph.fused.append(f"{prev.name} + {op.name}: {prev.kind} with {op.attrs.act} epilogue")
@@ -122,6 +123,7 @@ def plan_memory(graph, scratch_size):
             bufs[key] = Buffer(key, size, t, t)
         b = bufs[key]
         b.start, b.end = min(b.start, t), max(b.end, t)
+        b.size = max(b.size, size)        # a reshaped alias may name the buffer with its whole shape
 
     def value(t):
         return value_key(graph, t, own)
@@ -133,17 +135,18 @@ def plan_memory(graph, scratch_size):
     use(("y_true", None), max(1, _prod(graph.y_shape or (1,))), -1)
     for i, op in enumerate(graph.ops):
         x, y = op.inputs[0], op.output
+        xs, ys = x.size * op.steps, y.size * op.steps     # floats per batch row
         tb = 2 * n - 1 - i                 # backward of op i
-        use(value(x), x.size, i)
-        use(value(y), y.size, i)
+        use(value(x), xs, i)
+        use(value(y), ys, i)
         for b in kind_of(op).buffers(op):
-            use((op.cname, b.role), b.size, i if b.saved else tb)
-            use((op.cname, b.role), b.size, tb)
-        use(grad(y), y.size, tb)           # read (or written by the loss, for the last op)
-        use(value(x), x.size, tb)          # e.g. the dense backward reads its input
-        use(value(y), y.size, tb)          # e.g. the activation backward reads its output
+            use((op.cname, b.role), b.size * op.steps, i if b.saved else tb)
+            use((op.cname, b.role), b.size * op.steps, tb)
+        use(grad(y), ys, tb)               # read (or written by the loss, for the last op)
+        use(value(x), xs, tb)              # e.g. the dense backward reads its input
+        use(value(y), ys, tb)              # e.g. the activation backward reads its output
         if op.needs_dx:
-            use(grad(x), x.size, tb)
+            use(grad(x), xs, tb)
     if graph.ops:
         out = graph.output
         use(grad(out), out.size, n)

@@ -160,6 +160,22 @@ def group_omp_threads():
     del first, second, third
 
 
+def group_actlayers():
+    """Activation, noise and shape layers (seqc/ops/act_layers.py, noise.py, permute.py,
+    time_distributed.py)."""
+    x = RNG.normal(size=(16, 3, 6, 6, 2)).astype(np.float32)
+    y = onehot(16, 3)
+    exercise([L.Input((3, 6, 6, 2)), L.TimeDistributed(L.Conv2D(3, 3)), L.PReLU(shared_axes=[1, 2]),
+              L.TimeDistributed(L.MaxPooling2D()), L.TimeDistributed(L.Flatten()), L.GaussianNoise(0.1),
+              L.TimeDistributed(L.Dense(5)), L.ReLU(max_value=0.8, negative_slope=0.1, threshold=0.1),
+              L.Permute((2, 1)), L.Softmax(axis=1), L.SpatialDropout1D(0.3), L.ActivityRegularization(0.01, 0.01), L.Flatten(),
+              L.Dense(6), L.ELU(0.5), L.GaussianDropout(0.2), L.LeakyReLU(), L.AlphaDropout(0.1), L.Dense(3),
+              L.Softmax()], O.Adam(), "categorical_crossentropy", x, y)
+    x2 = RNG.normal(size=(16, 4, 5, 5, 2)).astype(np.float32)
+    exercise([L.Input((4, 5, 5, 2)), L.TimeDistributed(L.Conv2D(2, 2)), L.TimeDistributed(L.SpatialDropout2D(0.3)),
+              L.Flatten(), L.Dense(3, activation="softmax")], O.SGD(0.05), "categorical_crossentropy", x2, y)
+
+
 def group_canary():
     """A library with a heap overflow and a signed overflow, built with seqc's sanitizer flags:
     the test expects reports from this group, which shows the sanitizers are really on."""

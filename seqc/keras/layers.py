@@ -673,3 +673,18 @@ from .norm_layers import BatchNormalization, LayerNormalization  # noqa: E402
 from .norm_layers import LAYERS as _NORM_LAYERS  # noqa: E402
 
 LAYERS.update(_NORM_LAYERS)
+# activation layers (seqc/keras/act_layers.py), noise and regularisation layers (noise_layers.py)
+from .act_layers import ELU, PReLU, ReLU, LeakyReLU, Softmax  # noqa: E402
+from .act_layers import LAYERS as _ACT_LAYERS  # noqa: E402
+from .noise_layers import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,  # noqa: E402
+                           SpatialDropout1D, SpatialDropout2D)
+from .noise_layers import LAYERS as _NOISE_LAYERS  # noqa: E402
+
+LAYERS.update(_ACT_LAYERS)
+LAYERS.update(_NOISE_LAYERS)
+
+# Permute and TimeDistributed (seqc/keras/shape_layers.py)
+from .shape_layers import Permute, TimeDistributed  # noqa: E402
+from .shape_layers import LAYERS as _SHAPE_LAYERS  # noqa: E402
+
+LAYERS.update(_SHAPE_LAYERS)

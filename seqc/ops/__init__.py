@@ -14,15 +14,26 @@
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
   batchnorm    BatchNormalization         ops/norm.py        templates/batchnorm.c.j2
   layernorm    LayerNormalization         ops/norm.py        templates/layernorm.c.j2
+  act_param    ReLU/LeakyReLU/ELU (args)  ops/act_layers.py  templates/act_param.c.j2
+  prelu        PReLU                      ops/act_layers.py  templates/prelu.c.j2
+  softmax_axis Softmax(axis not last)     ops/act_layers.py  templates/softmax_axis.c.j2
+  noise        GaussianNoise/Dropout, AlphaDropout, SpatialDropout1D/2D
+                                          ops/noise.py       templates/noise.c.j2
+  activity_reg ActivityRegularization    ops/noise.py       templates/activity_reg.c.j2
+  permute      Permute                    ops/permute.py     templates/permute.c.j2
+  (no op)      TimeDistributed: the inner layer's ops, each run on B * steps slices
+                                          ops/time_distributed.py
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
 functions, imported below; its template; its Keras class in seqc/keras/layers.py; its tests.
 """
-from . import activation, conv, dense, dropout, embedding, norm, pool, resample, reshape, rnn
+from . import (act_layers, activation, conv, dense, dropout, embedding, noise, norm, permute, pool, resample,
+               reshape, rnn, time_distributed)
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (activation, conv, dense, dropout, embedding, norm, pool, resample, reshape, rnn):
+for _module in (act_layers, activation, conv, dense, dropout, embedding, noise, norm, permute, pool, resample, reshape,
+                rnn, time_distributed):
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

@@ -50,6 +50,14 @@ def call(fn, args):
     return f"{fn}({', '.join(a if isinstance(a, str) else a.value for a in args)});"
 
 
+def per_step(op, args):
+    """The call's arguments for an op that runs on each of `op.steps` slices of a sample
+    (TimeDistributed): its kernels see B * steps rows of one slice each."""
+    if op.steps == 1:
+        return args
+    return [Arg(a.ctype, a.name, f"B * {op.steps}") if a.value == "B" else a for a in args]
+
+
 def offsets(sizes):
     """{name: offset} for consecutive regions of the given sizes (zero sizes take no room),
     and the total: how a kind lays out its per-thread scratch, declared once as data."""
@@ -70,6 +78,7 @@ class OpKind:
     uses_gemm = False            # calls GEMM drivers (needs the packing buffers)
     uses_conv_kernels = False    # uses the direct-convolution micro-kernels of gemm.c.j2
     uses_team_size = False       # its parallel regions ask the team size (seqc_team_size)
+    time_distributable = True    # may run on each slice of a sample with B * steps rows (TimeDistributed)
     sparse_rows_param = None     # the weight whose training update may follow the rows a batch uses
 
     def random(self, op):
@@ -105,12 +114,16 @@ class OpKind:
         """None when the op has no backward kernel (nothing to propagate, no weights)."""
         return None
 
+    def loss_terms(self, op, ctx):
+        """C expressions (float) the op adds to the loss of a batch (an activity penalty)."""
+        return []
+
     def forward_call(self, op, ctx):
-        return call(f"{ctx.fn(op)}_forward", self.forward_args(op, ctx))
+        return call(f"{ctx.fn(op)}_forward", per_step(op, self.forward_args(op, ctx)))
 
     def backward_call(self, op, ctx):
         args = self.backward_args(op, ctx)
-        return None if args is None else call(f"{ctx.fn(op)}_backward", args)
+        return None if args is None else call(f"{ctx.fn(op)}_backward", per_step(op, args))
 
     def kernel_name(self, op):
         """The name of the op's kernels: ops whose kernels render the same under one name share
