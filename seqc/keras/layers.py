@@ -6,6 +6,7 @@ front end constructs these same classes from literal arguments, so both front en
 one set of argument rules.
 """
 import contextlib
+import functools
 import inspect
 import numbers
 import sys
@@ -79,7 +80,48 @@ class _WeightsMixin:
 class Layer:
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
-    batch_input_shape and input_length). An unknown keyword is an error, as in Keras."""
+    batch_input_shape and input_length). An unknown keyword is an error, as in Keras.
+
+    Keras's `get_config()` / `from_config()` come from the constructor: each class's own
+    arguments are recorded as called (defaults applied) and written out as Keras does
+    (seqc.keras.saving.layer_config), the normalised attribute of the same name preferred
+    (kernel_size as a tuple, data_format resolved); `_config_exclude` lists arguments Keras's
+    get_config leaves out, `_config_extra` keys it writes that are no arguments (their fixed
+    values), and `_config_value(arg, value)` may rewrite one value."""
+    _config_exclude = ()
+    _config_extra = {}
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_records_arguments", False):
+            return
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kwargs):
+            if "_init_arguments" not in self.__dict__:      # the outermost constructor records
+                try:
+                    bound = inspect.signature(type(self)).bind(*args, **kwargs)
+                    bound.apply_defaults()
+                    self._init_arguments = dict(bound.arguments)
+                except TypeError:
+                    self._init_arguments = {}      # the constructor itself reports the bad call
+            init(self, *args, **kwargs)
+        recording_init._records_arguments = True
+        cls.__init__ = recording_init
+
+    def get_config(self):
+        """Keras 3's get_config() of this layer (JSON-able, as in a .keras file's config.json)."""
+        from .saving import layer_config
+        return layer_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        from .saving import layer_from_config
+        return layer_from_config(cls, config)
+
+    def _config_value(self, arg, value):
+        return value
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, batch_input_shape=None, input_length=None, **kwargs):
@@ -177,6 +219,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 class Dense(_WeightsMixin, Layer):
     """Densely connected layer: activation(x @ kernel + bias), `units` outputs; the kernel is
     (inputs, units) in Keras's order. Regularizers, constraints and LoRA are not supported."""
+    _config_exclude = ("activity_regularizer", "lora_rank")
+    _config_extra = {"quantization_config": None}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -424,6 +468,8 @@ class Embedding(Layer):
     """Looks up a row of an (input_dim, output_dim) matrix for each integer index; `weights`
     gives the initial matrix (e.g. pretrained vectors). mask_zero, regularizers, constraints
     and LoRA are not supported; Keras 2's `input_length` fixes the sequence length."""
+    _config_exclude = ("weights", "lora_rank")
+    _config_extra = {"activity_regularizer": None, "quantization_config": None}
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
@@ -467,6 +513,8 @@ _RNN_FLAGS = ("use_bias", "return_sequences", "go_backwards", "stateful", "unrol
 class _RNN(Layer):
     """Base of the recurrent layers; each subclass declares Keras 3's signature and hands its
     arguments (`locals()`) to `_init_rnn`, which checks them once."""
+    _config_exclude = ("use_cudnn",)
+    _config_extra = {"zero_output_for_mask": False}
     cell = None
 
     def _init_rnn(self, args):
@@ -562,6 +610,7 @@ class GRU(_RNN):
 class SimpleRNN(_RNN):
     """Fully connected recurrence h_t = activation(x_t W + h_(t-1) U + b) over a sequence
     (batch, time, features); it has no gates, hence no `recurrent_activation`. Otherwise as LSTM."""
+    _config_exclude = ("use_cudnn", "seed")
     cell = "simple"
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
