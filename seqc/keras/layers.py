@@ -90,6 +90,7 @@ class Layer:
     values), and `_config_value(arg, value)` may rewrite one value."""
     _config_exclude = ()
     _config_extra = {}
+    _keras_built_at_init = False     # Keras builds it in its constructor: no build_config in a .keras file
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -207,6 +208,9 @@ class InputLayer(Layer):
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("Input needs a `shape` (without the batch dimension)")
+        self.input_dtype = "float32"
+        if dtype in ("int32", "int64", "uint8", "int16", "int8"):   # token indices (Embedding): read as such
+            self.input_dtype, dtype = dtype, None
         super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
 
 
@@ -240,6 +244,7 @@ class Dense(_WeightsMixin, Layer):
 
 class Activation(Layer):
     """Applies an activation function (a name or a keras.activations function) elementwise."""
+    _keras_built_at_init = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -256,6 +261,7 @@ def _seed(owner, value):
 class Dropout(Layer):
     """Sets a fraction `rate` of its inputs to 0 in training and scales the rest by
     1 / (1 - rate); the identity at inference. `noise_shape` is not supported."""
+    _keras_built_at_init = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -332,6 +338,7 @@ class Conv2D(_Conv):
 class _Pooling(Layer):
     """Max or average pooling over windows of `pool_size` moved by `strides` (default: the
     pool size), 'valid' or 'same' padding, channels last."""
+    _keras_built_at_init = True
     rank = None
     mode = None
     default_pool = None
@@ -380,6 +387,7 @@ class AveragePooling2D(_Pooling):
 class _GlobalPooling(Layer):
     """Max or average over all spatial positions, per channel; `keepdims` keeps the spatial
     axes as size 1."""
+    _keras_built_at_init = True
     rank = None
     mode = None
 

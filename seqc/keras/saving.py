@@ -152,7 +152,7 @@ def _input_layer_entry(model, batch_shape):
     from .layers import InputLayer
     name = first.name if isinstance(first, InputLayer) and not first._auto_name else "input_layer"
     return {"module": "keras.layers", "class_name": "InputLayer",
-            "config": {"batch_shape": list(batch_shape), "dtype": "float32", "sparse": False, "ragged": False,
+            "config": {"batch_shape": list(batch_shape), "dtype": getattr(first, "input_dtype", "float32"), "sparse": False, "ragged": False,
                        "name": name, "optional": False}, "registered_name": None}
 
 
@@ -168,11 +168,10 @@ def model_config(model):
     batch_shape = [batch] + list(shape)
     shapes = _layer_input_shapes(model)
     layers = [_input_layer_entry(model, batch_shape)]
-    names = _param_names(model)
     for layer, in_shape in zip(model.layers, shapes):
         entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
                  "registered_name": None}
-        if any(n.startswith(layer.name + "/") for n in names):
+        if not layer._keras_built_at_init:
             entry["build_config"] = {"input_shape": [batch] + list(in_shape)}
         layers.append(entry)
     config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy(), "layers": layers,
@@ -243,7 +242,12 @@ def serialize_optimizer(opt):
         cfg["learning_rate"] = {"module": "keras.optimizers.schedules", "class_name": type(lr).__name__,
                                 "config": {**{k: getattr(lr, k) for k in lr._spec_keys}, "name": lr.name},
                                 "registered_name": None}
-    base = {"name": opt.name, "learning_rate": cfg.pop("learning_rate"), "weight_decay": cfg.pop("weight_decay", None),
+    name = opt.name
+    if name == getattr(type(opt), "default_name", None) or name == "adagrad" and type(opt).__name__ == "Adagrad":
+        name = snake_case(type(opt).__name__)       # Keras 3's automatic name: adam, sgd, rm_sprop
+    if not hasattr(cfg["learning_rate"], "_spec_keys") and not isinstance(cfg["learning_rate"], dict):
+        cfg["learning_rate"] = float(np.float32(cfg["learning_rate"]))    # Keras's float32 variable
+    base = {"name": name, "learning_rate": cfg.pop("learning_rate"), "weight_decay": cfg.pop("weight_decay", None),
             "clipnorm": cfg.pop("clipnorm", None), "global_clipnorm": cfg.pop("global_clipnorm", None),
             "clipvalue": cfg.pop("clipvalue", None), "use_ema": False, "ema_momentum": 0.99,
             "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None}
@@ -284,7 +288,9 @@ def sequential_from_config(config, where="the file"):
             shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
             if not isinstance(shape, (list, tuple)) or len(shape) < 2:
                 raise ValueError(f"{where}: the InputLayer has no batch_shape")
-            layers.append(InputLayer(batch_shape=tuple(shape), name=cfg.get("name")))
+            dtype = cfg.get("dtype")
+            dtype = (dtype.get("config") or {}).get("name") if isinstance(dtype, dict) else dtype
+            layers.append(InputLayer(batch_shape=tuple(shape), name=cfg.get("name"), dtype=dtype))
             continue
         layers.append(_layer_class(name).from_config(cfg))
     if not any(isinstance(l, InputLayer) for l in layers) and inner.get("build_input_shape") and layers \
@@ -328,7 +334,12 @@ def _deserialize_function(value, module):
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list):
+        if len(value) == 1 and isinstance(value[0], list):     # Keras 2: one list per output
+            value = value[0]
         return [_deserialize_function(v, module) for v in value]
+    if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":    # Keras 2
+        cfg = value.get("config") or {}
+        return cfg.get("name") or cfg.get("fn")
     if isinstance(value, dict) and "class_name" in value:
         from . import losses, metrics
         mod = losses if module == "losses" else metrics
@@ -611,6 +622,11 @@ def _read_keras_zip(path):
     if not isinstance(config, dict):
         raise ValueError(f"{path}: config.json is not a model config")
     layers = _checked_layers(config, path)
+    for kind, _ in layers:          # an unknown class: said before anything else
+        try:
+            _layer_class(kind)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
     with _open_h5(io.BytesIO(data), f"{path}: {_WEIGHTS_FILE}") as f:
         weights, opt = read_weights_h5(f, layers, f"{path}: {_WEIGHTS_FILE}")
     cc = config.get("compile_config") or {}
@@ -718,13 +734,13 @@ def _engine_and_optimizer(model):
         if rt is None or model._compile is None:
             return None
         opt = model._optimizer
-        return rt.engine, type(opt).__name__, opt.config, hasattr(opt.config["learning_rate"], "_spec_keys"), opt.name
+        return (rt.engine, type(opt).__name__, opt.config, hasattr(opt.config["learning_rate"], "_spec_keys"),
+                serialize_optimizer(opt)["config"]["name"])
     desc = model.desc
     if desc.optimizer is None:
         return None
     cfg = desc.optimizer.config
-    names = {"SGD": "SGD", "RMSprop": "rmsprop", "Adagrad": "adagrad", "Adam": "adam", "AdamW": "adamw"}
-    return model.engine, desc.optimizer.kind, cfg, bool(cfg.get("schedule")), names.get(desc.optimizer.kind, "optimizer")
+    return model.engine, desc.optimizer.kind, cfg, bool(cfg.get("schedule")), snake_case(desc.optimizer.kind)
 
 
 def model_optimizer_state(model):
