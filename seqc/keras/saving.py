@@ -573,6 +573,22 @@ class KerasFile:
         return [a for arrays in self.layer_weights for a in arrays]
 
 
+import contextlib  # noqa: E402
+
+
+@contextlib.contextmanager
+def _reading(where):
+    """h5py's errors on a damaged file (RuntimeError, KeyError, OSError...) as one ValueError."""
+    try:
+        yield
+    except ValueError:
+        raise
+    except (OSError, RuntimeError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{where}: damaged or not a Keras file ({type(e).__name__}: {e})") from None
+
+
 def _open_h5(source, where):
     h5py = _h5py()
     try:
@@ -627,7 +643,7 @@ def _read_keras_zip(path):
             _layer_class(kind)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
-    with _open_h5(io.BytesIO(data), f"{path}: {_WEIGHTS_FILE}") as f:
+    with _reading(f"{path}: {_WEIGHTS_FILE}"), _open_h5(io.BytesIO(data), f"{path}: {_WEIGHTS_FILE}") as f:
         weights, opt = read_weights_h5(f, layers, f"{path}: {_WEIGHTS_FILE}")
     cc = config.get("compile_config") or {}
     return KerasFile(path, config, cc if isinstance(cc, dict) else {}, weights, False, opt,
@@ -654,7 +670,7 @@ def _json_attr(f, name, where):
 
 
 def _read_legacy_model(path):
-    with _open_h5(path, path) as f:
+    with _reading(path), _open_h5(path, path) as f:
         config = _json_attr(f, "model_config", path)
         if config is None:
             raise ValueError(f"No model config found in the file at {path}.")
@@ -668,6 +684,18 @@ def _read_legacy_model(path):
               "metrics": training.get("metrics")}
     return KerasFile(path, config, cc, weights, True, None,
                      version.decode() if isinstance(version, bytes) else version)
+
+
+def model_from_file(kf, loc=None):
+    """A seqc Sequential from a KerasFile's config, its compile arguments recorded (as the
+    static front end does: nothing is built), weights not yet set."""
+    model = sequential_from_config(kf.config, kf.path)
+    cc = kf.compile_config
+    if cc and cc.get("loss") is not None:
+        optimizer = deserialize_optimizer(cc.get("optimizer") or "rmsprop")
+        model.set_compile(optimizer, _deserialize_function(cc["loss"], "losses"),
+                          _deserialize_function(cc.get("metrics"), "metrics"), loc)
+    return model
 
 
 def build_model(kf, compile=True):
@@ -763,7 +791,7 @@ def set_model_optimizer_state(model, variables, where):
     return set_optimizer_variables(engine, kind, cfg, schedule, variables, where)
 
 
-def _h5_bytes(write):
+def h5_bytes(write):
     h5py = _h5py()
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
@@ -776,7 +804,7 @@ def _weights_bytes(model):
     name = model.name
     weights = model.get_weights()
     opt = model_optimizer_state(model)
-    return _h5_bytes(lambda f: write_weights_h5(f, name, refs, weights, opt))
+    return h5_bytes(lambda f: write_weights_h5(f, name, refs, weights, opt))
 
 
 def _check_overwrite(path, overwrite):
@@ -821,11 +849,11 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
         if path.endswith(".weights.json"):
             raise ValueError(f"{path}: sharded weights (.weights.json) are not supported by seqc")
         layers = [(r.kind, r.name) for r in model_layer_refs(model)]
-        with _open_h5(path, path) as f:
+        with _reading(path), _open_h5(path, path) as f:
             weights, opt = read_weights_h5(f, layers, path)
         kf = KerasFile(path, None, {}, weights, False, opt)
     elif path.endswith((".h5", ".hdf5")):
-        with _open_h5(path, path) as f:
+        with _reading(path), _open_h5(path, path) as f:
             group = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
             if "layer_names" not in group.attrs:
                 raise ValueError(f"{path}: not a Keras weights file (no layer_names attribute)")
