@@ -12,7 +12,7 @@ SUBMODULES = {
     ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
     ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
-    ("ops",): "seqc.keras.ops",
+    ("ops",): "seqc.keras.ops", ("saving",): "seqc.keras.saving",
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
@@ -20,7 +20,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
           ("engine", "sequential"): ("models",)}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
 NOT_PROVIDED = {"datasets", "preprocessing", "applications", "regularizers", "constraints", "wrappers",
-                "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
+                "mixed_precision", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 
 SEQC_MODULES = frozenset(SUBMODULES.values())
