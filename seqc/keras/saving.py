@@ -396,6 +396,18 @@ def slot_groups(kind, cfg):
     raise ValueError(f"no Keras optimizer layout for {kind!r}")
 
 
+def slot_names(kind, cfg):
+    """Keras's names of the slot groups of slot_groups (for the legacy .h5 weight names)."""
+    if kind == "SGD":
+        return [["momentum"]] if cfg.get("momentum") else []
+    if kind == "RMSprop":
+        return [["velocity"]] + ([["momentum"]] if cfg.get("momentum") else []) + \
+            ([["average_gradient"]] if cfg.get("centered") else [])
+    if kind == "Adagrad":
+        return [["accumulator"]]
+    return [["momentum", "velocity"]] + ([["velocity_hat"]] if cfg.get("amsgrad") else [])
+
+
 @dataclass
 class OptimizerState:
     """A compiled model's optimizer state as Keras stores it: `variables` in Keras's order."""
@@ -403,11 +415,14 @@ class OptimizerState:
     variables: list
 
 
-def optimizer_variables(engine, kind, cfg, schedule):
-    """Keras's optimizer variables of a seqc engine: iterations, learning rate, slots."""
+def optimizer_variables(engine, kind, cfg, schedule, built=False):
+    """Keras's optimizer variables of a seqc engine: iterations, learning rate, and the slots
+    once trained (or `built`)."""
     out = [np.array(engine.get_iterations(), np.int32)]
     if not schedule:
         out.append(np.array(engine.get_learning_rate(), np.float32))
+    if not built and engine.get_iterations() == 0:
+        return out       # Keras builds its optimizer (creates the slots) at the first step
     slots, n = engine.slots, engine.n_params
     params = [p for p in engine.desc.params if p.trainable]
     for group in slot_groups(kind, cfg):
@@ -420,7 +435,10 @@ def optimizer_variables(engine, kind, cfg, schedule):
 def set_optimizer_variables(engine, kind, cfg, schedule, variables, where):
     """The inverse of optimizer_variables; a count or shape that does not match is skipped with
     a warning, as Keras does."""
-    expected = optimizer_variables(engine, kind, cfg, schedule)
+    expected = optimizer_variables(engine, kind, cfg, schedule, built=True)
+    unbuilt = 1 if schedule else 2
+    if len(variables) == unbuilt and len(expected) > unbuilt and int(np.asarray(variables[0])) == 0:
+        return False     # saved before the first step: nothing to restore (Keras skips it too)
     if len(variables) != len(expected) or any(np.shape(a) != e.shape for a, e in zip(variables, expected)):
         warnings.warn(f"{where}: skipping the optimizer state: the file has {len(variables)} optimizer variables, "
                       f"this model's optimizer {len(expected)}", stacklevel=4)
@@ -678,11 +696,15 @@ def _read_legacy_model(path):
         group = f["model_weights"] if "model_weights" in f else f
         weights = read_legacy_weights(group, path)
         version = f.attrs.get("keras_version")
+        opt = None
+        if "optimizer_weights" in f:    # Keras 3 writes optimizer.variables in order (as .weights.h5)
+            og = f["optimizer_weights"]
+            opt = [_read_dataset(og[n], f"{path}: optimizer_weights/{n}") for n in _attr_strings(og, "weight_names")]
     cc = {}
     if isinstance(training, dict) and training:
         cc = {"optimizer": training.get("optimizer_config"), "loss": training.get("loss"),
               "metrics": training.get("metrics")}
-    return KerasFile(path, config, cc, weights, True, None,
+    return KerasFile(path, config, cc, weights, True, opt,
                      version.decode() if isinstance(version, bytes) else version)
 
 
@@ -866,16 +888,14 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
 
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
-    """`model.save("x.keras")`: Keras 3's zip (config.json, metadata.json, model.weights.h5)."""
-    from ..fileio import atomic_write
+    """`model.save("x.keras")`: Keras 3's zip (config.json, metadata.json, model.weights.h5);
+    `model.save("x.h5")`: Keras's legacy full-model file."""
+    from ..fileio import atomic_write, write_bytes_atomic
     path = os.fspath(filepath)
     kwargs.pop("include_optimizer", None)
     if kwargs:
         raise ValueError(f"The following argument(s) are not supported: {list(kwargs.keys())}")
-    if path.endswith((".h5", ".hdf5")):
-        raise ValueError(f"{path}: seqc writes models as `.keras` files (Keras 3's format); the legacy `.h5` "
-                         "full-model format is read only. Use model.save('x.keras') or save_weights('x.weights.h5')")
-    if not path.endswith(".keras"):
+    if not path.endswith((".keras", ".h5", ".hdf5")):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
                          "native Keras format (recommended) or a `.h5` extension. Use `model.export(filepath)` if "
                          f"you want to export a SavedModel for use with TFLite/TFServing/etc. Received: filepath={path}.")
@@ -883,6 +903,9 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         raise ValueError("save('x.keras') needs the model's Keras config: save a seqc.keras model, or use "
                          "save_weights('x.weights.h5') for a compiled package's model")
     _check_overwrite(path, overwrite)
+    if path.endswith((".h5", ".hdf5")):      # Keras's legacy full-model format
+        write_bytes_atomic(path, h5_bytes(lambda f: write_legacy_h5(f, model)))
+        return
     config = model_config(model)
     config["compile_config"] = compile_config(model)
     meta = {"keras_version": KERAS_VERSION,
@@ -895,6 +918,59 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         z.writestr(_WEIGHTS_FILE, weights)
     with atomic_write(path, "wb") as f:
         f.write(buf.getvalue())
+
+
+def write_legacy_h5(f, model):
+    """Keras 3's legacy full-model `.h5` (what Keras's model.save('x.h5') writes): the
+    model_config / training_config attributes, `model_weights` in Keras 2's layout (layer_names,
+    weight_names = variable paths), `optimizer_weights` (optimizer.variables in order)."""
+    config = model_config(model)
+    inner = dict(config["config"])
+    inner["layers"] = [{"class_name": e["class_name"], "config": e["config"]} for e in inner["layers"]]
+    f.attrs["keras_version"] = KERAS_VERSION
+    f.attrs["backend"] = "torch"
+    f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": inner}).encode("utf8")
+    cc = compile_config(model)
+    if cc:
+        opt = cc.pop("optimizer")
+        cc["optimizer_config"] = {"class_name": opt["class_name"], "config": opt["config"]}
+        f.attrs["training_config"] = json.dumps(cc).encode("utf8")
+    refs = model_layer_refs(model)
+    weights, names = model.get_weights(), _all_param_names(model)
+    g = f.create_group("model_weights")
+    g.attrs["layer_names"] = np.array([r.name.encode("utf8") for r in refs])
+    g.attrs["backend"] = b"torch"
+    g.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
+    paths = {}
+    for ref in refs:
+        cell = f"/{_cell_name(ref.kind)}" if ref.kind in CELL_LAYERS else ""
+        for i in ref.indices:
+            paths[i] = f"{model.name}/{ref.name}{cell}/{names[i][len(ref.name) + 1:]}"
+    for ref in sorted(refs, key=lambda r: r.name):
+        lg = g.create_group(ref.name)
+        lg.attrs["weight_names"] = np.array([paths[i].encode("utf8") for i in ref.indices])
+        for i in ref.indices:
+            lg.create_dataset(paths[i], data=np.ascontiguousarray(weights[i], np.float32))
+    g.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], np.float64)
+    state = model_optimizer_state(model)
+    if state is not None:
+        got = _engine_and_optimizer(model)
+        kind, cfg = got[1], got[2]
+        opt_names = [f"{state.name}/iteration"] + ([f"{state.name}/learning_rate"] if not got[3] else [])
+        trainable = [i for ref in refs for i in ref.indices if _is_trainable(model, i)]
+        if len(state.variables) > len(opt_names):
+            for group in slot_names(kind, cfg):
+                for i in trainable:
+                    opt_names.extend(f"{state.name}/{paths[i].replace('/', '_')}_{n}" for n in group)
+        og = f.create_group("optimizer_weights")
+        og.attrs["weight_names"] = np.array([n.encode("utf8") for n in opt_names])
+        for n, a in zip(opt_names, state.variables):
+            og.create_dataset(n, data=a)
+
+
+def _is_trainable(model, i):
+    desc = model._runtime.desc if _is_sequential(model) else model.desc
+    return desc.params[i].trainable
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

@@ -4,10 +4,10 @@
 
 1. In a child process with seqc's Python (SEQC_PYTHON, default `python3` on PATH): each model of
    tests/golden/files/files_manifest.json is built with seqc.keras, trained 3 steps, saved as
-   `.keras` and `.weights.h5`; its predictions, and the weights after one more training step,
+   `.keras`, `.weights.h5` and legacy `.h5`; its predictions, and the weights after one more training step,
    are stored next to them. The Keras golden `.keras` files are also loaded by seqc, trained one
    step and saved again.
-2. Here: Keras's `load_model` of each seqc `.keras` predicts what seqc predicted; a model built
+2. Here: Keras's `load_model` of each seqc `.keras` and `.h5` predicts what seqc predicted; a model built
    with Keras and `load_weights` of seqc's `.weights.h5` too; the optimizer state came along
    (iterations), and one more training step in Keras gives seqc's weights (the models without
    dropout). Exit status 1 if anything differs.
@@ -42,6 +42,7 @@ for name in MODELS:
     model = trained(name)
     model.save(f"{out}/{name}.keras")
     model.save_weights(f"{out}/{name}.weights.h5")
+    model.save(f"{out}/{name}.h5")
     x, _ = data(name, 9, 11)
     xs, ys = data(name, 8, 12)
     arrays = {"x": x, "pred": model.predict(x, verbose=0), "xs": xs, "ys": ys,
@@ -79,11 +80,24 @@ def main():
         fresh.load_weights(out / f"{name}.weights.h5")
         d2 = float(np.abs(fresh.predict(z["x"], verbose=0) - z["pred"]).max())
         it = int(loaded.optimizer.iterations.numpy())
+        note = None
+        try:
+            legacy = keras.models.load_model(out / f"{name}.h5")
+            it4 = int(legacy.optimizer.iterations.numpy())
+        except ValueError as e:
+            # Keras 3.15 cannot compile from its own legacy training_config when the loss is a
+            # string like "mse" (it fails the same way on the file its own model.save('x.h5')
+            # writes): the model and weights without compiling then
+            legacy, it4 = keras.models.load_model(out / f"{name}.h5", compile=False), int(z["iterations"])
+            note = f"legacy .h5 loaded with compile=False (Keras: {e})"
+        d4 = float(np.abs(legacy.predict(z["x"], verbose=0) - z["pred"]).max())
         again = keras.models.load_model(out / f"{name}_again.keras")
         d3 = float(np.abs(again.predict(z["x"], verbose=0) - z["pred_again"]).max())
         line = {"model": name, "load_model max|diff|": d1, "load_weights max|diff|": d2,
-                "round trip max|diff|": d3, "iterations": it}
-        ok = d1 <= 1e-5 and d2 <= 1e-5 and d3 <= 1e-5 and it == int(z["iterations"])
+                "round trip max|diff|": d3, "legacy .h5 max|diff|": d4, "iterations": it, "legacy iterations": it4}
+        if note:
+            line["note"] = note
+        ok = d1 <= 1e-5 and d2 <= 1e-5 and d3 <= 1e-5 and d4 <= 1e-5 and it == it4 == int(z["iterations"])
         if "Dropout" not in [c for c, _ in MODELS[name][2]]:
             loaded.train_on_batch(z["xs"], z["ys"])       # resumes from seqc's optimizer state
             rel = max(float(np.abs(w - z[f"next_{i}"]).max() / max(np.abs(z[f"next_{i}"]).max(), 1e-6))

@@ -15,8 +15,10 @@ Writes tests/golden/files/:
 - `<model>.npz`: the inputs, Keras's predictions of the saved state, and for the resumed
   models the 3 steps Keras trains after load_model (batches, losses, weights after);
 - `files_manifest.json`: each model's layers (class + constructor arguments, so the test can
-  build it with seqc.keras), compile arguments, and what Keras writes for it: the `.weights.h5`
-  structure (groups, attributes, datasets' shapes and dtypes) and config.json.
+  build it with seqc.keras) and compile arguments, and Keras's get_config() of every layer class
+  seqc supports; `<model>_expected.json`: what Keras writes for the model: the `.weights.h5`
+  structure (groups, attributes, datasets' shapes and dtypes; trained and untrained), config.json
+  and the legacy `.h5` structure.
 """
 import json
 import os
@@ -93,16 +95,24 @@ def structure(path_or_file):
     out = {}
 
     def visit(name, obj):
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v.tolist() if hasattr(v, "tolist") else v)
-                 for k, v in obj.attrs.items()}
+        attrs = {k: attr_value(v) for k, v in obj.attrs.items()}
         if isinstance(obj, h5py.Dataset):
             out[name] = {"kind": "dataset", "attrs": attrs, "shape": list(obj.shape), "dtype": str(obj.dtype)}
         else:
             out[name] = {"kind": "group", "attrs": attrs}
     with h5py.File(path_or_file, "r") as f:
         f.visititems(visit)
-        out["/"] = {"kind": "group", "attrs": dict(f.attrs)}
+        out["/"] = {"kind": "group", "attrs": {k: attr_value(v) for k, v in f.attrs.items()}}
     return out
+
+
+def attr_value(v):
+    """An HDF5 attribute as JSON: bytes decoded, arrays as lists (of str for byte strings)."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if hasattr(v, "tolist"):
+        return [x.decode() if isinstance(x, bytes) else x for x in v.tolist()] if np.ndim(v) else v.tolist()
+    return v
 
 
 def strip_ids(obj):
@@ -242,15 +252,27 @@ def main():
             config = strip_ids(json.loads(z.read("config.json")))
             with open(OUT / "_tmp.h5", "wb") as fh:
                 fh.write(z.read("model.weights.h5"))
+        model.save(OUT / "_tmp_legacy.h5")       # Keras's legacy full-model writer: its structure
+        legacy = structure(OUT / "_tmp_legacy.h5")
+        for key in ("model_config", "training_config"):
+            legacy["/"]["attrs"][key] = strip_ids(json.loads(legacy["/"]["attrs"][key]))
+        os.remove(OUT / "_tmp_legacy.h5")
+        untrained = build(name)                   # compiled, never trained: the optimizer is not built
+        compile_(untrained, name)
+        untrained.save_weights(OUT / "_tmp_untrained.weights.h5")
         manifest[name] = {
             "input_shape": list(shape), "integer_input": integer,
             "layers": [{"class": c, "kwargs": kw} for c, kw in layers], "compile": comp, "labels": labels,
-            "model_name": f"seq_{name}", "input_name": "input",
+            "model_name": f"seq_{name}", "input_name": "input", "expected": f"{name}_expected.json"}
+        expected = {      # what Keras writes for this model: seqc's files must have the same
             "weights_h5": structure(OUT / f"{name}.weights.h5"),
-            "keras_weights_h5": structure(OUT / "_tmp.h5"),
-            "config": config,
-        }
+            "keras_weights_h5": structure(OUT / "_tmp.h5"), "config": config, "legacy_h5": legacy,
+            "untrained_weights_h5": structure(OUT / "_tmp_untrained.weights.h5")}
+        with open(OUT / f"{name}_expected.json", "w") as fh:
+            json.dump(expected, fh, indent=1)
+            fh.write("\n")
         os.remove(OUT / "_tmp.h5")
+        os.remove(OUT / "_tmp_untrained.weights.h5")
     # legacy full-model files: Keras 3's own .h5 writer, and a Keras 2 file written by hand
     keras.utils.set_random_seed(1)
     mlp = keras.models.load_model(OUT / "mlp.keras")
