@@ -424,3 +424,55 @@ def test_seqc_compile_damaged_file_is_one_line(tmp_path):
     r = _seqc("compile", "bad.keras", cwd=tmp_path)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "bad.keras" in r.stderr
+
+
+def test_open_length_model_round_trip(tmp_path):
+    """An Embedding without input_length: batch_shape [None, None] as Keras writes it; the loaded
+    model binds the length at first use, with the file's optimizer state."""
+    model = keras.Sequential([L.Embedding(30, 4), L.LSTM(3), L.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 30, (16, 7)), (rng.random(16) > .5).astype(np.float32)
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    model.save(tmp_path / "open.keras")
+    with zipfile.ZipFile(tmp_path / "open.keras") as z:
+        cfg = json.loads(z.read("config.json"))["config"]
+    assert cfg["layers"][0]["config"]["batch_shape"] == [None, None]
+    assert cfg["layers"][2]["build_config"] == {"input_shape": [None, None, 4]}
+    again = keras.models.load_model(tmp_path / "open.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert again.optimizer.iterations == 1
+    h1 = model.fit(x, y, epochs=1, verbose=0, shuffle=False).history["loss"]
+    h2 = again.fit(x, y, epochs=1, verbose=0, shuffle=False).history["loss"]
+    assert h1 == h2
+
+
+def test_sequential_get_config_from_config():
+    model = build("convnet")
+    config = model.get_config()
+    assert config == normalised_config({"compile_config": {}, **MANIFEST["convnet"]["config"]})["config"]
+    again = keras.Sequential.from_config(config)
+    assert again.get_config() == config
+
+
+def test_package_model_writes_and_reads_keras_weights(tmp_path):
+    """A compiled package's Model: save_weights / load_weights in Keras's layout too."""
+    shutil.copy(GOLDEN / "convnet.keras", tmp_path / "convnet.keras")
+    r = _seqc("compile", "convnet.keras", "-o", "build", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sys.path.insert(0, str(tmp_path / "build"))
+    try:
+        import convnet
+        model = convnet.Model(seed=0)
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("convnet", None)
+    model.save_weights(tmp_path / "p.weights.h5")
+    assert normalised_structure(structure(tmp_path / "p.weights.h5")) == normalised_structure(
+        MANIFEST["convnet"]["weights_h5"])
+    fresh = build("convnet")
+    fresh.load_weights(tmp_path / "p.weights.h5")
+    z = golden("convnet")
+    close(fresh.predict(z["x"], verbose=0), z["pred"], "package weights read back")
+    with pytest.raises(ValueError, match="Keras config"):
+        model.save(tmp_path / "p.keras")

@@ -376,6 +376,12 @@ class Sequential:
         from . import saving
         return saving.model_config(self)["config"]
 
+    @classmethod
+    def from_config(cls, config):
+        """A Sequential from Keras's Sequential config (get_config's, or a file's)."""
+        from . import saving
+        return saving.sequential_from_config({"class_name": "Sequential", "config": config}, "from_config")
+
     def reset_states(self):
         if self._runtime is not None:
             self._runtime.reset_states()

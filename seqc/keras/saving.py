@@ -133,12 +133,12 @@ def layer_from_config(cls, config):
                            "input_length"}
     kwargs = {}
     for key, value in config.items():
-        if key not in takes or key in cls._config_exclude and key not in ("weights",):
+        if key not in takes or key in cls._config_exclude:
             if key in cls._config_extra and value == cls._config_extra[key]:
                 continue
-            if key in _INERT and (value in _INERT[key] or key == "implementation"):
+            if key in _INERT and value in _INERT[key]:
                 continue
-            if key in cls._config_exclude and value in (None, "auto", False):
+            if key in cls._config_exclude and value in (None, "auto"):    # lora_rank=None, use_cudnn='auto'
                 continue
             raise ValueError(f"{owner}: the file's config has {key}={value!r}, which seqc does not support")
         kwargs[key] = deserialize_initializer(value) if key.endswith("_initializer") else value
@@ -195,7 +195,7 @@ def _layer_input_shapes(model):
         out.append(shape)
         if layer.name in rows:
             shape = rows[layer.name]
-            if model._open and model._runtime is None and len(shape) >= 2:
+            if model._open and len(shape) >= 2:
                 shape = (None,) + shape[1:]
     return out
 
