@@ -152,8 +152,9 @@ def _input_layer_entry(model, batch_shape):
     from .layers import InputLayer
     name = first.name if isinstance(first, InputLayer) and not first._auto_name else "input_layer"
     return {"module": "keras.layers", "class_name": "InputLayer",
-            "config": {"batch_shape": list(batch_shape), "dtype": getattr(first, "input_dtype", "float32"), "sparse": False, "ragged": False,
-                       "name": name, "optional": False}, "registered_name": None}
+            "config": {"batch_shape": list(batch_shape), "dtype": getattr(first, "input_dtype", "float32"),
+                       "sparse": False, "ragged": False, "name": name, "optional": False},
+            "registered_name": None}
 
 
 def model_config(model):
@@ -271,7 +272,7 @@ def sequential_from_config(config, where="the file"):
     """A seqc Sequential from Keras's serialised Sequential (config.json, or a legacy model_config)."""
     from .layers import InputLayer
     from .models import Sequential
-    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Model"):
+    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         got = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         raise ValueError(f"{where}: seqc loads Sequential models; the file holds a {got!r}")
     inner = config.get("config")
@@ -898,7 +899,8 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     if not path.endswith((".keras", ".h5", ".hdf5")):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
                          "native Keras format (recommended) or a `.h5` extension. Use `model.export(filepath)` if "
-                         f"you want to export a SavedModel for use with TFLite/TFServing/etc. Received: filepath={path}.")
+                         "you want to export a SavedModel for use with TFLite/TFServing/etc. "
+                         f"Received: filepath={path}.")
     if not _is_sequential(model):
         raise ValueError("save('x.keras') needs the model's Keras config: save a seqc.keras model, or use "
                          "save_weights('x.weights.h5') for a compiled package's model")
