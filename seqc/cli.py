@@ -197,26 +197,23 @@ def with_library(desc, lib_name, sha256):
 
 
 def _saved_model(path, seq_len=None, bind=True):
-    """(KerasFile, ModelSpec) of a saved Keras model file; an open sequence length is bound to
+    """(SavedModel, ModelSpec) of a saved Keras model file; an open sequence length is bound to
     `seq_len` (a package compiled from a file is built for one length)."""
     from . import pipeline
-    from .keras import layers as klayers
     from .keras import saving
     from .errors import SourceLoc
     loc = SourceLoc(path, None)
     try:
-        kf = saving.read_model_file(path)
-        with klayers.name_counters_kept():
-            model = saving.model_from_file(kf, loc)
-        spec = model.spec()
+        saved = saving.read_saved_model(path)
     except FileNotFoundError:
         raise SeqcError("no such file", loc) from None
     except SeqcError as e:
         raise SeqcError(e.message if hasattr(e, "message") else str(e), loc) from None
     except (ValueError, TypeError, OSError) as e:
         raise SeqcError(str(e).replace(f"{path}: ", ""), loc) from None
+    spec = saved.spec
     if not bind:
-        return kf, spec
+        return saved, spec
     if pipeline.is_open(spec):
         if seq_len is None:
             raise SeqcError(f"the saved model's input shape {format_shape(spec.input_shape)} leaves the sequence "
@@ -225,7 +222,7 @@ def _saved_model(path, seq_len=None, bind=True):
     elif seq_len is not None and spec.input_shape[0] != seq_len:
         raise SeqcError(f"--seq-len {seq_len}: the saved model fixes the input shape to "
                         f"{format_shape(spec.input_shape)}", loc)
-    return kf, spec
+    return saved, spec
 
 
 def cmd_compile_saved(args, name):
@@ -234,19 +231,15 @@ def cmd_compile_saved(args, name):
     from . import pipeline
     from .keras import saving
     from .runtime.model import format_summary
-    kf, spec = _saved_model(args.model, args.seq_len)
+    saved, spec = _saved_model(args.model, args.seq_len)
     if spec.compile is None:
         raise SeqcError("the saved model was never compiled (no loss or optimizer in the file): seqc compile "
                         "needs a compiled model", saving_loc(args.model))
     desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)
-    refs = saving.layer_refs([(l.kind, l.name) for l in desc.layers if l.kind != "InputLayer"],
-                             [p.name for p in desc.params])
-    weights = kf.weights
-    if len(weights) != len(desc.params) or any(tuple(w.shape) != p.shape for w, p in zip(weights, desc.params)):
-        raise SeqcError("the file's weights do not fit its model config", saving_loc(args.model))
-    opt = saving.OptimizerState(saving.snake_case(desc.optimizer.kind), kf.optimizer_variables) \
-        if kf.optimizer_variables is not None else None
-    initial = saving.h5_bytes(lambda f: saving.write_weights_h5(f, desc.name, refs, weights, opt))
+    try:
+        initial = saving.weights_file_bytes(desc, saved.weights, saved.optimizer_variables)
+    except ValueError as e:
+        raise SeqcError(str(e), saving_loc(args.model)) from None
     pkg, files = write_package(args.outdir, name, desc, lib_path, args.model, extra={INITIAL_WEIGHTS: initial})
     print(format_summary(desc))
     print(f"Wrote {pkg}{os.sep} ({', '.join(f for f in files)})")

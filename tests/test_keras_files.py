@@ -475,3 +475,17 @@ def test_package_model_writes_and_reads_keras_weights(tmp_path):
     close(fresh.predict(z["x"], verbose=0), z["pred"], "package weights read back")
     with pytest.raises(ValueError, match="Keras config"):
         model.save(tmp_path / "p.keras")
+
+
+def test_read_saved_model_for_tools():
+    """The lower-level loader (seqc export, seqc compile): spec + weights + optimizer variables."""
+    saved = saving.read_saved_model(GOLDEN / "emb_gru.keras")
+    assert [l.kind for l in saved.spec.layers] == ["InputLayer", "Embedding", "GRU", "Dense"]
+    assert saved.spec.input_shape == (6,) and saved.spec.compile.optimizer.kind == "SGD"
+    z = golden("emb_gru")
+    for i, w in enumerate(saved.weights):
+        np.testing.assert_array_equal(w, z[f"w_{i}"])
+    assert int(saved.optimizer_variables[0]) == META["steps"]
+    legacy = saving.read_saved_model(GOLDEN / "lstm_keras2_model.h5")
+    assert legacy.optimizer_variables is None and legacy.spec.compile.loss.builtin
+    assert len(legacy.weights) == 5

@@ -721,6 +721,40 @@ def model_from_file(kf, loc=None):
     return model
 
 
+@dataclass
+class SavedModel:
+    """A saved Keras model as seqc's compiler takes it (`seqc compile x.keras`, `seqc export`):
+    `spec` (seqc.spec.ModelSpec, with the compile arguments when the file's model was compiled;
+    an open sequence length left open), `weights` (in get_weights order), `optimizer_variables`
+    (Keras's order: iterations, learning rate, slots; or None) and `file` (the KerasFile)."""
+    spec: object
+    weights: list
+    optimizer_variables: Optional[list]
+    file: KerasFile
+
+
+def read_saved_model(path):
+    """A `.keras` / legacy `.h5` file as a SavedModel, without generating or building C."""
+    from ..errors import SourceLoc
+    from .layers import name_counters_kept
+    kf = read_model_file(path)
+    with name_counters_kept():       # the file's names; the session's automatic names untouched
+        model = model_from_file(kf, SourceLoc(os.fspath(path), None))
+    return SavedModel(model.spec(), kf.weights, kf.optimizer_variables, kf)
+
+
+def weights_file_bytes(desc, weights, optimizer_variables=None):
+    """A `.weights.h5` (Keras 3's layout) for a compiled model's description: what a package
+    compiled from a saved model starts from (seqc.package loads it into Model())."""
+    refs = layer_refs([(l.kind, l.name) for l in desc.layers if l.kind != "InputLayer"], [p.name for p in desc.params])
+    if len(weights) != len(desc.params) or any(tuple(np.shape(w)) != p.shape for w, p in zip(weights, desc.params)):
+        raise ValueError("the file's weights do not fit its model config")
+    opt = None
+    if optimizer_variables is not None and desc.optimizer is not None:
+        opt = OptimizerState(snake_case(desc.optimizer.kind), optimizer_variables)
+    return h5_bytes(lambda f: write_weights_h5(f, desc.name, refs, weights, opt))
+
+
 def build_model(kf, compile=True):
     """A seqc Sequential from a KerasFile: layers from the config, compiled as the file says
     (when `compile`), its weights and optimizer state set."""
