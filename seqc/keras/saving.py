@@ -709,12 +709,12 @@ def _read_legacy_model(path):
                      version.decode() if isinstance(version, bytes) else version)
 
 
-def model_from_file(kf, loc=None):
-    """A seqc Sequential from a KerasFile's config, its compile arguments recorded (as the
-    static front end does: nothing is built), weights not yet set."""
+def model_from_file(kf, loc=None, compile=True):
+    """A seqc Sequential from a KerasFile's config, its compile arguments recorded when
+    `compile` (as the static front end does: nothing is built), weights not yet set."""
     model = sequential_from_config(kf.config, kf.path)
     cc = kf.compile_config
-    if cc and cc.get("loss") is not None:
+    if compile and cc and cc.get("loss") is not None:
         optimizer = deserialize_optimizer(cc.get("optimizer") or "rmsprop")
         model.set_compile(optimizer, _deserialize_function(cc["loss"], "losses"),
                           _deserialize_function(cc.get("metrics"), "metrics"), loc)
@@ -757,13 +757,10 @@ def weights_file_bytes(desc, weights, optimizer_variables=None):
 
 def build_model(kf, compile=True):
     """A seqc Sequential from a KerasFile: layers from the config, compiled as the file says
-    (when `compile`), its weights and optimizer state set."""
-    model = sequential_from_config(kf.config, kf.path)
-    cc = kf.compile_config
-    if compile and cc and cc.get("loss") is not None:
-        optimizer = deserialize_optimizer(cc.get("optimizer") or "rmsprop")
-        model.compile(optimizer=optimizer, loss=_deserialize_function(cc["loss"], "losses"),
-                      metrics=_deserialize_function(cc.get("metrics"), "metrics"))
+    (when `compile`: its C generated and built), its weights and optimizer state set."""
+    model = model_from_file(kf, compile=compile)
+    if model._compile is not None:
+        model._bind_compiled()
     set_file_weights(model, kf)
     return model
 
