@@ -22,12 +22,15 @@ from .frontend.source import safe_file_name
 from .spec import format_shape
 
 USAGE = """seqc compile MODEL.py [-o OUTDIR] [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,D2,...]
+       seqc compile MODEL.keras|MODEL.h5 [-o OUTDIR] [--name NAME] [--seq-len N]
        seqc run SCRIPT.py [ARGS...]
-       seqc summary MODEL.py [-D NAME=VALUE ...] [--input-shape D1,D2,...]
+       seqc summary MODEL.py|MODEL.keras|MODEL.h5 [-D NAME=VALUE ...] [--input-shape D1,D2,...]
        seqc export MODEL -o DIR [--name NAME] [-D NAME=VALUE ...] [--seq-len N] [--input-shape D1,...] [--seed S]"""
 
 
 MAX_NAME = 64      # a package name is a C identifier prefix (see codegen.generate)
+SAVED_MODEL = (".keras", ".h5", ".hdf5")    # `seqc compile` / `seqc summary` of a saved Keras model
+INITIAL_WEIGHTS = "initial.weights.h5"      # in a package compiled from one: its weights and optimizer state
 
 
 class UsageError(Exception):
@@ -194,7 +197,7 @@ cache), weights and optimizer state carried over.{built}
 '''
 
 
-def write_package(outdir, name, desc, lib_path, source, note=""):
+def write_package(outdir, name, desc, lib_path, source, note="", extra=None):
     """OUTDIR/NAME/: __init__.py, model.json, and NAME.c, NAME.h, libNAME.so unless `lib_path`
     is None (an open length compiled without --seq-len; generated files of an earlier compile are
     then removed). model.json names the library by its file name in the package and records its
@@ -214,6 +217,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
     desc = with_library(desc, f"lib{name}.so", sha)
     files["__init__.py"] = _INIT_TEMPLATE.format(name=name, version=__version__, source=safe_file_name(source),
                                                  note=note).encode()
+    files.update(extra or {})      # a saved model's weights (initial.weights.h5)
     files["model.json"] = (json.dumps(desc.to_json(), indent=1) + "\n").encode()
     umask = current_umask()
     try:
@@ -221,7 +225,7 @@ def write_package(outdir, name, desc, lib_path, source, note=""):
             perm = (0o755 if fname.endswith(".so") else 0o644) & ~umask
             with atomic_write(os.path.join(pkg, fname), "wb", perm=perm, follow_symlink=False) as f:
                 f.write(data)
-        for stale in (f"{name}.c", f"{name}.h", f"lib{name}.so"):
+        for stale in (f"{name}.c", f"{name}.h", f"lib{name}.so", INITIAL_WEIGHTS):
             if stale not in files and os.path.lexists(os.path.join(pkg, stale)):
                 os.unlink(os.path.join(pkg, stale))
     except OSError as e:
@@ -240,9 +244,70 @@ def with_library(desc, lib_name, sha256):
     return desc.replace(library=lib_name, library_sha256=sha256)
 
 
+def _saved_model(path, seq_len=None, bind=True):
+    """(SavedModel, ModelSpec) of a saved Keras model file; an open sequence length is bound to
+    `seq_len` (a package compiled from a file is built for one length)."""
+    from . import pipeline
+    from .keras import saving
+    from .errors import SourceLoc
+    loc = SourceLoc(path, None)
+    try:
+        saved = saving.read_saved_model(path)
+    except FileNotFoundError:
+        raise SeqcError("no such file", loc) from None
+    except SeqcError as e:
+        raise SeqcError(e.message if hasattr(e, "message") else str(e), loc) from None
+    except (ValueError, TypeError, OSError) as e:
+        raise SeqcError(str(e).replace(f"{path}: ", ""), loc) from None
+    spec = saved.spec
+    if not bind:
+        return saved, spec
+    if pipeline.is_open(spec):
+        if seq_len is None:
+            raise SeqcError(f"the saved model's input shape {format_shape(spec.input_shape)} leaves the sequence "
+                            "length open: give --seq-len N", loc)
+        spec = dataclasses.replace(spec, input_shape=pipeline.bind_shape(spec.input_shape, seq_len))
+    elif seq_len is not None and spec.input_shape[0] != seq_len:
+        raise SeqcError(f"--seq-len {seq_len}: the saved model fixes the input shape to "
+                        f"{format_shape(spec.input_shape)}", loc)
+    return saved, spec
+
+
+def cmd_compile_saved(args, name):
+    """`seqc compile MODEL.keras|MODEL.h5`: the package of a saved model, whose Model() starts
+    from the file's weights (and optimizer state) kept in the package as initial.weights.h5."""
+    from . import pipeline
+    from .keras import saving
+    from .runtime.model import format_summary
+    saved, spec = _saved_model(args.model, args.seq_len)
+    if spec.compile is None:
+        raise SeqcError("the saved model was never compiled (no loss or optimizer in the file): seqc compile "
+                        "needs a compiled model", saving_loc(args.model))
+    desc, lib_path, _ = pipeline.compile_spec(spec, c_name=name)
+    try:
+        initial = saving.weights_file_bytes(desc, saved.weights, saved.optimizer_variables)
+    except ValueError as e:
+        raise SeqcError(str(e), saving_loc(args.model)) from None
+    pkg, files = write_package(args.outdir, name, desc, lib_path, args.model, extra={INITIAL_WEIGHTS: initial})
+    print(format_summary(desc))
+    print(f"Wrote {pkg}{os.sep} ({', '.join(f for f in files)})")
+    print(f"  use: sys.path.insert(0, {args.outdir!r}); import {name}; model = {name}.Model(seed=0)   "
+          "# the file's weights")
+    return 0
+
+
+def saving_loc(path):
+    from .errors import SourceLoc
+    return SourceLoc(path, None)
+
+
 def cmd_compile(args):
     from .frontend.source import parse_defines, read_source
     name = _check_name(args.name) if args.name else package_name(args.model)
+    if args.model.endswith(SAVED_MODEL):
+        if args.define:
+            raise SeqcError("-D is for scripts; a saved model file defines every value itself", saving_loc(args.model))
+        return cmd_compile_saved(args, name)
     source = read_source(args.model)
     defines = parse_defines(args.define)
     key = memo_key(source, defines, name, args.model, (args.seq_len, args.input_shape))
@@ -409,6 +474,12 @@ def summary_description(spec):
 
 def cmd_summary(args):
     from .runtime.model import format_summary
+    if args.model.endswith(SAVED_MODEL):
+        if args.define:
+            raise SeqcError("-D is for scripts; a saved model file defines every value itself", saving_loc(args.model))
+        _, spec = _saved_model(args.model, bind=False)
+        print(format_summary(summary_description(spec)))
+        return 0
     spec = _parse(args.model, args.define, args.input_shape)
     print(format_summary(summary_description(spec)))
     return 0

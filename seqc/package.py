@@ -34,7 +34,11 @@ def load_model(pkg_dir, seed=None):
     desc = read_description(pkg_dir)
     if desc.script is None:
         from .runtime.model import Model
-        return Model(desc, package_library(pkg_dir, desc.library, desc.library_sha256), seed=seed)
+        model = Model(desc, package_library(pkg_dir, desc.library, desc.library_sha256), seed=seed)
+        initial = os.path.join(pkg_dir, "initial.weights.h5")
+        if os.path.exists(initial):     # compiled from a saved model: its weights and optimizer state
+            model.load_weights(initial)
+        return model
     return _open_model(desc, pkg_dir, seed)
 
 

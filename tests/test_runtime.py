@@ -238,7 +238,7 @@ def test_unknown_loss_and_missing_input_shape():
     model = Sequential([Dense(3)])
     model.compile("sgd", "mse")            # as Keras 3: built at the first call, not at compile()
     assert not model.built
-    with pytest.raises(ValueError, match="not been built"):
+    with pytest.raises(ValueError, match="not yet been built"):
         model.save_weights("never.weights.h5")
 
 

@@ -12,7 +12,7 @@ SUBMODULES = {
     ("backend",): "seqc.keras.backend", ("utils",): "seqc.keras.utils", ("losses",): "seqc.keras.losses",
     ("metrics",): "seqc.keras.metrics", ("callbacks",): "seqc.keras.callbacks",
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
-    ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
+    ("ops",): "seqc.keras.ops", ("saving",): "seqc.keras.saving", ("preprocessing",): "seqc.keras.preprocessing",
     ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
     ("preprocessing", "text"): "seqc.keras.preprocessing.text",
     ("preprocessing", "image"): "seqc.keras.preprocessing.image",
@@ -32,7 +32,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
               "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
 NOT_PROVIDED = {"applications", "regularizers", "constraints", "wrappers",
-                "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
+                "mixed_precision", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 
 SEQC_MODULES = frozenset(SUBMODULES.values())

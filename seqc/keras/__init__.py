@@ -4,6 +4,7 @@
 """
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
 from . import datasets, preprocessing  # noqa: F401
+from . import saving  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

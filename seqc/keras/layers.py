@@ -82,7 +82,17 @@ class Layer:
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
     batch_input_shape and input_length). An unknown keyword is an error, as in Keras; Keras 1's
-    argument names are mapped (seqc/keras/legacy.py)."""
+    argument names are mapped (seqc/keras/legacy.py).
+
+    Keras's `get_config()` / `from_config()` come from the constructor: each class's own
+    arguments are recorded as called (defaults applied) and written out as Keras does
+    (seqc.keras.saving.layer_config), the normalised attribute of the same name preferred
+    (kernel_size as a tuple, data_format resolved); `_config_exclude` lists arguments Keras's
+    get_config leaves out, `_config_extra` keys it writes that are no arguments (their fixed
+    values), and `_config_value(arg, value)` may rewrite one value."""
+    _config_exclude = ()
+    _config_extra = {}
+    _keras_built_at_init = False     # Keras builds it in its constructor: no build_config in a .keras file
 
     @property
     def kind(self):
@@ -92,14 +102,40 @@ class Layer:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         init = cls.__dict__.get("__init__")
-        if init is None or not cls.__module__.startswith("seqc.") or getattr(init, "_maps_keras1", False):
-            return       # (a user's own Layer subclass keeps its arguments as written)
+        if init is None or getattr(init, "_seqc_wrapped", False):
+            return
+        maps_keras1 = cls.__module__.startswith("seqc.")   # a user's own Layer keeps its arguments as written
+        signature = inspect.signature(init)
+        passes_through = any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values())
 
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
-            init(self, *args, **_legacy.renamed_layer_args(type(self), kwargs))
-        __init__._maps_keras1 = True
+            if maps_keras1:
+                kwargs = _legacy.renamed_layer_args(type(self), kwargs)
+            # the outermost constructor that names its arguments records them (for get_config)
+            if "_init_arguments" not in self.__dict__ and not passes_through:
+                try:
+                    bound = signature.bind(self, *args, **kwargs)
+                    bound.apply_defaults()
+                    self._init_arguments = {k: v for k, v in list(bound.arguments.items())[1:]}
+                except TypeError:
+                    self._init_arguments = {}      # the constructor itself reports the bad call
+            init(self, *args, **kwargs)
+        __init__._seqc_wrapped = True
         cls.__init__ = __init__
+
+    def get_config(self):
+        """Keras 3's get_config() of this layer (JSON-able, as in a .keras file's config.json)."""
+        from .saving import layer_config
+        return layer_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        from .saving import layer_from_config
+        return layer_from_config(cls, config)
+
+    def _config_value(self, arg, value):
+        return value
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, batch_input_shape=None, input_length=None, **kwargs):
@@ -185,7 +221,7 @@ class InputLayer(Layer):
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("Input needs a `shape` (without the batch dimension)")
-        self.dtype = input_dtype("InputLayer", dtype)
+        self.dtype = self.input_dtype = input_dtype("InputLayer", dtype)
         super().__init__(name=name, input_shape=shape, batch_size=batch_size, **kwargs)
 
 
@@ -219,6 +255,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 class Dense(_WeightsMixin, Layer):
     """Densely connected layer: activation(x @ kernel + bias), `units` outputs; the kernel is
     (inputs, units) in Keras's order. Regularizers, constraints and LoRA are not supported."""
+    _config_exclude = ("activity_regularizer", "lora_rank")
+    _config_extra = {"quantization_config": None}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -238,6 +276,7 @@ class Dense(_WeightsMixin, Layer):
 
 class Activation(Layer):
     """Applies an activation function (a name or a keras.activations function) elementwise."""
+    _keras_built_at_init = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -254,6 +293,7 @@ def _seed(owner, value):
 class Dropout(Layer):
     """Sets a fraction `rate` of its inputs to 0 in training and scales the rest by
     1 / (1 - rate); the identity at inference. `noise_shape` is not supported."""
+    _keras_built_at_init = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -330,6 +370,7 @@ class Conv2D(_Conv):
 class _Pooling(Layer):
     """Max or average pooling over windows of `pool_size` moved by `strides` (default: the
     pool size), 'valid' or 'same' padding, channels last."""
+    _keras_built_at_init = True
     rank = None
     mode = None
     default_pool = None
@@ -378,6 +419,7 @@ class AveragePooling2D(_Pooling):
 class _GlobalPooling(Layer):
     """Max or average over all spatial positions, per channel; `keepdims` keeps the spatial
     axes as size 1."""
+    _keras_built_at_init = True
     rank = None
     mode = None
 
@@ -466,6 +508,8 @@ class Embedding(Layer):
     """Looks up a row of an (input_dim, output_dim) matrix for each integer index; `weights`
     gives the initial matrix (e.g. pretrained vectors). mask_zero, regularizers, constraints
     and LoRA are not supported; Keras 2's `input_length` fixes the sequence length."""
+    _config_exclude = ("weights", "lora_rank")
+    _config_extra = {"activity_regularizer": None, "quantization_config": None}
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
@@ -509,6 +553,8 @@ _RNN_FLAGS = ("use_bias", "return_sequences", "go_backwards", "stateful", "unrol
 class _RNN(Layer):
     """Base of the recurrent layers; each subclass declares Keras 3's signature and hands its
     arguments (`locals()`) to `_init_rnn`, which checks them once."""
+    _config_exclude = ("use_cudnn",)
+    _config_extra = {"zero_output_for_mask": False}
     cell = None
 
     def _init_rnn(self, args):
@@ -604,6 +650,7 @@ class GRU(_RNN):
 class SimpleRNN(_RNN):
     """Fully connected recurrence h_t = activation(x_t W + h_(t-1) U + b) over a sequence
     (batch, time, features); it has no gates, hence no `recurrent_activation`. Otherwise as LSTM."""
+    _config_exclude = ("use_cudnn", "seed")
     cell = "simple"
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",

@@ -8,8 +8,7 @@ import numpy as np
 from .. import initializers
 from ..description import describe
 from ..errors import SeqcError
-from ..runtime.model import (Model as _RuntimeModel, format_summary, global_rng, read_weights, summary_table,
-                             write_weights)
+from ..runtime.model import Model as _RuntimeModel, format_summary, global_rng, summary_table
 from ..spec import CompileSpec, ModelSpec
 from ..runtime import batches as _batches
 from ..runtime import callbacks as _cbmod
@@ -209,6 +208,7 @@ class Sequential:
             fspec.loc = (loc_of(raw) if loc_of else None) or fspec.loc or loc
         self._compile = CompileSpec(optimizer=opt.spec(), loss=lspec, metrics=mspecs, loc=loc)
         self._optimizer = opt
+        self._compile_args = (opt, loss, metrics)      # as given, for a .keras file's compile_config
         self._prebuilt = {}
 
     def _bind_compiled(self, weights=None):
@@ -255,6 +255,7 @@ class Sequential:
             weights = self._build_weights()
         rt = _RuntimeModel(desc, lib, seed=self._seed, weights=weights, respecialize=self._respecialize)
         rt.optimizer = _ProxyOptimizer(self)
+        rt._keras_model = self
         self._variants[key] = rt
         self._variants[(self._input_key, desc.y_shape)] = rt
         return rt
@@ -322,6 +323,10 @@ class Sequential:
             except SeqcError:      # those labels do not fit this length: fit will say what does
                 rt = None
         self._switch_to(rt or self._make_runtime(None, weights), old)
+        pending = self.__dict__.pop("_pending_optimizer_variables", None)
+        if pending is not None and old is None:   # a loaded file's optimizer state, bound with the length
+            from . import saving
+            saving.set_model_optimizer_state(self, *pending)
 
     # ---- delegation -------------------------------------------------------------------------
     @staticmethod
@@ -519,21 +524,39 @@ class Sequential:
             current[i] = w
         self.set_weights(current)
 
-    def save_weights(self, filepath, overwrite=True):
-        if self._runtime is None and self._open:      # length not bound yet: the weights held here
-            names = [p.name for p in self._forward_graph().params]
-            write_weights(filepath, self.get_weights(), names, overwrite)
-            return
-        self._rt().save_weights(filepath, overwrite)
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Keras 3's `.weights.h5` (seqc.keras.saving); `.npz` when the name ends in .npz."""
+        if max_shard_size is not None:
+            raise ValueError("save_weights: max_shard_size (sharded weights) is not supported by seqc")
+        if not self.built:
+            raise ValueError("You are saving a model that has not yet been built. Try building the model first "
+                             "by calling it on some data or by using `build()`.")
+        from . import saving
+        saving.save_weights(self, filepath, overwrite)
 
-    def load_weights(self, filepath):
-        if self._runtime is None and self._open:
-            self.set_weights(read_weights(filepath))
-            return
-        self._rt().load_weights(filepath)
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """`.weights.h5` / `.keras` (Keras 3), `.h5` (Keras 2, matched by position), `.npz`."""
+        if not self.built:
+            raise ValueError("You are loading weights into a model that has not yet been built. Try building the "
+                             "model first by calling it on some data or by using `build()`.")
+        from . import saving
+        saving.load_weights(self, filepath, skip_mismatch, **kwargs)
 
-    def save(self, filepath, overwrite=True):
-        self._rt().save(filepath, overwrite)
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """`model.save("x.keras")`: Keras 3's zip, which Keras's load_model reads."""
+        from . import saving
+        saving.save_model(self, filepath, overwrite, zipped, **kwargs)
+
+    def get_config(self):
+        """Keras's Sequential config (the `config` of a .keras file's config.json)."""
+        from . import saving
+        return saving.model_config(self)["config"]
+
+    @classmethod
+    def from_config(cls, config):
+        """A Sequential from Keras's Sequential config (get_config's, or a file's)."""
+        from . import saving
+        return saving.sequential_from_config({"class_name": "Sequential", "config": config}, "from_config")
 
     def reset_states(self):
         if self._runtime is not None:
@@ -693,3 +716,13 @@ def _c_name(name):
 
 
 Model = Sequential
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """`keras.models.load_model`: a `.keras` file or a legacy full-model `.h5` (seqc.keras.saving)."""
+    from . import saving
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    model.save(filepath, overwrite=overwrite, **kwargs)

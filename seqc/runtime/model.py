@@ -64,6 +64,8 @@ class Model:
 
     One Model may be shared by Python threads: each call into its Engine is serialised."""
 
+    _keras_model = None     # the seqc.keras Sequential this model runs for, if any (files need its config)
+
     def __init__(self, desc, lib_path, seed=None, weights=None, respecialize=None):
         self.desc = desc
         self._engine = Engine(desc, lib_path)
@@ -120,14 +122,19 @@ class Model:
             self._engine.copy_optimizer_state_from(other.engine)
 
     def save_weights(self, filepath, overwrite=True):
-        """Weights in Keras's get_weights order, as a numpy .npz archive written at `filepath`."""
-        write_weights(filepath, self.get_weights(), [w.name for w in self.desc.params], overwrite)
+        """Keras 3's `.weights.h5` layout (with the optimizer state), or seqc's `.npz` archive
+        when the name ends in .npz (seqc.keras.saving)."""
+        from ..keras import saving
+        saving.save_weights(self._keras_model or self, filepath, overwrite)
 
-    def load_weights(self, filepath):
-        self.set_weights(read_weights(filepath))
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """`.weights.h5` / `.keras` (Keras 3), `.h5` (Keras 2, matched by position), `.npz`."""
+        from ..keras import saving
+        saving.load_weights(self._keras_model or self, filepath, skip_mismatch, **kwargs)
 
-    def save(self, filepath, overwrite=True):
-        self.save_weights(filepath, overwrite=overwrite)
+    def save(self, filepath, overwrite=True, **kwargs):
+        from ..keras import saving
+        saving.save_model(self._keras_model or self, filepath, overwrite, **kwargs)
 
     def reset_states(self, layer_name=None):
         """Zero the state that stateful recurrent layers carry across batches and calls (of one
