@@ -605,3 +605,9 @@ from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D
 from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
 
 LAYERS.update(_RESAMPLE_LAYERS)
+
+# wrappers (seqc/keras/wrapper_layers.py)
+from .wrapper_layers import Bidirectional  # noqa: E402
+from .wrapper_layers import LAYERS as _WRAPPER_LAYERS  # noqa: E402
+
+LAYERS.update(_WRAPPER_LAYERS)

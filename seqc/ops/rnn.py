@@ -144,8 +144,10 @@ def _rnn_rate(rate):
     return float(rate) if 0.0 < rate < 1.0 else 0.0
 
 
-def _lower_rnn(b, layer, x):
-    cfg = layer.config
+def rnn_parts(b, layer, cfg, x, role_prefix="", stream=None):
+    """The parameters (Keras's order; roles `role_prefix` + kernel, recurrent_kernel, bias),
+    the attributes and the output shape of one recurrent layer of config `cfg` on input `x`:
+    LSTM/GRU/SimpleRNN lower with it, and Bidirectional once per direction."""
     cell = cfg["cell"]
     if len(x.shape) != 2:
         raise SeqcError(f"layer {layer.name!r} ({layer.kind}) expects inputs of shape (batch, timesteps, features), "
@@ -160,21 +162,35 @@ def _lower_rnn(b, layer, x):
     T, F = x.shape
     u = cfg["units"]
     g = GATES[cell] * u
-    params = {"kernel": b.param(layer, "kernel", (F, g), cfg["kernel_initializer"]),
-              "recurrent_kernel": b.param(layer, "recurrent_kernel", (u, g), cfg["recurrent_initializer"])}
+    params = {"kernel": b.param(layer, role_prefix + "kernel", (F, g), cfg["kernel_initializer"]),
+              "recurrent_kernel": b.param(layer, role_prefix + "recurrent_kernel", (u, g),
+                                          cfg["recurrent_initializer"])}
     reset_after = cell == "gru" and cfg.get("reset_after", True)   # GRU: input and recurrent bias rows
     if cfg["use_bias"]:
         init = cfg["bias_initializer"]
         if cell == "lstm" and cfg["unit_forget_bias"]:
             init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
-        params["bias"] = b.param(layer, "bias", (2, g) if reset_after else (g,), init)
+        params["bias"] = b.param(layer, role_prefix + "bias", (2, g) if reset_after else (g,), init)
     out = (T, u) if cfg["return_sequences"] else (u,)
-    return b.op("rnn", layer, x, out, params, RecurrentAttrs(
+    if stream is None:
+        stream = next_stream(b)
+    attrs = RecurrentAttrs(
         cell=cell, T=T, F=F, U=u, act=cfg["activation"], ract=ract, return_sequences=cfg["return_sequences"],
         go_backwards=cfg["go_backwards"], stateful=cfg["stateful"],
         # Keras applies a dropout rate r only when 0 < r < 1; each layer has two random streams
         dropout=_rnn_rate(cfg.get("dropout", 0.0)), recurrent_dropout=_rnn_rate(cfg.get("recurrent_dropout", 0.0)),
-        stream=1000 + 2 * sum(1 for o in b.ops if o.kind == "rnn"), reset_after=cfg.get("reset_after", True)))
+        stream=stream, reset_after=cfg.get("reset_after", True))
+    return params, attrs, out
+
+
+def next_stream(b):
+    """The first of the next recurrent cell's two random streams (a Bidirectional has two cells)."""
+    return 1000 + 2 * sum(getattr(o.attrs, "cells", 1) for o in b.ops if o.kind in ("rnn", "bidirectional"))
+
+
+def _lower_rnn(b, layer, x):
+    params, attrs, out = rnn_parts(b, layer, layer.config, x)
+    return b.op("rnn", layer, x, out, params, attrs)
 
 
 lower_LSTM = lower_GRU = lower_SimpleRNN = _lower_rnn
