@@ -1,5 +1,5 @@
-"""Keras wrapper layers (seqc/ops/bidirectional.py lowers them): Bidirectional over LSTM, GRU
-or SimpleRNN, with Keras 3's arguments and checks."""
+"""Keras's Bidirectional wrapper (over LSTM, GRU or SimpleRNN; seqc/ops/bidirectional.py lowers
+it) and the Masking layer (seqc/ops/masking.py), with Keras 3's arguments and checks."""
 import numpy as np
 
 
@@ -84,3 +84,19 @@ class Bidirectional(_base()):
 
 
 LAYERS = {"Bidirectional": Bidirectional}
+
+
+class Masking(_base()):
+    """Masks the timesteps of a (batch, timesteps, features) input whose features all equal
+    `mask_value`: their output is 0 and the layers after it that support masking skip them."""
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        from . import validate as v
+        super().__init__(**kwargs)
+        self.mask_value = v.real("Masking", "mask_value", mask_value)
+
+    def config(self):
+        return {"mask_value": self.mask_value}
+
+
+LAYERS["Masking"] = Masking

@@ -33,7 +33,7 @@ def direction(op, d):
     prefix = "forward_" if d == "fwd" else "backward_"
     params = {role[len(prefix):]: p for role, p in op.params.items() if role.startswith(prefix)}
     a = getattr(op.attrs, d)
-    sub = Op("rnn", op.name, [op.inputs[0]], Tensor(f"{op.output.name}_{d}", (a.T, a.U) if a.return_sequences
+    sub = Op("rnn", op.name, list(op.inputs), Tensor(f"{op.output.name}_{d}", (a.T, a.U) if a.return_sequences
                                                       else (a.U,)), params, a, loc=op.loc, cname=op.cname)
     sub.needs_dx = op.needs_dx
     return sub
@@ -62,6 +62,9 @@ class _DirectionContext:
 
     def dx(self, sub):
         return self._ctx.dx(self._op) if self._d == "fwd" else self._ctx.buf(self._op, "dx2")
+
+    def tensor(self, t):
+        return self._ctx.tensor(t)
 
     def buf(self, sub, role):
         return self._ctx.buf(self._op, f"{self._d}_{role}")
@@ -174,10 +177,18 @@ def lower_Bidirectional(b, layer, x):
     stream = next_stream(b)
     params, attrs = {}, []
     for k, (prefix, c) in enumerate((("forward_", fwd_cfg), ("backward_", bwd_cfg))):
-        p, a, _ = rnn_parts(b, layer, c, x, role_prefix=prefix, stream=stream + 2 * k)
+        p, a, _ = rnn_parts(b, layer, c, x, role_prefix=prefix, stream=stream + 2 * k,
+                            zero_masked_output=c["return_sequences"])   # Keras forces zero_output_for_mask
         params.update({prefix + role: v for role, v in p.items()})
         attrs.append(a)
     fwd, bwd = attrs
     u = 2 * fwd.U if cfg["merge_mode"] == "concat" else fwd.U
     out = (fwd.T, u) if fwd.return_sequences else (u,)
-    return b.op("bidirectional", layer, x, out, params, BidirectionalAttrs(fwd=fwd, bwd=bwd, merge=cfg["merge_mode"]))
+    y = b.op("bidirectional", layer, x, out, params, BidirectionalAttrs(fwd=fwd, bwd=bwd, merge=cfg["merge_mode"]),
+             extra_inputs=(b.mask,) if fwd.masked else ())
+    if not fwd.return_sequences:
+        b.mask = None
+    return y
+
+
+lower_Bidirectional.supports_masking = True
