@@ -12,6 +12,7 @@ layer's kernel, recurrent_kernel, bias, then the backward layer's.
 """
 from dataclasses import dataclass
 
+from ..errors import SeqcError
 from ..ir import Op, Tensor
 from .base import Arg, Buf, OpKind, Scratch, call, kind_of, prototype, register
 from .rnn import RecurrentAttrs, next_stream, rnn_parts, state_floats
@@ -172,6 +173,11 @@ def lower_Bidirectional(b, layer, x):
     """The forward layer as written, the backward one as given (`backward_layer`) or the
     forward's config with go_backwards=True; the Keras class checked that they agree."""
     cfg = layer.config
+    if cfg["merge_mode"] is None:
+        raise SeqcError(f"layer {layer.name!r}: Bidirectional(merge_mode=None) outputs two tensors, which a Sequential "
+                        "model cannot carry (in Keras the next layer fails: it \"expects 1 input(s), but it received "
+                        "2 input tensors\"); seqc builds single-output models: use merge_mode 'concat', 'sum', 'ave' "
+                        "or 'mul'", layer.loc)
     fwd_cfg = cfg["layer"]["config"]
     bwd_cfg = cfg["backward_layer"]["config"] if cfg["backward_layer"] else dict(fwd_cfg, go_backwards=True)
     stream = next_stream(b)
