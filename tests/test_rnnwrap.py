@@ -41,7 +41,11 @@ def test_forward_and_training_equal_keras(case):
     data, ws, trained = load(case)
     model = build(case)
     model.set_weights(ws)
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
+    n = len(data["x"])
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0, batch_size=n), data["y"], rtol=1e-4, atol=1e-5)
+    if "y2" in data.files:         # a stateful model: the second batch starts from the first's state
+        np.testing.assert_allclose(model.predict(data["x"], verbose=0, batch_size=n), data["y2"], rtol=1e-4, atol=1e-5)
+        model.reset_states()
     losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(MANIFEST[case]["steps"])]
     np.testing.assert_allclose(losses, data["losses"], rtol=1e-4, atol=1e-6)
     for got, want in zip(model.get_weights(), trained):
@@ -87,3 +91,76 @@ def test_backward_matches_finite_differences(name):
     model.predict(x, verbose=0)                # builds the runtime the check drives
     err, n = gradcheck(model, x, y)
     assert n == sum(w.size for w in model.get_weights())
+
+
+# ------------------------------------------------------------------------------------------
+# arguments and models Keras refuses, or seqc does not build: clear errors before any C
+# ------------------------------------------------------------------------------------------
+def test_bidirectional_arguments_refused_as_keras_does():
+    with pytest.raises(ValueError, match="Invalid merge mode"):
+        L.Bidirectional(L.LSTM(2), merge_mode="max")
+    with pytest.raises(ValueError, match="keras.layers.Layer"):
+        L.Bidirectional("lstm")
+    with pytest.raises(ValueError, match="different `go_backwards`"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2))
+    with pytest.raises(ValueError, match="different `go_backwards`"):
+        L.Bidirectional(L.LSTM(2, go_backwards=True))
+    with pytest.raises(ValueError, match='same value for attribute "return_sequences"'):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2, go_backwards=True, return_sequences=True))
+    with pytest.raises(ValueError, match="backward_layer.*LSTM of 2 units"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.GRU(2, go_backwards=True))
+    with pytest.raises(ValueError, match="backward_layer.*LSTM of 2 units"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(3, go_backwards=True))
+    with pytest.raises(ValueError, match="seqc wraps LSTM, GRU and SimpleRNN"):
+        L.Bidirectional(L.Dense(2))
+
+
+def test_merge_mode_none_is_a_clear_error():
+    model = keras.Sequential([L.Input((5, 2)), L.Bidirectional(L.LSTM(2), merge_mode=None), L.Dense(1)])
+    with pytest.raises(SeqcError, match="merge_mode=None.*two tensors"):
+        model.compile("sgd", "mse")
+
+
+def test_bidirectional_weights_argument_sets_both_directions():
+    rng = np.random.default_rng(0)
+    shapes = [(2, 8), (2, 8), (8,)] * 2
+    ws = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    model = keras.Sequential([L.Input((5, 2)), L.Bidirectional(L.LSTM(2), weights=ws)])
+    for got, want in zip(model.get_weights(), ws):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="`weights` must be 6 arrays"):
+        keras.Sequential([L.Input((5, 2)), L.Bidirectional(L.LSTM(2), weights=ws[:3])]).get_weights()
+
+
+def test_metrics_on_a_masked_output_are_refused():
+    model = keras.Sequential([L.Input((5,)), L.Embedding(5, 2, mask_zero=True), L.LSTM(2, return_sequences=True)])
+    with pytest.raises(SeqcError, match="masked output"):
+        model.compile("sgd", "mse", metrics=["mae"])
+
+
+def test_layers_without_mask_support_end_the_mask_with_keras_warning():
+    model = keras.Sequential([L.Input((5,)), L.Embedding(5, 2, mask_zero=True), L.Flatten(), L.Dense(1)])
+    with pytest.warns(UserWarning, match="does not support masking"):
+        model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="mask_value"):
+        L.Masking(mask_value=float("nan"))
+
+
+def test_static_front_end_reads_bidirectional_and_masking(tmp_path):
+    from seqc.frontend import parse_script
+    from seqc.pipeline import forward_graph
+    script = tmp_path / "imdb.py"
+    script.write_text("from keras.models import Sequential\n"
+                      "from keras.layers import Embedding, Bidirectional, LSTM, Dense, Masking\n"
+                      "model = Sequential()\n"
+                      "model.add(Embedding(200, 8, input_length=20, mask_zero=True))\n"
+                      "model.add(Bidirectional(LSTM(4, return_sequences=True), merge_mode='sum'))\n"
+                      "model.add(Bidirectional(LSTM(4)))\n"
+                      "model.add(Dense(1, activation='sigmoid'))\n"
+                      "model.compile('adam', 'binary_crossentropy')\n")
+    spec = parse_script(str(script))
+    assert [l.kind for l in spec.layers] == ["Embedding", "Bidirectional", "Bidirectional", "Dense"]
+    g = forward_graph(spec)
+    assert [op.kind for op in g.ops] == ["embedding", "mask", "bidirectional", "bidirectional", "dense"]
+    assert g.output.shape == (1,) and g.output_mask is None
+    assert [p.shape for p in g.params[1:4]] == [(8, 16), (4, 16), (16,)]

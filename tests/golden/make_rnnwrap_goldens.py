@@ -46,21 +46,30 @@ def padded(rng, n, T, vocab, padding):
     return keras.utils.pad_sequences(seqs, maxlen=T, padding=padding, value=0).astype(np.float32)
 
 
-def case(name, code, x, target, loss="mse", optimizer="sgd", note=""):
+def case(name, code, x, target, loss="mse", optimizer="sgd", note="", stateful=False):
+    """stateful: the model carries its state from one batch to the next; `y2` is a second
+    prediction of x after the first (then the states are reset before training)."""
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     model = eval(code, scope())
     ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
     model.set_weights(ws)
     opt = eval(OPTIMIZERS[optimizer], vars(keras.optimizers))
     model.compile(optimizer=opt, loss=loss)
-    y = model.predict(x, verbose=0)
-    losses = [float(model.train_on_batch(x, target)) for _ in range(STEPS)]
+    y = model.predict(x, verbose=0, batch_size=len(x))
+    extra = {}
+    if stateful:
+        extra["y2"] = model.predict(x, verbose=0, batch_size=len(x))
+        G.check(f"{name}: the state is carried", not np.allclose(extra["y2"], y))
+        for layer in model.layers:
+            layer.reset_states()
+    steps = 0 if stateful else STEPS    # Keras 3 (torch) cannot train a stateful Bidirectional: "modified by an inplace operation"
+    losses = [float(model.train_on_batch(x, target)) for _ in range(steps)]
     trained = model.get_weights()
     G.check(f"{name}: finite", np.all(np.isfinite(y)) and np.all(np.isfinite(losses)))
-    arrays = {"x": x, "y": y, "target": target, "losses": np.array(losses, np.float32)}
+    arrays = {"x": x, "y": y, "target": target, "losses": np.array(losses, np.float32), **extra}
     arrays.update({f"w_{i}": w for i, w in enumerate(ws)})
     arrays.update({f"trained_{i}": w for i, w in enumerate(trained)})
-    G.add_case(PREFIX + name, {"code": code, "loss": loss, "optimizer": OPTIMIZERS[optimizer], "steps": STEPS,
+    G.add_case(PREFIX + name, {"code": code, "loss": loss, "optimizer": OPTIMIZERS[optimizer], "steps": steps,
                                "note": note}, arrays)
     return y
 
@@ -88,6 +97,9 @@ def main():
     code = (f"Sequential([Input(shape=({T}, {F})), Bidirectional(LSTM({U}, return_sequences=True), "
             f"backward_layer=LSTM({U}, activation='relu', return_sequences=True, go_backwards=True)), Dense(2)])")
     case("bi_backward_layer", code, xf, rng.normal(size=(B, T, 2)).astype(np.float32), optimizer="adam")
+    code = (f"Sequential([Input(batch_shape=({B}, {T}, {F})), Bidirectional(LSTM({U}, stateful=True, "
+            f"return_sequences=True), merge_mode='ave'), Bidirectional(GRU(2, stateful=True))])")
+    case("bi_stateful", code, xf, rng.normal(size=(B, 4)).astype(np.float32), optimizer="adam", stateful=True)
     code = (f"Sequential([Input(shape=({T}, {F})), Bidirectional(GRU({U}, reset_after=False)), Dense(1, "
             f"activation='sigmoid')])")
     case("bi_gru_reset_before_bce", code, xf, (rng.random(size=(B, 1)) > 0.5).astype(np.float32),
