@@ -244,6 +244,9 @@ class _ExprEmitter:
         if op == "y_pred":
             self.ref[id(n)] = ("ptr", "yp")
             return
+        if op == "y_mask":     # the mask the model's output carries (lower._masked_mean)
+            self.ref[id(n)] = ("ptr", "ym")
+            return
         if op == "const":
             v = n.attrs["value"]
             lit = "INFINITY" if v == math.inf else "(-INFINITY)" if v == -math.inf else "NAN" if v != v else f"{v!r}f"
@@ -356,9 +359,9 @@ def emit_expr(fn, title, value, grad_of=None, y_pred_node=None):
         src = f"{val}[t]" if kind == "ptr" else val
         steps.append(f"    for (long t = 0; t < {total}; t++) dyp[t] = {src};")
     text = "\n".join(steps) + em.value(value)
-    args = [a for a in ("B", "yt", "yp", "dyp", "scratch") if re.search(rf"\b{a}\b", text)]
-    decl = {"B": "int B", "yt": "const float *yt", "yp": "const float *yp", "dyp": "float *dyp",
-            "scratch": "float *scratch"}
+    args = [a for a in ("B", "yt", "yp", "ym", "dyp", "scratch") if re.search(rf"\b{a}\b", text)]
+    decl = {"B": "int B", "yt": "const float *yt", "yp": "const float *yp", "ym": "const float *ym",
+            "dyp": "float *dyp", "scratch": "float *scratch"}
     code = render("expr.c.j2", fn=fn, title=c_comment(title), steps=[CCode(s) for s in steps],
                   result=CCode(em.value(value)), params=", ".join(decl[a] for a in args) or "void")
     return CCode(code), em.scratch_a + em.scratch_b, args
@@ -603,6 +606,8 @@ SLOT_INIT = ("adagrad",)   # optimizers whose slots start at a value other than 
 def _expr_call(fn, args, ctx):
     values = {"B": "B", "yt": "m->buf.y_true", "yp": ctx.tensor(ctx.graph.output),
               "dyp": ctx.grad(ctx.graph.output), "scratch": "m->buf.scratch"}
+    if ctx.graph.output_mask is not None:
+        values["ym"] = ctx.tensor(ctx.graph.output_mask)
     return f"{fn}({', '.join(values[a] for a in args)})"
 
 

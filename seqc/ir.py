@@ -89,6 +89,7 @@ class Graph:
     layer_cnames: list = field(default_factory=list)  # the same layers' names in the C code
 
     out: Optional[Tensor] = None     # the model's output (a reshape may follow the last op)
+    output_mask: Optional[Tensor] = None  # the (timesteps,) mask the output carries: the loss honours it
     index_range: Optional[int] = None   # inputs are indices in [0, index_range) (an Embedding)
     sparse_update: Optional[dict] = None  # the Embedding updated by rows used (passes.plan_sparse_update)
     sparse_reason: str = ""

@@ -20,6 +20,7 @@ class _Builder:
         self.rows = []
         self.fused = []
         self.count = 0
+        self.mask = None         # the (timesteps,) mask the layers so far carry (Keras's _keras_mask), or None
 
     def tensor(self, shape):
         self.count += 1
@@ -31,14 +32,15 @@ class _Builder:
         self.params.append(p)
         return p
 
-    def op(self, kind, layer, x, out_shape, params, attrs):
+    def op(self, kind, layer, x, out_shape, params, attrs, extra_inputs=()):
         """Append an op of `kind` (its attributes: the kind's frozen dataclass) writing a new
-        tensor of `out_shape`; returns that tensor."""
+        tensor of `out_shape`; returns that tensor. `extra_inputs`: tensors it reads besides x
+        (a mask), without a gradient."""
         y = self.tensor(out_shape)
         cname = self.cnames[id(layer)]
         if any(o.cname == cname for o in self.ops):   # a layer's second op: Dense then its softmax
             cname = f"{cname}_{getattr(attrs, 'act', kind)}"
-        self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc, cname=cname))
+        self.ops.append(Op(kind, layer.name, [x, *extra_inputs], y, params or {}, attrs, loc=layer.loc, cname=cname))
         return y
 
 
@@ -77,6 +79,8 @@ def lower_model(spec):
         fn = ops.LAYERS[layer.kind]
         n_before = len(b.params)
         x = fn(b, layer, x)
+        if not getattr(fn, "supports_masking", False):
+            _drop_mask(b, layer)
         _check_sizes(layer, x, b.params[n_before:], sum(p.size for p in b.params))
         if layer.kind != "InputLayer":
             rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
@@ -89,10 +93,21 @@ def lower_model(spec):
     if g.ops:
         g.ops[0].inputs[0] = Tensor("input", g.ops[0].inputs[0].shape)
     g.out = x
+    g.output_mask = b.mask
     g.index_range = getattr(b, "index_range", None)
     g.layers = rows
     g.layer_cnames = crows
     return g
+
+
+def _drop_mask(b, layer):
+    """A layer that does not support masking ends the mask, with Keras's warning."""
+    if b.mask is not None:
+        import warnings
+        warnings.warn(f"Layer '{layer.name}' (of type {layer.kind}) was passed an input with a mask attached to it. "
+                      "However, this layer does not support masking and will therefore destroy the mask "
+                      "information. Downstream layers will not see the mask.", UserWarning, stacklevel=2)
+        b.mask = None
 
 
 # The generated C indexes one weight or one sample's activations with 32-bit ints, and a model
@@ -129,6 +144,19 @@ def _trace(fn, fspec, y_shape, out_shape, what, options=None):
         return trace.trace(fn, y_shape, out_shape, what)
     except (trace.TraceError, ValueError, TypeError) as e:
         raise SeqcError(f"{what}: {e}", fspec.loc) from None
+
+
+def _masked_mean(expr, mask, lspec):
+    """Keras 3 applies the output's mask to the loss as sample weights (losses/loss.py
+    apply_mask): the batch's loss is sum(loss * mask) / sum(mask), 0 when nothing is kept."""
+    steps = mask.shape[0]
+    if expr.shape != (trace.B, steps):
+        raise SeqcError(f"loss {lspec.name!r}: the model's output carries a mask over {steps} timesteps, which "
+                        f"seqc applies to a loss of one value per sample and step; this loss gives shape "
+                        f"{trace._fmt(expr.shape)}", lspec.loc)
+    m = trace.Expr("y_mask", (), (trace.B, steps))
+    kept = trace.reduce("sum", m, None)
+    return trace.reduce("sum", expr * m, None) / trace.binary("maximum", kept, 1.0)
 
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -173,12 +201,18 @@ def attach_training(graph, compile_spec, y_shape):
     lspec = compile_spec.loss
     fn = losses.BUILTIN[lspec.builtin] if lspec.builtin else lspec.expr
     expr = _trace(fn, lspec, y_shape, out, f"loss {lspec.name!r}", lspec.options)
-    # Keras's 'sum_over_batch_size' reduction: the mean of everything the function returns
-    loss_scalar = trace.reduce("mean", expr, None) if expr.shape else expr
+    if graph.output_mask is not None:
+        loss_scalar = _masked_mean(expr, graph.output_mask, lspec)
+    else:   # Keras's 'sum_over_batch_size' reduction: the mean of everything the function returns
+        loss_scalar = trace.reduce("mean", expr, None) if expr.shape else expr
     graph.loss = LossFn(lspec.name, loss_scalar, per_sample=True, options=dict(lspec.options),
                         fused=None)
     graph.loss.builtin = lspec.builtin
     graph.metrics = []
+    if graph.output_mask is not None and compile_spec.metrics:
+        m = compile_spec.metrics[0]
+        raise SeqcError(f"metric {m.name!r}: the model's output carries a mask (Keras weights metrics by it); "
+                        "seqc does not support metrics on a masked output yet", m.loc or compile_spec.loc)
     for m in compile_spec.metrics:
         fn = metrics.resolve(m, y_shape, out)
         e = _trace(fn, m, y_shape, out, f"metric {m.name!r}", m.options)

@@ -49,7 +49,7 @@ def fuse_loss(graph):
     loss = graph.loss
     if loss is None or not graph.ops or loss.options.get("from_logits") or loss.options.get("label_smoothing"):
         return graph
-    if loss.options.get("ignore_class") is not None:
+    if loss.options.get("ignore_class") is not None or graph.output_mask is not None:
         return graph
     last = graph.ops[-1]
     kind = kind_of(last)
@@ -64,8 +64,8 @@ def fuse_loss(graph):
 
 
 def plan_backward(graph):
-    for i, op in enumerate(graph.ops):
-        op.needs_dx = i > 0
+    for op in graph.ops:
+        op.needs_dx = op.inputs[0].name != "input"     # not the model's input (a mask op may come first)
         if kind_of(op).saves_pre_activation:
             act = activations.get(op.attrs.act)
             op.save_pre = (not op.grad_is_pre) and "x" in act.grad_needs and act.name != "linear"
@@ -139,6 +139,9 @@ def plan_memory(graph, scratch_size):
         tb = 2 * n - 1 - i                 # backward of op i
         use(value(x), xs, i)
         use(value(y), ys, i)
+        for extra in op.inputs[1:]:        # a mask: read by the forward and the backward
+            use(value(extra), extra.size, i)
+            use(value(extra), extra.size, tb)
         for b in kind_of(op).buffers(op):
             use((op.cname, b.role), b.size * op.steps, i if b.saved else tb)
             use((op.cname, b.role), b.size * op.steps, tb)
@@ -152,6 +155,8 @@ def plan_memory(graph, scratch_size):
         use(grad(out), out.size, n)
         use(value(out), out.size, n)
         use(("y_true", None), 1, n)
+        if graph.output_mask is not None:  # the loss reads the output's mask
+            use(value(graph.output_mask), graph.output_mask.size, n)
     use(("scratch", None), scratch_size, n)
     # input and labels are written before the step and read by the loss/metrics: live throughout
     for key in (("input", None), ("y_true", None)):

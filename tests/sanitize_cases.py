@@ -116,6 +116,26 @@ def _mlp():
     return model
 
 
+def group_rnnwrap():
+    """Bidirectional (merge modes, stacked, stateful) and masks of pre- and post-padded batches."""
+    x = RNG.integers(1, 30, size=(16, 9)).astype(np.float32)
+    x[:4, :5] = 0
+    x[4:8, 6:] = 0
+    y = (RNG.random((16, 1)) > 0.5).astype(np.float32)
+    exercise([L.Input((9,)), L.Embedding(30, 6, mask_zero=True),
+              L.Bidirectional(L.LSTM(5, return_sequences=True), merge_mode="mul"), L.GlobalAveragePooling1D(),
+              L.Dense(1, activation="sigmoid")], O.Adam(), "binary_crossentropy", x, y)
+    exercise([L.Input((9,)), L.Embedding(30, 6, mask_zero=True), L.Bidirectional(L.GRU(4, return_sequences=True)),
+              L.Bidirectional(L.SimpleRNN(3), merge_mode="ave"), L.Dense(1, activation="sigmoid")],
+             O.RMSprop(), "binary_crossentropy", x, y)
+    xf = RNG.normal(size=(16, 9, 3)).astype(np.float32)
+    xf[:4, :3] = 0
+    exercise([L.Input((9, 3)), L.Masking(), L.GRU(4, return_sequences=True, reset_after=False), L.Dense(2)],
+             O.SGD(0.1), "mse", xf, RNG.normal(size=(16, 9, 2)).astype(np.float32), metrics=())
+    exercise([L.Input(batch_shape=(8, 9, 3)), L.Bidirectional(L.LSTM(4, stateful=True), merge_mode="sum"),
+              L.Dense(1)], O.SGD(0.1), "mse", xf, y, metrics=(), stateful=True)
+
+
 def group_threads():
     """Four Python threads sharing one model, at the same and at growing batch sizes: each
     result must equal the single-threaded one."""

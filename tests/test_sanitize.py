@@ -50,7 +50,7 @@ def _runtime_serialises_calls():
 
 @needs_asan
 @pytest.mark.parametrize("group", [
-    "dense", "conv", "embedding", "rnn", "norm", "omp_threads", "actlayers",
+    "dense", "conv", "embedding", "rnn", "rnnwrap", "norm", "omp_threads", "actlayers",
     pytest.param("threads", marks=pytest.mark.xfail(not _runtime_serialises_calls(), strict=True,
                                                     reason="the runtime does not serialise calls into one model "
                                                            "shared by threads yet (issue 14, item 4)")),

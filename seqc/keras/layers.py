@@ -506,7 +506,8 @@ class ZeroPadding2D(Layer):
 
 class Embedding(Layer):
     """Looks up a row of an (input_dim, output_dim) matrix for each integer index; `weights`
-    gives the initial matrix (e.g. pretrained vectors). mask_zero, regularizers, constraints
+    gives the initial matrix (e.g. pretrained vectors); mask_zero makes index 0 padding: the
+    layers after it carry the mask `index != 0` (seqc/ops/masking.py). Regularizers, constraints
     and LoRA are not supported; Keras 2's `input_length` fixes the sequence length."""
     _config_exclude = ("weights", "lora_rank")
     _config_extra = {"activity_regularizer": None, "quantization_config": None}
@@ -517,8 +518,7 @@ class Embedding(Layer):
         output_dim = v.integer("Embedding", "output_dim", output_dim)
         reject_unsupported("Embedding", embeddings_regularizer=embeddings_regularizer,
                            embeddings_constraint=embeddings_constraint, lora_rank=lora_rank)
-        if v.boolean("Embedding", "mask_zero", mask_zero):
-            raise ValueError("Embedding: mask_zero=True is not supported by seqc yet")
+        self.mask_zero = v.boolean("Embedding", "mask_zero", mask_zero)
         if weights is not None:   # the initial embeddings, e.g. pretrained vectors (Keras: a matrix or [matrix])
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
                 weights = weights[0]
@@ -542,7 +542,7 @@ class Embedding(Layer):
 
     def config(self):
         return {"input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": self.embeddings_initializer}
+                "embeddings_initializer": self.embeddings_initializer, "mask_zero": self.mask_zero}
 
 
 _RNN_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
@@ -735,3 +735,9 @@ from .shape_layers import Permute, TimeDistributed  # noqa: E402
 from .shape_layers import LAYERS as _SHAPE_LAYERS  # noqa: E402
 
 LAYERS.update(_SHAPE_LAYERS)
+
+# wrappers (seqc/keras/wrapper_layers.py)
+from .wrapper_layers import Bidirectional, Masking  # noqa: E402
+from .wrapper_layers import LAYERS as _WRAPPER_LAYERS  # noqa: E402
+
+LAYERS.update(_WRAPPER_LAYERS)

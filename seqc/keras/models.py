@@ -167,7 +167,13 @@ class Sequential:
             names = [p.name for p in graph.params]
             for layer in self._layers:   # weights given to a layer's constructor replace its initial values
                 if layer.initial_weights is not None:
-                    for i, w in zip(_param_indices(names, layer), layer.initial_weights):
+                    idx = _param_indices(names, layer)
+                    if len(idx) != len(layer.initial_weights) or any(
+                            self._weights[i].shape != w.shape for i, w in zip(idx, layer.initial_weights)):
+                        raise ValueError(f"layer {layer.name!r}: `weights` must be {len(idx)} arrays of shapes "
+                                         f"{[self._weights[i].shape for i in idx]}, got "
+                                         f"{[w.shape for w in layer.initial_weights]}")
+                    for i, w in zip(idx, layer.initial_weights):
                         self._weights[i] = w.copy()
             if keep is not None:   # adding a layer keeps the weights of the layers before it
                 for i, w in enumerate(keep[:len(self._weights)]):

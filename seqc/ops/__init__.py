@@ -9,6 +9,8 @@
   pad2d        ZeroPadding2D              ops/pool.py        templates/pad2d.c.j2
   embedding    Embedding                  ops/embedding.py   templates/embedding.c.j2
   rnn          LSTM, GRU, SimpleRNN       ops/rnn.py         templates/rnn.c.j2
+  mask, masking, masked_mean  Embedding(mask_zero) / Masking, GlobalAveragePooling1D under a mask  ops/masking.py templates/masking.c.j2
+  bidirectional Bidirectional(RNN)        ops/bidirectional.py templates/bidirectional.c.j2 (+ rnn.c.j2)
   repeat_vector RepeatVector              ops/resample.py    templates/repeat_vector.c.j2
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
@@ -28,12 +30,12 @@
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
 functions, imported below; its template; its Keras class in seqc/keras/layers.py; its tests.
 """
-from . import (act_layers, activation, conv, dense, dropout, embedding, noise, norm, permute, pool, resample,
-               reshape, rnn, time_distributed)
+from . import (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
+               pool, resample, reshape, rnn, time_distributed)
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (act_layers, activation, conv, dense, dropout, embedding, noise, norm, permute, pool, resample, reshape,
-                rnn, time_distributed):
+for _module in (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
+                pool, resample, reshape, rnn, time_distributed):
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

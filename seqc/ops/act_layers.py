@@ -172,3 +172,7 @@ def lower_PReLU(b, layer, x):
     shape = tuple(1 if s else d for d, s in zip(x.shape, shared))
     alpha = b.param(layer, "alpha", shape, cfg["alpha_initializer"])
     return b.op("prelu", layer, x, x.shape, {"alpha": alpha}, PReLUAttrs(tuple(x.shape), shared))
+
+# elementwise: a mask passes on unchanged (Keras 3 sets supports_masking on these layers)
+for _lower in (lower_ReLU, lower_LeakyReLU, lower_ELU, lower_PReLU):
+    _lower.supports_masking = True

@@ -54,3 +54,6 @@ def lower_Activation(b, layer, x):
     if act.name == "glu" and x.shape[-1] % 2:
         raise SeqcError(f"layer {layer.name!r}: glu needs an even last dimension, got {x.shape[-1]}", layer.loc)
     return b.op("activation", layer, x, x.shape[:-1] + (act.out_dim(x.shape[-1]),), {}, ActivationAttrs(act.name))
+
+
+lower_Activation.supports_masking = True     # the mask passes on (Keras 3)

@@ -46,3 +46,6 @@ def lower_Dense(b, layer, x):
         return b.op("dense", layer, x, x.shape[:-1] + (n,), params, DenseAttrs(act.name))
     z = b.op("dense", layer, x, x.shape[:-1] + (n,), params, DenseAttrs("linear"))
     return b.op("activation", layer, z, z.shape[:-1] + (act.out_dim(n),), {}, ActivationAttrs(act.name))
+
+
+lower_Dense.supports_masking = True      # the mask passes on (Keras 3)

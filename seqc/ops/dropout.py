@@ -46,3 +46,6 @@ def lower_Dropout(b, layer, x):
         return x
     return b.op("dropout", layer, x, x.shape, {}, DropoutAttrs(layer.config["rate"], layer.config["seed"],
                                                             sum(1 for o in b.ops if o.kind == "dropout")))
+
+
+lower_Dropout.supports_masking = True        # the mask passes on (Keras 3)

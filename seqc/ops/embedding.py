@@ -49,5 +49,12 @@ def lower_Embedding(b, layer, x):
         raise SeqcError(f"layer {layer.name!r}: seqc supports Embedding as the first layer only", layer.loc)
     emb = b.param(layer, "embeddings", (cfg["input_dim"], cfg["output_dim"]), cfg["embeddings_initializer"])
     b.index_range = cfg["input_dim"]
-    return b.op("embedding", layer, x, (x.shape[0], cfg["output_dim"]), {"embeddings": emb},
-                EmbeddingAttrs(T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"]))
+    y = b.op("embedding", layer, x, (x.shape[0], cfg["output_dim"]), {"embeddings": emb},
+             EmbeddingAttrs(T=x.shape[0], V=cfg["input_dim"], E=cfg["output_dim"]))
+    if cfg.get("mask_zero"):      # the following layers carry the mask `index != 0` (ops/masking.py)
+        from .masking import add_mask
+        add_mask(b, layer, x)
+    return y
+
+
+lower_Embedding.supports_masking = True     # it makes a mask (mask_zero), none reaches it

@@ -157,3 +157,9 @@ class ActivityReg(OpKind):
 def lower_ActivityRegularization(b, layer, x):
     cfg = layer.config
     return b.op("activity_reg", layer, x, x.shape, {}, ActivityRegAttrs(cfg["l1"], cfg["l2"]))
+
+# elementwise in training and identity at inference: a mask passes on unchanged (Keras 3 sets
+# supports_masking on these layers; SpatialDropout1D/2D inherit Dropout's)
+for _lower in (lower_GaussianNoise, lower_GaussianDropout, lower_AlphaDropout, lower_SpatialDropout1D,
+               lower_SpatialDropout2D, lower_ActivityRegularization):
+    _lower.supports_masking = True

@@ -99,7 +99,18 @@ def _lower_global_pool(b, layer, x):
     return b.op("global_pool", layer, x, out, {}, GlobalPoolAttrs(cfg["mode"], shape[0] * shape[1], C))
 
 
-lower_GlobalAveragePooling1D = lower_GlobalAveragePooling2D = _lower_global_pool
+lower_GlobalAveragePooling2D = _lower_global_pool
+
+
+def lower_GlobalAveragePooling1D(b, layer, x):
+    """Under a mask, the mean over the steps it keeps (ops/masking.py)."""
+    if b.mask is not None:
+        from .masking import lower_masked_mean
+        return lower_masked_mean(b, layer, x, layer.config["keepdims"])
+    return _lower_global_pool(b, layer, x)
+
+
+lower_GlobalAveragePooling1D.supports_masking = True
 lower_GlobalMaxPooling1D = lower_GlobalMaxPooling2D = _lower_global_pool
 
 

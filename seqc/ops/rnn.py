@@ -29,6 +29,9 @@ class RecurrentAttrs:
     recurrent_dropout: float # state dropout rate (0 when off)
     stream: int              # first of the layer's two random streams
     reset_after: bool        # GRU's variant; True (unused) for the others
+    masked: bool = False     # a (batch, timesteps) mask: masked steps carry the state unchanged
+    zero_masked_output: bool = False   # return_sequences outputs 0 at masked steps (in a Bidirectional),
+                                       # else the carried h (Keras's zero_output_for_mask)
 
 
 def gate_columns(attrs):
@@ -87,6 +90,8 @@ class Recurrent(OpKind):
             args += [Arg("int ", "training", "training"), Arg("uint64_t ", "seed", "seed")]
         args += [Arg("const float *", "x", ctx.x(op)), Arg("const float *", "W", ctx.w(op, "kernel")),
                  Arg("const float *", "Um", ctx.w(op, "recurrent_kernel"))]
+        if a.masked:
+            args.append(Arg("const float *", "mask", ctx.tensor(op.inputs[1])))
         if "bias" in op.params:
             args.append(Arg("const float *", "bias", ctx.w(op, "bias")))
         args += [Arg("float *", "y", ctx.y(op)), Arg("int ", "return_sequences", str(int(a.return_sequences)))]
@@ -104,6 +109,8 @@ class Recurrent(OpKind):
             args.append(Arg("const float *", "W", ctx.w(op, "kernel")))
         args += [Arg("const float *", "Um", ctx.w(op, "recurrent_kernel")), Arg("const float *", "dy", ctx.dy(op)),
                  Arg("int ", "return_sequences", str(int(a.return_sequences)))]
+        if a.masked:
+            args.append(Arg("const float *", "mask", ctx.tensor(op.inputs[1])))
         if op.needs_dx:
             args.append(Arg("float *", "dx", ctx.dx(op)))
         args += [Arg("float *", "dW", ctx.dw(op, "kernel")), Arg("float *", "dU", ctx.dw(op, "recurrent_kernel"))]
@@ -144,8 +151,10 @@ def _rnn_rate(rate):
     return float(rate) if 0.0 < rate < 1.0 else 0.0
 
 
-def _lower_rnn(b, layer, x):
-    cfg = layer.config
+def rnn_parts(b, layer, cfg, x, role_prefix="", stream=None, zero_masked_output=False):
+    """The parameters (Keras's order; roles `role_prefix` + kernel, recurrent_kernel, bias),
+    the attributes and the output shape of one recurrent layer of config `cfg` on input `x`:
+    LSTM/GRU/SimpleRNN lower with it, and Bidirectional once per direction."""
     cell = cfg["cell"]
     if len(x.shape) != 2:
         raise SeqcError(f"layer {layer.name!r} ({layer.kind}) expects inputs of shape (batch, timesteps, features), "
@@ -160,21 +169,40 @@ def _lower_rnn(b, layer, x):
     T, F = x.shape
     u = cfg["units"]
     g = GATES[cell] * u
-    params = {"kernel": b.param(layer, "kernel", (F, g), cfg["kernel_initializer"]),
-              "recurrent_kernel": b.param(layer, "recurrent_kernel", (u, g), cfg["recurrent_initializer"])}
+    params = {"kernel": b.param(layer, role_prefix + "kernel", (F, g), cfg["kernel_initializer"]),
+              "recurrent_kernel": b.param(layer, role_prefix + "recurrent_kernel", (u, g),
+                                          cfg["recurrent_initializer"])}
     reset_after = cell == "gru" and cfg.get("reset_after", True)   # GRU: input and recurrent bias rows
     if cfg["use_bias"]:
         init = cfg["bias_initializer"]
         if cell == "lstm" and cfg["unit_forget_bias"]:
             init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
-        params["bias"] = b.param(layer, "bias", (2, g) if reset_after else (g,), init)
+        params["bias"] = b.param(layer, role_prefix + "bias", (2, g) if reset_after else (g,), init)
     out = (T, u) if cfg["return_sequences"] else (u,)
-    return b.op("rnn", layer, x, out, params, RecurrentAttrs(
+    if stream is None:
+        stream = next_stream(b)
+    attrs = RecurrentAttrs(
         cell=cell, T=T, F=F, U=u, act=cfg["activation"], ract=ract, return_sequences=cfg["return_sequences"],
         go_backwards=cfg["go_backwards"], stateful=cfg["stateful"],
         # Keras applies a dropout rate r only when 0 < r < 1; each layer has two random streams
         dropout=_rnn_rate(cfg.get("dropout", 0.0)), recurrent_dropout=_rnn_rate(cfg.get("recurrent_dropout", 0.0)),
-        stream=1000 + 2 * sum(1 for o in b.ops if o.kind == "rnn"), reset_after=cfg.get("reset_after", True)))
+        stream=stream, reset_after=cfg.get("reset_after", True), masked=b.mask is not None,
+        zero_masked_output=zero_masked_output and b.mask is not None)
+    return params, attrs, out
 
 
+def next_stream(b):
+    """The first of the next recurrent cell's two random streams (a Bidirectional has two cells)."""
+    return 1000 + 2 * sum(getattr(o.attrs, "cells", 1) for o in b.ops if o.kind in ("rnn", "bidirectional"))
+
+
+def _lower_rnn(b, layer, x):
+    params, attrs, out = rnn_parts(b, layer, layer.config, x)
+    y = b.op("rnn", layer, x, out, params, attrs, extra_inputs=(b.mask,) if attrs.masked else ())
+    if not attrs.return_sequences:      # the mask goes on with the sequence, and ends without it (Keras)
+        b.mask = None
+    return y
+
+
+_lower_rnn.supports_masking = True
 lower_LSTM = lower_GRU = lower_SimpleRNN = _lower_rnn
