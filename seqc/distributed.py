@@ -18,8 +18,8 @@ same global batch size:
 * `evaluate` and `predict` give each rank a contiguous range of whole batches (the batches of
   the single process, so each batch's values are the same bits) and gather: every rank
   returns the full result.
-* progress bars, callback messages (`print_msg`) and files (`fileio.atomic_write`: weights,
-  checkpoints, CSV logs) come from rank 0 only.
+* progress bars, callback messages (`print_msg`, and whatever callbacks print to stdout) and
+  files (`fileio.atomic_write`: weights, checkpoints, CSV logs) come from rank 0 only.
 
 Dropout masks differ between ranks (each rank's model seed is mixed with its rank). A layer
 whose statistics were per batch would see its shard's rows only (as Keras's data-parallel
@@ -40,6 +40,7 @@ the environment says the process was started by mpirun/mpiexec with more than on
 MPI, MPICH/Hydra, Intel MPI, MVAPICH, PMIx launchers); `init()` does it explicitly. mpi4py is
 imported only then (the `seqc[mpi]` extra).
 """
+import contextlib
 import os
 import sys
 
@@ -164,6 +165,23 @@ def _mark_checked():
 def is_root():
     """True except on the ranks other than 0 of a data-parallel run (files, prints: rank 0)."""
     return _world is None or _world.root
+
+
+class _Discard:
+    """A text stream that drops what is written to it."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def rank_zero_prints():
+    """Context manager: what the block prints to stdout is dropped on ranks other than 0."""
+    if is_root():
+        return contextlib.nullcontext()
+    return contextlib.redirect_stdout(_Discard())
 
 
 def abort_if_running(code=1):

@@ -85,7 +85,7 @@ TRAIN = textwrap.dedent('''
     import numpy as np
     import keras
     from keras.layers import Dense
-    from keras.callbacks import CSVLogger
+    from keras.callbacks import CSVLogger, LambdaCallback
     from seqc import distributed
 
     out = sys.argv[1]
@@ -106,7 +106,9 @@ TRAIN = textwrap.dedent('''
         model.set_weights(w0)
         h = model.fit(x, y, batch_size=bs, epochs=2, shuffle=False, validation_data=(xv, yv),
                       verbose=2 if bs == 6 else 0,
-                      callbacks=[CSVLogger(f"{out}.log{rank}.csv")] if bs == 6 else None)
+                      callbacks=[CSVLogger(f"{out}.log{rank}.csv"),
+                                 LambdaCallback(on_epoch_end=lambda e, logs: print("callback prints", e))]
+                      if bs == 6 else None)
         res[f"history{bs}"] = h.history
         res[f"evaluate{bs}"] = model.evaluate(x, y, batch_size=bs, verbose=0)
         res[f"predict{bs}"] = model.predict(x, batch_size=bs, verbose=0).tolist()
@@ -190,6 +192,7 @@ def test_rank_zero_alone_prints_and_writes(runs, n):
     assert single_out.count("Epoch 1/2") == 1 and single_out.count("Epoch 2/2") == 1
     assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1, out
     assert out.count("val_loss") == single_out.count("val_loss") == 2
+    assert out.count("callback prints") == single_out.count("callback prints") == 2
     assert (d / f"n{n}.saved0.weights.h5").exists() and (d / f"n{n}.log0.csv").exists()
     for r in range(1, n):
         assert not (d / f"n{n}.saved{r}.weights.h5").exists()
