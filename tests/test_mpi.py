@@ -10,6 +10,7 @@ line naming the extra; a failing rank ends the job instead of hanging it.
 These tests need mpi4py (the `seqc[mpi]` extra) and its mpirun (next to sys.executable, as the
 Open MPI wheel installs it, or on PATH); they are skipped only when mpi4py is not importable.
 """
+import importlib.util
 import json
 import os
 import shutil
@@ -24,13 +25,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 90       # a hung job fails the test instead of the run
 
-try:
-    import mpi4py  # noqa: F401
-    HAVE_MPI4PY = True
-except ImportError:
-    HAVE_MPI4PY = False
-
-pytestmark = pytest.mark.skipif(not HAVE_MPI4PY, reason="mpi4py is not installed (pip install '.[mpi]')")
+HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None     # found, not imported
+needs_mpi = pytest.mark.skipif(not HAVE_MPI4PY, reason="mpi4py is not installed (pip install '.[mpi]')")
 
 
 def _launcher():
@@ -157,6 +153,7 @@ def _close(a, b):
     np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=2e-5, atol=2e-6)
 
 
+@needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("bs", [6, 7, 8])
 def test_fit_evaluate_predict_match_one_process(runs, n, bs):
@@ -172,6 +169,7 @@ def test_fit_evaluate_predict_match_one_process(runs, n, bs):
         _close(_flat(res[f"weights{bs}"]), _flat(single[f"weights{bs}"]))
 
 
+@needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_shuffled_training_identical_on_every_rank(runs, n):
     ranks = runs[n]["ranks"]
@@ -186,6 +184,7 @@ def test_shuffled_training_identical_on_every_rank(runs, n):
     _close(_flat(ranks[0]["after_train_on_batch"]), _flat(single["after_train_on_batch"]))
 
 
+@needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_rank_zero_alone_prints_and_writes(runs, n):
     single_out, out, d = runs[0]["stdout"], runs[n]["stdout"], runs[n]["dir"]
@@ -201,12 +200,14 @@ def test_rank_zero_alone_prints_and_writes(runs, n):
     assert log[0] == single_log[0] and len(log) == len(single_log) == 3
 
 
+@needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_threads_default_to_cores_per_rank(runs, n):
     expected = max(1, (os.cpu_count() or 1) // n)
     assert [res["threads"] for res in runs[n]["ranks"]] == [expected] * n
 
 
+@needs_mpi
 def test_without_mpi4py_one_line_names_the_extra(tmp_path, cache):
     blocker = tmp_path / "blocker" / "mpi4py"
     blocker.mkdir(parents=True)
@@ -241,6 +242,7 @@ FAIL = textwrap.dedent('''
 ''')
 
 
+@needs_mpi
 @pytest.mark.parametrize("how", ["exception", "user_error"])
 def test_a_failing_rank_ends_the_job(tmp_path, cache, how):
     script = tmp_path / "fail.py"
@@ -252,3 +254,72 @@ def test_a_failing_rank_ends_the_job(tmp_path, cache, how):
         assert "RuntimeError: rank 1 breaks down" in err
     else:
         assert "fail.py:15: Input x has shape (20, 7)" in err, err
+
+
+# ---- without MPI: the pieces of a data-parallel step, in one process -------------------------
+def _small_model():
+    import seqc.keras as keras
+    from seqc.keras.layers import Dense
+    model = keras.Sequential([Dense(5, activation="tanh", input_dim=4), Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    r = np.random.default_rng(3)
+    model.set_weights([r.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    x = r.normal(size=(8, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[r.integers(0, 3, size=8)]
+    return model, x, y
+
+
+def test_shard_gradients_sum_to_the_batch_gradient():
+    """seqc_shard_gradients on shards of 3 and 5 rows, weighted 3/8 and 5/8, sums to the
+    gradient, loss and accuracy of the batch of 8; the update from that sum is train_on_batch's;
+    a shard without rows contributes zeros."""
+    model, x, y = _small_model()
+    reference, _, _ = _small_model()
+    engine = model._rt(x).engine
+    loss, grad = engine.gradients(x, y, training=True)
+    loss_acc = reference.test_on_batch(x, y)
+    rows = np.arange(8, dtype=np.int32)
+    total = np.zeros(engine.n_params + 2, np.float64)
+    for lo, hi in ((0, 3), (3, 8)):
+        engine.shard_gradients(x, y, rows[lo:hi], (hi - lo) / 8)
+        total += engine.reduce_buffer()
+    np.testing.assert_allclose(total[:engine.n_params], grad, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(total[engine.n_params:], loss_acc, rtol=1e-6, atol=1e-7)
+    assert abs(total[engine.n_params] - loss) < 1e-6
+    engine.reduce_buffer()[:] = total
+    engine.apply_gradients()
+    reference.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    engine.shard_gradients(x, y, rows[:0], 0.0)
+    assert not engine.reduce_buffer().any()
+
+
+def test_shards_cover_the_batch_contiguously():
+    from seqc.distributed import World
+
+    class Comm:
+        def __init__(self, rank, size):
+            self.rank, self.size = rank, size
+
+        def Get_rank(self):
+            return self.rank
+
+        def Get_size(self):
+            return self.size
+
+    for size in (1, 2, 3, 8):
+        for n in (0, 1, 2, 5, 6, 7, 128):
+            shards = [World(Comm(r, size), None).shard(n) for r in range(size)]
+            assert shards[0][0] == 0 and shards[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
+            sizes = [hi - lo for lo, hi in shards]
+            assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+def test_one_process_imports_no_mpi():
+    model, x, y = _small_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    from seqc import distributed
+    assert distributed.current() is None and "mpi4py" not in sys.modules
