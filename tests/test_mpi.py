@@ -323,3 +323,20 @@ def test_one_process_imports_no_mpi():
     model.fit(x, y, epochs=1, verbose=0)
     from seqc import distributed
     assert distributed.current() is None and "mpi4py" not in sys.modules
+
+
+def test_stateful_model_refuses_data_parallel_fit(monkeypatch):
+    """Under mpirun a stateful model's fit is a clear error (its state belongs to one rank's
+    samples); its predict runs whole on each rank. (The world is faked: no collective runs.)"""
+    import seqc.keras as keras
+    from seqc import distributed
+    from seqc.keras.layers import Dense, SimpleRNN
+    model = keras.Sequential([SimpleRNN(3, stateful=True, batch_input_shape=(2, 4, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((4, 4, 2), np.float32)
+    expected = model.predict(x, batch_size=2, verbose=0)
+    model.reset_states()
+    monkeypatch.setattr(distributed, "current", lambda: object())
+    with pytest.raises(ValueError, match="stateful model cannot train data-parallel under mpirun"):
+        model.fit(x, np.zeros((4, 1)), batch_size=2, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(model.predict(x, batch_size=2, verbose=0), expected)
