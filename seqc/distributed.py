@@ -93,6 +93,16 @@ class World:
         lo = self.rank * q + min(self.rank, r)
         return lo, lo + q + (self.rank < r)
 
+    def agree(self, what, **values):
+        """Check that every rank called `what` with the same values (rows, batch size...): one
+        small allgather; every rank sees the same list, so all raise together, none waits."""
+        seen = self.comm.allgather(values)
+        for rank, other in enumerate(seen):
+            if other != seen[0]:
+                diff = ", ".join(f"{k}={seen[0][k]!r} on rank 0 but {other[k]!r} on rank {rank}"
+                                 for k in values if other[k] != seen[0][k])
+                raise ValueError(f"{what} under mpirun: every rank must pass the same data; got {diff}")
+
     def bcast(self, arr):
         """Rank 0's values into the contiguous numpy array `arr` on every rank (in place)."""
         if arr.size:

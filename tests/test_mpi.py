@@ -236,14 +236,16 @@ FAIL = textwrap.dedent('''
     if rank == 1:
         if sys.argv[1] == "exception":
             raise RuntimeError("rank 1 breaks down")
-        model.fit(np.zeros((20, 7)), np.zeros((20, 3)), verbose=0)   # a user error on this rank alone
-    model.fit(x, np.zeros((20, 3)), epochs=1000, verbose=0)   # rank 0 waits for rank 1 in here
+        if sys.argv[1] == "user_error":
+            model.fit(np.zeros((20, 7)), np.zeros((20, 3)), verbose=0)   # a user error on this rank alone
+        x = np.zeros((21, 4), np.float32)                  # different data on this rank
+    model.fit(x, np.zeros((len(x), 3)), epochs=1000, verbose=0)   # rank 0 waits for rank 1 in here
     print("rank", rank, "finished")
 ''')
 
 
 @needs_mpi
-@pytest.mark.parametrize("how", ["exception", "user_error"])
+@pytest.mark.parametrize("how", ["exception", "user_error", "different_data"])
 def test_a_failing_rank_ends_the_job(tmp_path, cache, how):
     script = tmp_path / "fail.py"
     script.write_text(FAIL)
@@ -252,8 +254,11 @@ def test_a_failing_rank_ends_the_job(tmp_path, cache, how):
     assert "finished" not in out
     if how == "exception":
         assert "RuntimeError: rank 1 breaks down" in err
+    elif how == "user_error":
+        assert "fail.py:16: Input x has shape (20, 7)" in err, err
     else:
-        assert "fail.py:15: Input x has shape (20, 7)" in err, err
+        assert ("fail.py:18: fit under mpirun: every rank must pass the same data; got rows=20 on rank 0 but 21 on "
+                "rank 1") in err, err
 
 
 # ---- without MPI: the pieces of a data-parallel step, in one process -------------------------

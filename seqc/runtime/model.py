@@ -263,6 +263,8 @@ class Model:
         self.stop_training = False
         rng = global_rng()
         if world is not None:
+            world.agree("fit", rows=n, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
+                        validation_rows=None if xv is None else xv.shape[0])
             distributed.sync_from_root(world, self._engine)
         cbs.on_train_begin()
         logs = {}
@@ -327,6 +329,7 @@ class Model:
         world = self._world()
         if world is None:
             return self._engine.evaluate(x, y, batch_size)
+        world.agree("evaluate", rows=x.shape[0], batch_size=batch_size)
         distributed.sync_from_root(world, self._engine, optimizer=False)
         return distributed.evaluate(world, self._engine, x, y, batch_size)
 
@@ -393,6 +396,7 @@ class Model:
         if world is None:
             out = self._engine.predict(x, batch_size)
         else:
+            world.agree("predict", rows=x.shape[0], batch_size=batch_size)
             distributed.sync_from_root(world, self._engine, optimizer=False)
             out = distributed.predict(world, self._engine, x, batch_size)
         cbs.on_predict_batch_end(steps_n - 1, {"outputs": out})
@@ -414,6 +418,7 @@ class Model:
         if world is None:
             out = self._engine.train(x, y, rows, max(1, x.shape[0]))
         else:
+            world.agree("train_on_batch", rows=x.shape[0])
             distributed.sync_from_root(world, self._engine)
             out = distributed.train(world, self._engine, x, y, rows, x.shape[0])
         return self._batch_result(out, return_dict)
