@@ -285,8 +285,7 @@ class Model:
                     cbs.on_train_batch_begin(done)
                 t0 = time.perf_counter()
                 rows = idx[done * batch_size:min(n, (done + k) * batch_size)]
-                out = (self._engine.train(x, y, rows, batch_size) if world is None else
-                       distributed.train(world, self._engine, x, y, rows, batch_size))
+                out = self._train_rows(world, x, y, rows, batch_size)
                 dt = time.perf_counter() - t0
                 outs.append(out)
                 sizes.extend(min(batch_size, n - (done + j) * batch_size) for j in range(k))
@@ -323,6 +322,22 @@ class Model:
 
     def _verbose(self, verbose):
         return verbose if distributed.is_root() else 0     # progress: rank 0 only
+
+    def _train_rows(self, world, x, y, rows, batch_size):
+        """Train on rows (int32 indices into x, y) in batches: seqc_train, or under mpirun one
+        data-parallel step per batch. Per-batch [loss, metrics...] rows."""
+        if world is None:
+            return self._engine.train(x, y, rows, batch_size)
+        return distributed.train(world, self._engine, x, y, rows, batch_size)
+
+    def _predict_batches(self, x, batch_size):
+        """Outputs for every row of x (every rank: all rows)."""
+        world = self._world()
+        if world is None:
+            return self._engine.predict(x, batch_size)
+        world.agree("predict", rows=x.shape[0], batch_size=batch_size)
+        distributed.sync_from_root(world, self._engine, optimizer=False)
+        return distributed.predict(world, self._engine, x, batch_size)
 
     def _evaluate_batches(self, x, y, batch_size):
         """Per-batch [loss, metrics...] of rows in batches of batch_size (every rank: all rows)."""
@@ -392,13 +407,7 @@ class Model:
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_predict_begin()
-        world = self._world()
-        if world is None:
-            out = self._engine.predict(x, batch_size)
-        else:
-            world.agree("predict", rows=x.shape[0], batch_size=batch_size)
-            distributed.sync_from_root(world, self._engine, optimizer=False)
-            out = distributed.predict(world, self._engine, x, batch_size)
+        out = self._predict_batches(x, batch_size)
         cbs.on_predict_batch_end(steps_n - 1, {"outputs": out})
         cbs.on_predict_end()
         return out
@@ -413,14 +422,11 @@ class Model:
         model, y = self._target(y, x.shape[0])
         if model is not self:
             return model.train_on_batch(x, y, return_dict=return_dict)
-        rows = np.arange(x.shape[0], dtype=np.int32)
         world = self._world("train_on_batch")
-        if world is None:
-            out = self._engine.train(x, y, rows, max(1, x.shape[0]))
-        else:
+        if world is not None:
             world.agree("train_on_batch", rows=x.shape[0])
             distributed.sync_from_root(world, self._engine)
-            out = distributed.train(world, self._engine, x, y, rows, x.shape[0])
+        out = self._train_rows(world, x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
         return self._batch_result(out, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -457,7 +463,7 @@ class Model:
     # ---- summary ----------------------------------------------------------------------------
     def summary(self, print_fn=None, **kwargs):
         if print_fn is None and not distributed.is_root():
-            return
+            return                   # under mpirun: rank 0 prints
         print_fn = print_fn or print
         print_fn(format_summary(self.desc))
 
