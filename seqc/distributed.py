@@ -18,6 +18,8 @@ same global batch size:
 * `evaluate` and `predict` give each rank a contiguous range of whole batches (the batches of
   the single process, so each batch's values are the same bits) and gather: every rank
   returns the full result.
+* `train_on_batch` is one data-parallel step on the given batch; `test_on_batch` and
+  `predict_on_batch` run whole on every rank (no communication);
 * progress bars, callback messages (`print_msg`, and whatever callbacks print to stdout) and
   files (`fileio.atomic_write`: weights, checkpoints, CSV logs) come from rank 0 only.
 
