@@ -51,11 +51,11 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
     (as open(path, "w") would write there); otherwise the link itself is replaced. A path that
     is not a regular file (os.devnull, a FIFO) is written in place. Under mpirun only rank 0
     writes (seqc.distributed): the other ranks' data goes nowhere."""
+    if not any(c in mode for c in "wx") or "+" in mode:
+        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', 'x'...), got {mode!r}")
     if not distributed.is_root():
         yield io.BytesIO() if "b" in mode else io.StringIO()
         return
-    if not any(c in mode for c in "wx") or "+" in mode:
-        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', 'x'...), got {mode!r}")
     path = os.fspath(path)
     if follow_symlink and os.path.islink(path):
         path = os.path.realpath(path)
