@@ -1152,6 +1152,101 @@ def print_table(results):
         print("failures (see above): " + "; ".join(failed))
 
 
+# ---------------------------------------------------------------------------------------------
+# --mpi: seqc's data-parallel training (seqc.distributed) under `mpirun -n 2`, one thread per
+# rank, against one process with two threads, on the same global batch and data.
+# ---------------------------------------------------------------------------------------------
+MPI_MODELS = ("stacked_lstm", "mlp_softmax")
+
+
+def mpirun_path():
+    """mpirun (or mpiexec) next to this interpreter, as the Open MPI wheel installs it, or on PATH."""
+    for name in ("mpirun", "mpiexec"):
+        path = os.path.join(os.path.dirname(sys.executable), name)
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("mpirun") or shutil.which("mpiexec")
+
+
+def mpi_worker_main(args):
+    """One timed configuration: warm up, then `args.reps` epochs over the data, each timed
+    (after a barrier under mpirun); rank 0 (or the lone process) prints one JSON line."""
+    _ensure_seqc_importable()
+    import numpy as np
+    from seqc import distributed
+    world = distributed.current()       # under mpirun: MPI, one rank per process
+    bench = MODELS[args.model]
+    with np.load(args.data) as z:
+        data = {k: z[k] for k in z.files}
+    runner = SeqcRunner(bench, data, SEED, None)
+    rows = len(runner.x)
+    runner.train(min(rows, 8 * bench.batch_size), 1)                    # warm-up
+    seconds = []
+    for _ in range(args.reps):
+        if world is not None:
+            world.comm.Barrier()
+        seconds.append(runner.train(rows, 1)["seconds"])
+    if world is None or world.root:
+        print("MPI-RESULT " + json.dumps({
+            "ranks": world.size if world else 1, "threads": runner.model._rt().engine.get_threads(),
+            "rows": rows, "seconds": seconds, "samples_per_s": rows / statistics.median(seconds)}), flush=True)
+    return 0
+
+
+def mpi_main(args, base_env):
+    """`--mpi`: per model, alternating launches of one process with 2 threads and of
+    `mpirun -n 2` with 1 thread per rank; the median samples/s of each and their ratio."""
+    import numpy as np
+    mpirun = mpirun_path()
+    if mpirun is None:
+        print(f"--mpi needs mpirun (pip install 'seqc[mpi]' into {sys.prefix}), and mpi4py")
+        return 1
+    models = args.models or list(MPI_MODELS)
+    print(f"seqc data-parallel benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; mpirun: {mpirun}")
+    busy = cpu_busy()
+    if busy is not None and busy > 0.10:
+        print(f"WARNING: the machine is not quiet ({100 * busy:.0f}% of the CPUs busy before the start); "
+              f"timings will be noisy")
+    flags = ["--allow-run-as-root", "--oversubscribe"] if os.path.basename(mpirun) == "mpirun" else []
+    rows_out = []
+    with tempfile.TemporaryDirectory(prefix="seqc-bench-mpi-") as tmp:
+        for name in models:
+            bench = MODELS[name]
+            rows = args.rows or max(bench.batch_size, int(bench.samples * args.scale) // bench.batch_size
+                                    * bench.batch_size)
+            data_path = os.path.join(tmp, f"{name}.npz")
+            np.savez(data_path, **bench.make_data(rows, SEED))
+            worker = [sys.executable, os.path.abspath(__file__), "--mpi-worker", "--model", name,
+                      "--data", data_path, "--reps", "1"]
+            setups = {"1 process x 2 threads": (worker, "2"),
+                      "mpirun -n 2 x 1 thread": ([mpirun, *flags, "-n", "2", *worker], "1")}
+            rates = {k: [] for k in setups}
+            for rep in range(args.reps + 1):                    # the first round: the build, untimed
+                for label, (cmd, threads) in setups.items():
+                    env = dict(base_env, OMP_NUM_THREADS=threads)
+                    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+                    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("MPI-RESULT ")]
+                    if r.returncode != 0 or not lines:
+                        print(f"  {name} / {label} FAILED (exit {r.returncode}):\n"
+                              + _indent((r.stdout + r.stderr).strip()[-3000:], "    "))
+                        return 1
+                    if rep:
+                        rates[label].append(json.loads(lines[0][len("MPI-RESULT "):])["samples_per_s"])
+            single, dist = (statistics.median(rates[k]) for k in setups)
+            rows_out.append((name, bench.batch_size, rows, single, dist))
+            print(f"  {name}: " + "; ".join(f"{k} {', '.join(fmt_rate(x) for x in v)} samples/s"
+                                            for k, v in rates.items()))
+    print(f"\n{'model':15s} {'batch':>5s} {'rows':>7s} {'1 proc x 2 thr':>15s} {'mpirun -n 2 x 1 thr':>20s} "
+          f"{'ratio':>6s}")
+    for name, batch, rows, single, dist in rows_out:
+        print(f"{name:15s} {batch:5d} {rows:7d} {fmt_rate(single):>15s} {fmt_rate(dist):>20s} {dist / single:6.2f}")
+    print("(samples/s, medians; ratio = mpirun / one process: on one host it shows the cost of the "
+          "per-step Allreduce and Python step loop, not a speed-up)")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1175,6 +1270,10 @@ def main(argv=None):
     ap.add_argument("--jax-python", help="interpreter with jax and keras: adds Keras 3 on JAX (jit_compile) as a peer")
     ap.add_argument("--tf-python", help="interpreter with tensorflow and keras: adds Keras 3 on TensorFlow "
                                         "(jit_compile) as a peer")
+    ap.add_argument("--mpi", action="store_true",
+                    help="seqc under `mpirun -n 2` (1 thread per rank) vs one process with 2 threads "
+                         f"(models: default {', '.join(MPI_MODELS)}; needs the seqc[mpi] extra)")
+    ap.add_argument("--mpi-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -1183,6 +1282,8 @@ def main(argv=None):
 
     if args.worker:
         return worker_main(args)
+    if args.mpi_worker:
+        return mpi_worker_main(args)
     if args.compile_api:
         return compile_api_main(args)
     if args.list:
@@ -1203,6 +1304,8 @@ def main(argv=None):
 
     # children find seqc even when this interpreter does not have it installed (e.g. /work/refenv)
     base_env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
+    if args.mpi:
+        return mpi_main(args, base_env)
     tpy = None if args.no_torch else torch_python(args)
     peers = {"torch": tpy, "jax": args.jax_python, "tf": args.tf_python}
 

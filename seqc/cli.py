@@ -497,7 +497,10 @@ def cmd_export(args):
 # run
 # ---------------------------------------------------------------------------------------------
 def cmd_run(args):
+    from . import distributed
     from .frontend.runner import run_script
+    if distributed.launched():       # `mpirun -n N seqc run`: data-parallel (seqc.distributed)
+        distributed.init()
     run_script(args.script, args.args)
     return 0
 
@@ -514,6 +517,21 @@ def format_error(e):
 
 
 def main(argv=None):
+    """The command line; under mpirun, a rank that fails ends the job (MPI_Abort) rather than
+    leave the other ranks waiting."""
+    from . import distributed
+    try:
+        rc = _main(argv)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            distributed.abort_if_running(e.code if isinstance(e.code, int) else 1)
+        raise
+    if rc:
+        distributed.abort_if_running(rc)
+    return rc
+
+
+def _main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
     try:

@@ -117,6 +117,7 @@ int seqc_evaluate(seqc_model *m, const float *x, const float *y, const int32_t *
 int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
+int seqc_shard_gradients(seqc_model *m, const float *x, const float *y, const int32_t *idx, int n, float scale);
 void seqc_reset_states(seqc_model *m);
 int seqc_reset_state_range(seqc_model *m, long offset, long n);
 int seqc_get_state_range(seqc_model *m, long offset, long n, float *out);

@@ -7,8 +7,11 @@ temporary file is removed and `path` is untouched. Used for every user-facing fi
 writes (weights, checkpoints, CSV logs, compiled packages).
 """
 import contextlib
+import io
 import os
 import tempfile
+
+from . import distributed
 
 
 def current_umask():
@@ -46,9 +49,13 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
     `perm` is the new file's mode (default: what open() would give, 0o666 less the umask).
     When `path` is a symlink and `follow_symlink` is true, the file it points to is replaced
     (as open(path, "w") would write there); otherwise the link itself is replaced. A path that
-    is not a regular file (os.devnull, a FIFO) is written in place."""
+    is not a regular file (os.devnull, a FIFO) is written in place. Under mpirun only rank 0
+    writes (seqc.distributed): the other ranks' data goes nowhere."""
     if not any(c in mode for c in "wx") or "+" in mode:
         raise ValueError(f"atomic_write needs a write mode ('w', 'wb', 'x'...), got {mode!r}")
+    if not distributed.is_root():
+        yield io.BytesIO() if "b" in mode else io.StringIO()
+        return
     path = os.fspath(path)
     if follow_symlink and os.path.islink(path):
         path = os.path.realpath(path)

@@ -35,6 +35,12 @@ def exercise(layers, optimizer, loss, x, y, metrics=("accuracy",), batch_size=8,
     model.train_on_batch(x[:batch_size], y[:batch_size])
     model.test_on_batch(x[:batch_size], y[:batch_size])
     model.predict_on_batch(x[:batch_size])
+    if not stateful:          # a data-parallel step's entry points (seqc.distributed), in one process
+        rt, labels = model._rt(x)._target(y, len(x))
+        xs = rt._x(x)
+        rt.engine.shard_gradients(xs, labels, np.arange(3, dtype=np.int32), 3 / batch_size)
+        rt.engine.shard_gradients(xs, labels, np.zeros(0, np.int32), 0.0)
+        rt.engine.apply_gradients()
     return model, out
 
 

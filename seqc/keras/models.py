@@ -617,6 +617,9 @@ class Sequential:
         return sum(w.size for w in self.get_weights())
 
     def summary(self, print_fn=None, **kwargs):
+        from .. import distributed
+        if print_fn is None and not distributed.is_root():
+            return                   # under mpirun: rank 0 prints
         print_fn = print_fn or print
         if self._runtime is not None:
             print_fn(format_summary(self._runtime.desc))

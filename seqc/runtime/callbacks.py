@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from .. import distributed
 from .progbar import Progbar
 from .progbar import print_msg
 
@@ -648,11 +649,12 @@ class CallbackList(Callback):
 
     def _dispatch(self, hook, args, logs, logs_by_keyword=False):
         logs = pythonify_logs(logs)
-        for callback in self.callbacks:
-            if logs_by_keyword:
-                getattr(callback, hook)(*args, logs=logs)
-            else:
-                getattr(callback, hook)(*args, logs)
+        with distributed.rank_zero_prints():      # under mpirun, callbacks print on rank 0 only
+            for callback in self.callbacks:
+                if logs_by_keyword:
+                    getattr(callback, hook)(*args, logs=logs)
+                else:
+                    getattr(callback, hook)(*args, logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._dispatch("on_epoch_begin", (epoch,), logs)

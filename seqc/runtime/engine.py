@@ -39,6 +39,7 @@ class Engine:
         self._grads = self._view(self._lib.seqc_grads(self._m), self.n_params)
         self._slots = self._view(self._lib.seqc_slots(self._m), int(self._lib.seqc_num_slots()))
         self.capacity = 0
+        self._reduce = None
         self.sparse = desc.sparse_update
 
     # ---- raw arrays --------------------------------------------------------------------------
@@ -175,6 +176,25 @@ class Engine:
             self.reserve(x.shape[0])
             loss = self._lib.seqc_gradients(self._m, self._p(x), self._p(y), x.shape[0], int(training))
             return float(loss), self._grads.copy()
+
+    def shard_gradients(self, x, y, idx, scale):
+        """Data-parallel step, first half: gradient, loss and metrics of the rows idx (int32) of
+        x, y, times `scale`, left in the array `reduce_buffer()` returns (the gradient arena and
+        1 + n_metrics values after it), for the caller to Allreduce before `apply_gradients`."""
+        with self.lock:
+            self.reserve(max(1, len(idx)))
+            rc = self._lib.seqc_shard_gradients(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"),
+                                                len(idx), float(scale))
+        if rc != 0:
+            raise RuntimeError("seqc_shard_gradients failed")
+
+    def reduce_buffer(self):
+        """The gradient arena plus a batch's loss and metrics: a view of n_params + 1 + n_metrics
+        floats (what one data-parallel step sums over the ranks)."""
+        if self._reduce is None:
+            n = self.n_params + 1 + self.n_metrics
+            self._reduce = np.frombuffer(self._ffi.buffer(self._lib.seqc_grads(self._m), 4 * n), dtype=np.float32)
+        return self._reduce
 
     def apply_gradients(self):
         """One optimizer step with the gradient the last `gradients` call left."""

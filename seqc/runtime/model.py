@@ -12,7 +12,7 @@ import numpy as np
 
 from . import callbacks as cbmod
 from . import data
-from .. import initializers
+from .. import distributed, initializers
 from .engine import Engine
 
 _GLOBAL_SEED = [None]
@@ -68,6 +68,7 @@ class Model:
 
     def __init__(self, desc, lib_path, seed=None, weights=None, respecialize=None):
         self.desc = desc
+        distributed.current()    # under mpirun: MPI first (it sets each rank's OpenMP threads)
         self._engine = Engine(desc, lib_path)
         self.stop_training = False
         self.history = None
@@ -77,7 +78,7 @@ class Model:
         self.name = desc.name
         self._respecialize = respecialize
         rng = np.random.default_rng(seed) if seed is not None else global_rng()
-        self._engine.set_seed(int(rng.integers(0, 2 ** 63)))
+        self._engine.set_seed(distributed.rank_seed(int(rng.integers(0, 2 ** 63))))
         if weights is None:
             weights = initial_weights(desc, rng)
         self.set_weights(weights)
@@ -259,12 +260,19 @@ class Model:
         if fixed and batch_size != fixed:
             batch_size = fixed
         batch_size = data.rows_per_batch(batch_size, n)
+        world = self._world("fit")
+        if world is not None and not world.root:
+            verbose = 0              # progress: rank 0 only
         steps = -(-n // batch_size)
         cbs = cbmod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=epochs, steps=steps)
         per_batch = cbs.needs_train_batch_hooks if hasattr(cbs, "needs_train_batch_hooks") else cbs.needs_batch_hooks
         self.stop_training = False
         rng = global_rng()
+        if world is not None:
+            world.agree("fit", rows=n, batch_size=batch_size, epochs=epochs, shuffle=shuffle,
+                        validation_rows=None if xv is None else xv.shape[0])
+            distributed.sync_from_root(world, self._engine)
         cbs.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -273,6 +281,8 @@ class Model:
                    np.arange(n)).astype(np.int32)
             if shuffle == "batch":
                 idx = _batch_shuffle(idx, batch_size, rng)
+            if world is not None and shuffle:
+                world.bcast(idx)      # rank 0's permutation, drawn as one process draws it
             outs, sizes = [], []
             done = 0
             chunk = 1 if (per_batch or verbose == 1) else steps
@@ -282,7 +292,7 @@ class Model:
                     cbs.on_train_batch_begin(done)
                 t0 = time.perf_counter()
                 rows = idx[done * batch_size:min(n, (done + k) * batch_size)]
-                out = self._engine.train(x, y, rows, batch_size)
+                out = self._train_rows(world, x, y, rows, batch_size)
                 dt = time.perf_counter() - t0
                 outs.append(out)
                 sizes.extend(min(batch_size, n - (done + j) * batch_size) for j in range(k))
@@ -304,10 +314,51 @@ class Model:
         cbs.on_train_end(logs)
         return cbs.history
 
+    # ---- data-parallel runs (seqc.distributed) ----------------------------------------------
+    def _world(self, training=None):
+        """The MPI world when this call runs data-parallel, else None. `training`: the name
+        of a training call, which a stateful model refuses under mpirun (its evaluate and
+        predict run whole on every rank)."""
+        world = distributed.current()
+        if world is None or not self.desc.stateful:
+            return world
+        if training:
+            raise ValueError(f"{training}: a stateful model cannot train data-parallel under mpirun (the state "
+                             "it carries belongs to samples of one rank); run it in one process")
+        return None
+
+    def _verbose(self, verbose):
+        return verbose if distributed.is_root() else 0     # progress: rank 0 only
+
+    def _train_rows(self, world, x, y, rows, batch_size):
+        """Train on rows (int32 indices into x, y) in batches: seqc_train, or under mpirun one
+        data-parallel step per batch. Per-batch [loss, metrics...] rows."""
+        if world is None:
+            return self._engine.train(x, y, rows, batch_size)
+        return distributed.train(world, self._engine, x, y, rows, batch_size)
+
+    def _predict_batches(self, x, batch_size):
+        """Outputs for every row of x (every rank: all rows)."""
+        world = self._world()
+        if world is None:
+            return self._engine.predict(x, batch_size)
+        world.agree("predict", rows=x.shape[0], batch_size=batch_size)
+        distributed.sync_from_root(world, self._engine, optimizer=False)
+        return distributed.predict(world, self._engine, x, batch_size)
+
+    def _evaluate_batches(self, x, y, batch_size):
+        """Per-batch [loss, metrics...] of rows in batches of batch_size (every rank: all rows)."""
+        world = self._world()
+        if world is None:
+            return self._engine.evaluate(x, y, batch_size)
+        world.agree("evaluate", rows=x.shape[0], batch_size=batch_size)
+        distributed.sync_from_root(world, self._engine, optimizer=False)
+        return distributed.evaluate(world, self._engine, x, y, batch_size)
+
     def _evaluate_arrays(self, x, y, batch_size, cbs=None):
         if cbs is not None:
             cbs.on_test_begin()
-        out = self._engine.evaluate(x, y, batch_size)
+        out = self._evaluate_batches(x, y, batch_size)
         n = x.shape[0]
         sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
         logs = self._aggregate(out, sizes)
@@ -333,10 +384,11 @@ class Model:
             batch_size = self.desc.batch_size
         batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = -(-x.shape[0] // batch_size)
+        verbose = self._verbose(verbose)
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_test_begin()
-        out = self._engine.evaluate(x, y, batch_size)
+        out = self._evaluate_batches(x, y, batch_size)
         n = x.shape[0]
         sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
         logs = self._aggregate(out, sizes)
@@ -358,10 +410,11 @@ class Model:
             batch_size = self.desc.batch_size
         batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = max(1, -(-x.shape[0] // batch_size))
+        verbose = self._verbose(verbose)
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_predict_begin()
-        out = self._engine.predict(x, batch_size)
+        out = self._predict_batches(x, batch_size)
         cbs.on_predict_batch_end(steps_n - 1, {"outputs": out})
         cbs.on_predict_end()
         return out
@@ -379,7 +432,11 @@ class Model:
         model, y = self._target(y, x.shape[0])
         if model is not self:
             return model.train_on_batch(x, y, return_dict=return_dict)
-        out = self._engine.train(x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
+        world = self._world("train_on_batch")
+        if world is not None:
+            world.agree("train_on_batch", rows=x.shape[0])
+            distributed.sync_from_root(world, self._engine)
+        out = self._train_rows(world, x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
         return self._batch_result(out, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -415,6 +472,8 @@ class Model:
 
     # ---- summary ----------------------------------------------------------------------------
     def summary(self, print_fn=None, **kwargs):
+        if print_fn is None and not distributed.is_root():
+            return                   # under mpirun: rank 0 prints
         print_fn = print_fn or print
         print_fn(format_summary(self.desc))
 

@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from .. import distributed
+
 __all__ = ["Progbar", "print_msg"]
 
 
@@ -35,7 +37,10 @@ def _replace_special_unicode_character(message):
 
 
 def print_msg(message, line_break=True):
-    """Write ``message`` to stdout and flush (Keras ``io_utils.print_msg``)."""
+    """Write ``message`` to stdout and flush (Keras ``io_utils.print_msg``); under mpirun, on
+    rank 0 only (seqc.distributed)."""
+    if not distributed.is_root():
+        return
     message = str(message)
     message = f"{message}\n" if line_break else message
     try:
