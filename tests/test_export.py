@@ -465,3 +465,22 @@ def test_default_weights_are_next_to_the_program(mlp):
                        env={"PATH": f"{mlp.dir}:/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     np.testing.assert_allclose(np.load(mlp.work / "od.npy"), mlp.model().predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mlp.keras", "convnet.keras", "mlp_legacy.h5"])
+def test_export_of_files_keras_wrote(name, tmp_path):
+    """MODEL a file real Keras 3 wrote (tests/golden/files): the program predicts Keras's numbers
+    from the file's weights."""
+    golden = os.path.join(os.path.dirname(__file__), "golden", "files")
+    stem = name.split(".")[0].replace("_legacy", "")
+    z = np.load(os.path.join(golden, stem + ".npz"))
+    out = tmp_path / "out"
+    r = seqc("export", os.path.join(golden, name), "-o", out, "--name", "saved")
+    assert r.returncode == 0, r.stderr
+    make = subprocess.run(["make", "-C", str(out)], capture_output=True, text=True, env=CLEAN_ENV, timeout=600)
+    assert make.returncode == 0, make.stderr
+    np.save(tmp_path / "x.npy", z["x"].astype(np.float32))
+    r = subprocess.run([str(out / "saved"), "predict", str(tmp_path / "x.npy"), str(tmp_path / "p.npy")],
+                       capture_output=True, text=True, env=CLEAN_ENV, timeout=600)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), z["pred"], rtol=1e-4, atol=1e-5)
