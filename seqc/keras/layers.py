@@ -605,3 +605,12 @@ from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D
 from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
 
 LAYERS.update(_RESAMPLE_LAYERS)
+
+# transposed, depthwise and separable convolutions (seqc/keras/conv_layers.py)
+from .conv_layers import (Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D,  # noqa: E402
+                          DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from .conv_layers import LAYERS as _CONV_LAYERS  # noqa: E402
+
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+LAYERS.update(_CONV_LAYERS)
