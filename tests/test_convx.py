@@ -33,6 +33,19 @@ CASES = {
     "ct1d_same_s2": ((6, 3), lambda: [Conv1D(3, 1), Conv1DTranspose(3, 3, strides=2, padding="same",
                                                                     activation="sigmoid")]),
     "ct1d_outpad": ((6, 3), lambda: [Conv1D(2, 1), Conv1DTranspose(2, 4, strides=3, output_padding=2)]),
+    "dw2d_valid": ((5, 6, 3), lambda: [DepthwiseConv2D(3)]),
+    "dw2d_same_s2_m2": ((5, 6, 3), lambda: [Conv2D(3, 1), DepthwiseConv2D(3, strides=2, padding="same",
+                                                                         depth_multiplier=2, activation="tanh")]),
+    "dw2d_dilated_m3": ((7, 6, 2), lambda: [Conv2D(2, 1), DepthwiseConv2D((2, 3), dilation_rate=2, padding="same",
+                                                                         depth_multiplier=3, use_bias=False)]),
+    "dw2d_s2_valid_edge": ((6, 7, 2), lambda: [Conv2D(2, 1), DepthwiseConv2D(2, strides=2)]),
+    "dw1d_same_s2": ((8, 3), lambda: [Conv1D(3, 1), DepthwiseConv1D(3, strides=2, padding="same",
+                                                                    depth_multiplier=2, activation="softplus")]),
+    "sep2d_valid": ((5, 6, 3), lambda: [Conv2D(3, 1), SeparableConv2D(4, 3)]),
+    "sep2d_same_s2_m2": ((5, 6, 3), lambda: [Conv2D(3, 1), SeparableConv2D(4, 3, strides=2, padding="same",
+                                                                           depth_multiplier=2, activation="elu")]),
+    "sep1d_same_softmax": ((8, 3), lambda: [Conv1D(3, 1), SeparableConv1D(5, 3, padding="same", depth_multiplier=2,
+                                                                          activation="softmax")]),
 }
 
 

@@ -13,16 +13,19 @@
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
   conv_transpose Conv1D/2DTranspose       ops/conv_transpose.py templates/conv_transpose.c.j2
+  depthwise    DepthwiseConv1D/2D, the    ops/depthwise.py   templates/depthwise.c.j2
+               first op of SeparableConv1D/2D (then a 1x1 conv)
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
 functions, imported below; its template; its Keras class in seqc/keras/layers.py; its tests.
 """
 from . import activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn
-from . import conv_transpose
+from . import conv_transpose, depthwise
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn, conv_transpose):
+for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn, conv_transpose,
+                depthwise):
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]
