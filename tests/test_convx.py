@@ -46,6 +46,9 @@ CASES = {
                                                                            depth_multiplier=2, activation="elu")]),
     "sep1d_same_softmax": ((8, 3), lambda: [Conv1D(3, 1), SeparableConv1D(5, 3, padding="same", depth_multiplier=2,
                                                                           activation="softmax")]),
+    "bilinear_2x2": ((3, 4, 2), lambda: [Conv2D(2, 1), UpSampling2D(interpolation="bilinear")]),
+    "bilinear_3x2": ((3, 4, 2), lambda: [Conv2D(3, 2), UpSampling2D((3, 2), interpolation="bilinear")]),
+    "bilinear_1x4": ((2, 5, 3), lambda: [Conv2D(2, 1), UpSampling2D((1, 4), interpolation="bilinear")]),
 }
 
 

@@ -11,6 +11,7 @@
   rnn          LSTM, GRU, SimpleRNN       ops/rnn.py         templates/rnn.c.j2
   repeat_vector RepeatVector              ops/resample.py    templates/repeat_vector.c.j2
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
+  upsample_bilinear UpSampling2D (bilinear) ops/resample.py  templates/upsample_bilinear.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
   conv_transpose Conv1D/2DTranspose       ops/conv_transpose.py templates/conv_transpose.c.j2
   depthwise    DepthwiseConv1D/2D, the    ops/depthwise.py   templates/depthwise.c.j2
