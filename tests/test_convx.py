@@ -92,3 +92,118 @@ def test_gradients_match_finite_differences(name):
         assert g[i] == pytest.approx(fd[1], rel=3e-2, abs=3e-3 * float(np.abs(g).max())), (name, i)
     assert checked >= min(24, len(p0) // 2)
     eng.params[:] = p0
+
+
+# Keras 3.15's output shapes and weight shapes for these layers (printed by Keras for this table)
+SHAPES = [
+    ("Conv2DTranspose", (5, 7, 3), dict(filters=2, kernel_size=3, strides=2), (11, 15, 2), [(3, 3, 2, 3), (2,)]),
+    ("Conv2DTranspose", (5, 7, 3), dict(filters=2, kernel_size=4, strides=3, padding="same"), (15, 21, 2),
+     [(4, 4, 2, 3), (2,)]),
+    ("Conv2DTranspose", (5, 7, 3), dict(filters=2, kernel_size=(1, 5), strides=(3, 2), padding="same",
+                                        output_padding=(2, 1)), (15, 14, 2), [(1, 5, 2, 3), (2,)]),
+    ("Conv2DTranspose", (5, 7, 3), dict(filters=2, kernel_size=2, strides=4, output_padding=3), (21, 29, 2),
+     [(2, 2, 2, 3), (2,)]),
+    ("Conv2DTranspose", (5, 7, 3), dict(filters=2, kernel_size=3, dilation_rate=3), (11, 13, 2), [(3, 3, 2, 3), (2,)]),
+    ("Conv1DTranspose", (9, 3), dict(filters=4, kernel_size=5, strides=4, padding="same", output_padding=0), (33, 4),
+     [(5, 4, 3), (4,)]),
+    ("Conv1DTranspose", (9, 3), dict(filters=4, kernel_size=2, strides=5), (45, 4), [(2, 4, 3), (4,)]),
+    ("DepthwiseConv2D", (9, 8, 3), dict(kernel_size=3, strides=(2, 3), padding="same", depth_multiplier=4), (5, 3, 12),
+     [(3, 3, 3, 4), (12,)]),
+    ("DepthwiseConv1D", (9, 3), dict(kernel_size=4, strides=2, depth_multiplier=2), (3, 6), [(4, 3, 2), (6,)]),
+    ("SeparableConv2D", (9, 8, 3), dict(filters=5, kernel_size=(3, 2), strides=2, dilation_rate=2), (3, 3, 5),
+     [(3, 2, 3, 1), (1, 1, 3, 5), (5,)]),
+    ("SeparableConv1D", (9, 3), dict(filters=5, kernel_size=3, strides=3, padding="same"), (3, 5),
+     [(3, 3, 1), (1, 3, 5), (5,)]),
+]
+
+
+@pytest.mark.parametrize("cls, shape, kw, out, weights", SHAPES)
+def test_output_and_weight_shapes_follow_keras(cls, shape, kw, out, weights):
+    model = Sequential([Input(shape), getattr(keras.layers, cls)(**kw)])
+    assert tuple(model.output_shape[1:]) == out
+    assert [tuple(w.shape) for w in model.get_weights()] == weights
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Conv2DTranspose(2, 3, data_format="channels_first"), "channels_last"),
+    (lambda: Conv2DTranspose(2, 3, strides=2, output_padding=2), "output_padding"),
+    (lambda: Conv2DTranspose(2, 3, strides=(2, 1), output_padding=(1, 1)), "output_padding"),
+    (lambda: Conv2DTranspose(2, 3, strides=2, dilation_rate=2), "dilation_rate"),
+    (lambda: Conv2DTranspose(2, 3, padding="causal"), "padding"),
+    (lambda: Conv1DTranspose(2, 3, kernel_regularizer="l2"), "kernel_regularizer"),
+    (lambda: Conv2DTranspose(0, 3), "filters"),
+    (lambda: Conv2DTranspose(2, (3, 3, 3)), "kernel_size"),
+    (lambda: DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
+    (lambda: DepthwiseConv2D(3, data_format="channels_first"), "channels_last"),
+    (lambda: DepthwiseConv1D(3, depthwise_constraint="non_neg"), "depthwise_constraint"),
+    (lambda: SeparableConv2D(4, 3, pointwise_regularizer="l1"), "pointwise_regularizer"),
+    (lambda: SeparableConv2D(4, 3, depth_multiplier=1.5), "depth_multiplier"),
+    (lambda: SeparableConv1D(4, 3, padding="full"), "padding"),
+    (lambda: UpSampling2D(interpolation="bicubic"), "bicubic"),
+    (lambda: UpSampling2D(interpolation="cubic"), "interpolation"),
+    (lambda: UpSampling2D(interpolation=3), "interpolation"),
+])
+def test_argument_errors_name_the_layer_and_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_bilinear_interpolation_is_case_insensitive_as_in_keras():
+    assert UpSampling2D(interpolation="BiLinear").interpolation == "bilinear"
+
+
+@pytest.mark.parametrize("layers, match", [
+    (lambda: [DepthwiseConv2D(5)], "larger than its input"),
+    (lambda: [SeparableConv2D(2, (2, 6))], "larger than its input"),
+    (lambda: [Conv2DTranspose(2, 3)], "rank 4"),
+])
+def test_shape_errors_before_any_c(layers, match):
+    with pytest.raises(SeqcError, match=match):
+        Sequential([Input((4, 4) if "rank" in match else (4, 4, 2))] + layers()).compile("sgd", "mse")
+
+
+def test_empty_transposed_output_is_an_error():
+    # 'same' with an even kernel and output_padding 0 on a length-1 axis: (1 - 1) * 2 + 0 + 0 = 0
+    with pytest.raises(SeqcError, match="empty"):
+        Sequential([Input((1, 3)), Conv1DTranspose(2, 2, strides=2, padding="same", output_padding=0)]).compile(
+            "sgd", "mse")
+
+
+GENERATOR = """
+from keras.models import Sequential
+from keras.layers import (Dense, Reshape, Conv2DTranspose, UpSampling2D, Conv2D, SeparableConv2D,
+                          DepthwiseConv2D, Conv1DTranspose, SeparableConvolution1D)
+latent = 8
+model = Sequential([
+    Dense(4 * 4 * 16, activation="relu", input_shape=(latent,)),
+    Reshape((4, 4, 16)),
+    Conv2DTranspose(8, 4, strides=2, padding="same", output_padding=(0, 1), activation="relu"),
+    UpSampling2D(interpolation="bilinear"),
+    DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+    SeparableConv2D(4, 3, padding="same", activation="relu"),
+    Conv2D(1, 3, padding="same", activation="tanh"),
+])
+model.compile(optimizer="adam", loss="mse")
+"""
+
+
+def test_both_front_ends_read_the_layers_alike(tmp_path):
+    import builtins
+
+    from seqc.frontend.ast_frontend import parse_model
+    from seqc.frontend.runner import run_script
+    path = tmp_path / "gen.py"
+    path.write_text(GENERATOR)
+    static = parse_model(str(path))
+    path.write_text(GENERATOR + "\nimport builtins\nbuiltins._seqc_convx_model = model\n")
+    try:
+        run_script(str(path))
+        dynamic = builtins._seqc_convx_model
+    finally:
+        if hasattr(builtins, "_seqc_convx_model"):
+            del builtins._seqc_convx_model
+    specs = [(l.spec().kind, l.spec().config) for l in static.layers]
+    assert specs == [(l.spec().kind, l.spec().config) for l in dynamic.layers]
+    assert [k for k, _ in specs][2:6] == ["Conv2DTranspose", "UpSampling2D", "DepthwiseConv2D", "SeparableConv2D"]
+    assert specs[2][1]["output_padding"] == [0, 1] and specs[3][1]["interpolation"] == "bilinear"
+    assert tuple(static.output_shape[1:]) == (12, 14, 1)     # (4 - 1) * 2 + 4 % 2 + (0, 1), doubled
