@@ -207,3 +207,25 @@ def test_both_front_ends_read_the_layers_alike(tmp_path):
     assert [k for k, _ in specs][2:6] == ["Conv2DTranspose", "UpSampling2D", "DepthwiseConv2D", "SeparableConv2D"]
     assert specs[2][1]["output_padding"] == [0, 1] and specs[3][1]["interpolation"] == "bilinear"
     assert tuple(static.output_shape[1:]) == (12, 14, 1)     # (4 - 1) * 2 + 4 % 2 + (0, 1), doubled
+
+
+def test_generated_c_is_warning_free():
+    """-Wall -Wextra: the build log of a model holding every variant of the new kernels (with
+    and without dx, bias, padding, saved pre-activation) has no warning."""
+    import os
+    model = Sequential([Input((8,)), keras.layers.Dense(4 * 4 * 6, activation="relu"), keras.layers.Reshape((4, 4, 6)),
+                        Conv2DTranspose(4, 4, strides=2, padding="same", activation="elu"),
+                        UpSampling2D(interpolation="bilinear"),
+                        DepthwiseConv2D(3, padding="same", depth_multiplier=2, use_bias=False, activation="selu"),
+                        DepthwiseConv2D(2, strides=2),
+                        SeparableConv2D(4, 3, activation="softmax"),
+                        Conv2DTranspose(3, 3, use_bias=False),
+                        keras.layers.Reshape((-1, 3)), Conv1DTranspose(2, 3, strides=2, activation="tanh"),
+                        SeparableConv1D(2, 3, padding="same", use_bias=False), DepthwiseConv1D(3, activation="swish")])
+    model.compile("adam", "mse")
+    first = Sequential([Input((6, 6, 2)), Conv2DTranspose(2, 3, strides=2)])      # no dx
+    first.compile("sgd", "mse")
+    for m in (model, first):
+        log = os.path.join(os.path.dirname(m._runtime._engine.lib_path), "build.log")
+        text = open(log).read().splitlines()[2:]
+        assert not [l for l in text if "warning" in l], "\n".join(text)

@@ -94,8 +94,15 @@ def _lower_separable(b, layer, x):
         pw["bias"] = b.param(layer, "bias", (F,), cfg["bias_initializer"])
     inner = (geo.OW, CM) if rank == 1 else (geo.OH, geo.OW, CM)
     h = b.op("depthwise", layer, x, inner, {"kernel": dw}, DepthwiseAttrs(**asdict(geo), M=M, act="linear"))
+    depthwise = b.ops[-1]
     point = dict(H=geo.OH, W=geo.OW, C=CM, OH=geo.OH, OW=geo.OW, KH=1, KW=1, SH=1, SW=1, DH=1, DW=1, PT=0, PL=0, F=F)
-    return _with_activation(b, layer, "conv", h, inner[:-1] + (F,), pw, lambda act: ConvAttrs(**point, act=act))
+    act = activations.get(cfg["activation"])
+    fused = act.kind == "elementwise"
+    y = b.op("conv", layer, h, inner[:-1] + (F,), pw, ConvAttrs(**point, act=act.name if fused else "linear"))
+    b.ops[-1].cname = f"{depthwise.cname}_pointwise"          # the C name: separable_conv2d_pointwise
+    if fused:
+        return y
+    return b.op("activation", layer, y, y.shape[:-1] + (act.out_dim(F),), {}, ActivationAttrs(act.name))
 
 
 lower_DepthwiseConv1D = lower_DepthwiseConv2D = _lower_depthwise
