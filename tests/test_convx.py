@@ -229,3 +229,60 @@ def test_generated_c_is_warning_free():
         log = os.path.join(os.path.dirname(m._runtime._engine.lib_path), "build.log")
         text = open(log).read().splitlines()[2:]
         assert not [l for l in text if "warning" in l], "\n".join(text)
+
+
+# hostile values for every numeric / boolean argument of the new layers, through both front
+# ends (the machinery of test_hostile_args.py)
+from test_hostile_args import (HOSTILE, HOSTILE_BOOL, HOSTILE_INT, _api_value, _owner,  # noqa: E402
+                               _script)
+
+HOSTILE_NUMERIC = [
+    ("layers.Conv2DTranspose({v}, 3)", "filters", "int", set()),
+    ("layers.Conv2DTranspose(4, {v})", "kernel_size", "int", set()),
+    ("layers.Conv2DTranspose(4, 3, strides={v})", "strides", "int", set()),
+    ("layers.Conv2DTranspose(4, 3, dilation_rate={v})", "dilation_rate", "int", set()),
+    ("layers.Conv1DTranspose(4, 3, output_padding={v})", "output_padding", "int", {"none"}),
+    ("layers.DepthwiseConv2D({v})", "kernel_size", "int", set()),
+    ("layers.DepthwiseConv2D(3, depth_multiplier={v})", "depth_multiplier", "int", set()),
+    ("layers.DepthwiseConv1D(3, strides={v})", "strides", "int", set()),
+    ("layers.SeparableConv2D({v}, 3)", "filters", "int", set()),
+    ("layers.SeparableConv1D(4, 3, depth_multiplier={v})", "depth_multiplier", "int", set()),
+    ("layers.SeparableConv2D(4, 3, dilation_rate={v})", "dilation_rate", "int", set()),
+    ("layers.UpSampling2D(interpolation={v})", "interpolation", "str", set()),
+]
+HOSTILE_BOOLEAN = ["layers.Conv2DTranspose(4, 3, use_bias={v})", "layers.DepthwiseConv2D(3, use_bias={v})",
+                   "layers.SeparableConv1D(4, 3, use_bias={v})"]
+
+
+def _hostile_cases():
+    for call, arg, number, valid in HOSTILE_NUMERIC:
+        values = HOSTILE + (HOSTILE_INT if number == "int" else [])
+        values += ([] if "none" in valid else ["None"]) + ["-1"]
+        for value in values:
+            yield call.format(v=value), arg
+    for call in HOSTILE_BOOLEAN:
+        for value in HOSTILE_BOOL:
+            yield call.format(v=value), "use_bias"
+
+
+HOSTILE_CASES = list(_hostile_cases())
+
+
+@pytest.mark.parametrize("call, arg", HOSTILE_CASES)
+def test_hostile_values_are_refused_by_the_python_api(call, arg):
+    with pytest.raises((ValueError, TypeError)) as info:
+        _api_value(call)
+    assert _owner(call) in str(info.value) and arg in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("call, arg", HOSTILE_CASES)
+def test_hostile_values_are_refused_by_the_static_front_end(tmp_path, call, arg):
+    from seqc.frontend.ast_frontend import parse_model
+    path = tmp_path / "m.py"
+    path.write_text(_script("layer", call))
+    with pytest.raises(SeqcError) as info:
+        parse_model(str(path))
+    assert info.value.loc is not None and info.value.loc.line == 3, str(info.value)
+    if "**" in call and "too large for a static evaluation" in info.value.message:
+        return
+    assert _owner(call) in info.value.message and arg in info.value.message, info.value.message
