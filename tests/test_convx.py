@@ -286,3 +286,43 @@ def test_hostile_values_are_refused_by_the_static_front_end(tmp_path, call, arg)
     if "**" in call and "too large for a static evaluation" in info.value.message:
         return
     assert _owner(call) in info.value.message and arg in info.value.message, info.value.message
+
+
+SANITIZE_SNIPPET = """
+import numpy as np
+from sanitize_cases import RNG, exercise, onehot
+from seqc.keras import layers as L
+from seqc.keras import optimizers as O
+x = RNG.normal(size=(16, 5, 6, 3)).astype(np.float32)
+exercise([L.Input((5, 6, 3)), L.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
+          L.UpSampling2D(interpolation="bilinear"), L.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+          L.SeparableConv2D(4, 3, strides=2, activation="tanh"), L.Conv2DTranspose(2, 2, strides=3, use_bias=False),
+          L.Flatten(), L.Dense(3, activation="softmax")],
+         O.Adam(0.01), "categorical_crossentropy", x, onehot(16, 3))
+x1 = RNG.normal(size=(16, 7, 3)).astype(np.float32)
+exercise([L.Input((7, 3)), L.Conv1DTranspose(4, 4, strides=3, output_padding=2), L.DepthwiseConv1D(3, strides=2),
+          L.SeparableConv1D(3, 3, padding="same", depth_multiplier=2), L.Flatten(), L.Dense(1)],
+         O.SGD(0.01, momentum=0.9), "mse", x1, RNG.normal(size=(16, 1)).astype(np.float32), metrics=())
+print("convx ok")
+"""
+
+
+@pytest.mark.sanitize
+def test_kernels_are_clean_under_sanitizers():
+    """The new kernels trained, evaluated and run under ASan/UBSan (as tests/test_sanitize.py
+    runs the other templates: a process of its own with libasan preloaded)."""
+    import os
+    import subprocess
+    import sys
+
+    from test_sanitize import LIBASAN, REPORT
+    if LIBASAN is None:
+        pytest.skip("the C compiler has no libasan")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, SEQC_SANITIZE="1", LD_PRELOAD=LIBASAN, ASAN_OPTIONS="detect_leaks=0",
+               UBSAN_OPTIONS="print_stacktrace=1", PYTHONPATH=os.pathsep.join([os.path.dirname(here), here]))
+    env.setdefault("OMP_NUM_THREADS", "2")
+    r = subprocess.run([sys.executable, "-c", SANITIZE_SNIPPET], env=env, capture_output=True, text=True,
+                       errors="replace", timeout=900)
+    assert not REPORT.search(r.stderr), r.stderr[-4000:]
+    assert r.returncode == 0 and "convx ok" in r.stdout, r.stderr[-4000:]
