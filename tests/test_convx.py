@@ -326,3 +326,25 @@ def test_kernels_are_clean_under_sanitizers():
                        errors="replace", timeout=900)
     assert not REPORT.search(r.stderr), r.stderr[-4000:]
     assert r.returncode == 0 and "convx ok" in r.stdout, r.stderr[-4000:]
+
+
+def test_thread_count_and_batch_split_do_not_change_results():
+    """Samples are split over threads in fixed chunks and the weight gradients' per-thread sums
+    are added in thread order: outputs and gradients do not depend on the thread count beyond
+    that order, and predictions not on the batch size."""
+    model = Sequential([Input((5, 6, 3)), Conv2DTranspose(4, 3, strides=2, padding="same", activation="tanh"),
+                        UpSampling2D(interpolation="bilinear"), DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+                        SeparableConv2D(3, 3, strides=2), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 5, 6, 3)).astype(np.float32)
+    y = rng.normal(size=(7, 2)).astype(np.float32)
+    engine = model._runtime._engine
+    engine.set_threads(1)
+    a = model.predict(x, verbose=0)
+    ga = engine.gradients(x, y)[1].copy()
+    engine.set_threads(2)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), a)
+    np.testing.assert_allclose(engine.gradients(x, y)[1], ga, rtol=1e-5, atol=1e-6)
+    for bs in (1, 3):
+        np.testing.assert_array_equal(model.predict(x, batch_size=bs, verbose=0), a)
