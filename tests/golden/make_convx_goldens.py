@@ -5,8 +5,9 @@ upsampling (seqc/ops/conv_transpose.py, depthwise.py, resample.py), from real Ke
 
 Writes tests/golden/convx_manifest.json and tests/golden/convx_<case>.npz (deleting only
 convx_*.npz first). Each case is a small Sequential model (the layer under test, alone or
-between others; and two whole models: a convolutional autoencoder and a DCGAN-style
-generator), its weights drawn from a fixed numpy seed and installed with set_weights:
+between others; whole models: a convolutional autoencoder and two DCGAN-style generators;
+final layers whose activation fuses with the loss), its weights drawn from a fixed numpy seed
+and installed with set_weights:
   x, y          a batch and the model's output
   r, dx, dw_i   a cotangent, and the gradients of sum(y * r) with respect to x and each weight
                 (torch autograd through the Keras model)
@@ -121,6 +122,14 @@ CASES = [
                                 L("Conv2DTranspose", filters=3, kernel_size=3, strides=2, padding="same",
                                   activation="relu"),
                                 conv(2, 1, 3, padding="same", activation="tanh")], None, "mse"),
+    # final layers whose activation and loss fuse (sigmoid + binary, softmax + categorical cross-entropy)
+    ("ct2d_sigmoid_bce", (3, 4, 2), [conv(2, 2, 1), L("Conv2DTranspose", filters=2, kernel_size=3, strides=2,
+                                                      padding="same", activation="sigmoid")], 1,
+     "binary_crossentropy"),
+    ("dw2d_sigmoid_bce", (5, 5, 2), [conv(2, 2, 1), L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2,
+                                                      activation="sigmoid")], 1, "binary_crossentropy"),
+    ("sep2d_softmax_cce", (5, 5, 2), [conv(2, 2, 1), L("SeparableConv2D", filters=3, kernel_size=3,
+                                                       activation="softmax")], 1, "categorical_crossentropy"),
 ]
 
 
@@ -305,6 +314,8 @@ def main():
                     G.check(f"{case}: dW fd", abs(fd - g) <= 1e-3 + 1e-2 * abs(fd), f"{fd} vs {g}")
         if loss == "binary_crossentropy":
             target = rng.uniform(0, 1, y.shape).astype(F32)
+        elif loss == "categorical_crossentropy":
+            target = rng.dirichlet(np.ones(y.shape[-1]), y.shape[:-1]).astype(F32)
         else:
             target = rng.standard_normal(y.shape).astype(F32)
         arrays = {"x": x, "y": y, "r": r, "dx": dx, "target": target}
