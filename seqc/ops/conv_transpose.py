@@ -48,7 +48,7 @@ def transpose_geometry(n, k, s, d, padding, output_padding):
 
 def _geometry(op, gemm):
     """Sizes derived once: the zero-bordered dz that the backward convolves (rows HD, cols WD),
-    the per-thread scratch and the packed kernel for dx."""
+    the per-thread scratch, and the kernel laid out for the forward GEMM and for dx."""
     a = op.attrs
     KK = a.KH * a.KW * a.F              # R's window columns (kh, kw, f)
     HD = max((a.H - 1) * a.SH + (a.KH - 1) * a.DH + 1, a.PT + a.OH)
@@ -59,7 +59,9 @@ def _geometry(op, gemm):
         ("dzpad", HD * WD * a.F),
         ("dw", KK * a.C),
         ("db", a.F)])
-    wpack, wpack_total = offsets([("dx", KK * -(-a.C // nr) * nr if op.needs_dx else 0)])
+    wpack, wpack_total = offsets([
+        ("fwd", a.C * KK),                                      # W^T, row-major (C x KK)
+        ("dx", KK * -(-a.C // nr) * nr if op.needs_dx else 0)])  # W in NR-wide panels of channels
     return dict(HD=HD, WD=WD, work_offsets=work, wpack_offsets=wpack, work=work_total, wpack=wpack_total)
 
 
