@@ -348,3 +348,24 @@ def test_thread_count_and_batch_split_do_not_change_results():
     np.testing.assert_allclose(engine.gradients(x, y)[1], ga, rtol=1e-5, atol=1e-6)
     for bs in (1, 3):
         np.testing.assert_array_equal(model.predict(x, batch_size=bs, verbose=0), a)
+
+
+def test_layers_of_one_shape_share_their_kernels():
+    """Named by their geometry, identical depthwise / transposed convolutions are emitted once;
+    one with another activation gets a version of its own."""
+    import os
+    import re
+    model = Sequential([Input((6, 6, 4)), Conv2D(4, 1), DepthwiseConv2D(3, padding="same", activation="relu"),
+                        DepthwiseConv2D(3, padding="same", activation="relu"),
+                        DepthwiseConv2D(3, padding="same", activation="tanh"),
+                        Conv2DTranspose(4, 1), Conv2DTranspose(4, 1)])
+    model.compile("sgd", "mse")
+    src = open(os.path.join(os.path.dirname(model._runtime._engine.lib_path), "model.c")).read()
+    kernels = re.findall(r"^static void (\w+)_forward\(", src, re.M)
+    assert sorted(kernels[1:]) == sorted(["depthwise_6x6x4_k3x3_p1x1_to6x6x4", "depthwise_6x6x4_k3x3_p1x1_to6x6x4_v2",
+                                      "conv_transpose_6x6x4_k1x1_p0x0_to6x6x4"]), kernels
+    calls = re.findall(r"^    (\w+)_forward\(B", src, re.M)[1:]
+    assert calls == ["depthwise_6x6x4_k3x3_p1x1_to6x6x4"] * 2 + ["depthwise_6x6x4_k3x3_p1x1_to6x6x4_v2"] + \
+        ["conv_transpose_6x6x4_k1x1_p0x0_to6x6x4"] * 2
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype(np.float32)
+    assert model.predict(x, verbose=0).shape == (2, 6, 6, 4)

@@ -18,7 +18,7 @@ from ..errors import SeqcError
 from .activation import ActivationAttrs
 from .base import Scratch, offsets, register
 from .epilogue import WeightedEpilogue, reads_y
-from .shapes import Window, fmt, spatial
+from .shapes import Window, fmt, spatial, window_name
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,12 @@ class ConvTranspose(WeightedEpilogue):
         g = _geometry(op, gemm)
         return Scratch(work=g["work"], wpack=g["wpack"])
 
+    def kernel_name(self, op):
+        return window_name("conv_transpose", op.attrs, op.attrs.F)
+
     def render(self, op, ctx):
         g = _geometry(op, ctx.gemm)
-        return ctx.render(self.template, op, has_bias="bias" in op.params, HD=g["HD"], WD=g["WD"],
+        return ctx.render(self.template, op, name=self.kernel_name(op), has_bias="bias" in op.params, HD=g["HD"], WD=g["WD"],
                           wpack_offsets=g["wpack_offsets"], work_offsets=g["work_offsets"],
                           save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
                           reads_y=reads_y(op), **asdict(op.attrs))

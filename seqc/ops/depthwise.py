@@ -13,7 +13,7 @@ from .activation import ActivationAttrs
 from .base import Scratch, offsets, register
 from .conv import ConvAttrs
 from .epilogue import WeightedEpilogue, reads_y
-from .shapes import Window, spatial, window
+from .shapes import Window, spatial, window, window_name
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,12 @@ class Depthwise(WeightedEpilogue):
     def scratch(self, op, gemm):
         return Scratch(work=_geometry(op)["work"])
 
+    def kernel_name(self, op):
+        return window_name("depthwise", op.attrs, op.attrs.C * op.attrs.M)
+
     def render(self, op, ctx):
         g = _geometry(op)
-        return ctx.render(self.template, op, has_bias="bias" in op.params, HP=g["HP"], WP=g["WP"],
+        return ctx.render(self.template, op, name=self.kernel_name(op), has_bias="bias" in op.params, HP=g["HP"], WP=g["WP"],
                           padded=g["padded"], work_offsets=g["work_offsets"], save_pre=op.save_pre,
                           grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=reads_y(op),
                           **asdict(op.attrs))
