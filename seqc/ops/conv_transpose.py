@@ -8,9 +8,10 @@ length 'valid' / 'same' and output_padding give).
 That is the input gradient of a convolution R from y's shape to x's (stride S, dilation D,
 padding P before) whose kernel, (KH, KW, F, C) = (kernel rows, cols, R's channels, R's
 filters), is this layer's kernel as it lies. So the forward pass is R's dx computation
-(x W^T through the GEMM, scattered into y: col2im), and the backward pass is R's forward
-pass (dx: the direct convolution of the zero-bordered dz) and R's weight gradient (dW: the
-register-resident reduction over x's pixels), both on the convolution micro-kernels."""
+(with stride 1, the direct convolution of the zero-bordered x with the flipped kernel;
+strided, x W^T through the GEMM scattered into y: col2im), and the backward pass is R's forward pass (dx: the direct
+convolution of the zero-bordered dz) and R's weight gradient (dW: the register-resident
+reduction over x's pixels), all on the convolution micro-kernels."""
 from dataclasses import asdict, dataclass
 
 from .. import activations
@@ -47,22 +48,30 @@ def transpose_geometry(n, k, s, d, padding, output_padding):
 
 
 def _geometry(op, gemm):
-    """Sizes derived once: the zero-bordered dz that the backward convolves (rows HD, cols WD),
-    the per-thread scratch, and the kernel laid out for the forward GEMM and for dx."""
+    """Sizes derived once: the zero-bordered dz that the backward convolves (rows HD, cols WD);
+    with stride 1, the zero-bordered x that the forward convolves with the flipped kernel
+    (rows HX, cols WX, x placed at (TX, LX)); the per-thread scratch, and the kernel laid out
+    for the forward (W^T for the GEMM, or the flipped kernel in panels) and for dx."""
     a = op.attrs
     KK = a.KH * a.KW * a.F              # R's window columns (kh, kw, f)
     HD = max((a.H - 1) * a.SH + (a.KH - 1) * a.DH + 1, a.PT + a.OH)
     WD = max((a.W - 1) * a.SW + (a.KW - 1) * a.DW + 1, a.PL + a.OW)
+    direct = a.SH == 1 and a.SW == 1
+    TX, LX = (a.KH - 1) * a.DH - a.PT, (a.KW - 1) * a.DW - a.PL
+    HX, WX = a.OH + (a.KH - 1) * a.DH, a.OW + (a.KW - 1) * a.DW
     nr = gemm["gemm_nr"]
+    panels = lambda n: -(-n // nr) * nr      # noqa: E731
     work, work_total = offsets([
-        ("col", a.H * a.W * KK),        # forward: x W^T, one sample
+        ("col", 0 if direct else a.H * a.W * KK),    # forward: x W^T, one sample
+        ("xpad", HX * WX * a.C if direct else 0),    # forward, stride 1: x zero-bordered
         ("dzpad", HD * WD * a.F),
         ("dw", KK * a.C),
         ("db", a.F)])
     wpack, wpack_total = offsets([
-        ("fwd", a.C * KK),                                      # W^T, row-major (C x KK)
-        ("dx", KK * -(-a.C // nr) * nr if op.needs_dx else 0)])  # W in NR-wide panels of channels
-    return dict(HD=HD, WD=WD, work_offsets=work, wpack_offsets=wpack, work=work_total, wpack=wpack_total)
+        ("fwd", a.KH * a.KW * a.C * panels(a.F) if direct else a.C * KK),   # flipped panels, or W^T
+        ("dx", KK * panels(a.C) if op.needs_dx else 0)])                   # W in NR-wide panels of channels
+    return dict(HD=HD, WD=WD, direct=direct, TX=TX, LX=LX, HX=HX, WX=WX, work_offsets=work, wpack_offsets=wpack,
+                work=work_total, wpack=wpack_total)
 
 
 @register
@@ -81,8 +90,9 @@ class ConvTranspose(WeightedEpilogue):
 
     def render(self, op, ctx):
         g = _geometry(op, ctx.gemm)
-        return ctx.render(self.template, op, name=self.kernel_name(op), has_bias="bias" in op.params, HD=g["HD"], WD=g["WD"],
-                          wpack_offsets=g["wpack_offsets"], work_offsets=g["work_offsets"],
+        return ctx.render(self.template, op, name=self.kernel_name(op), has_bias="bias" in op.params,
+                          HD=g["HD"], WD=g["WD"], direct=g["direct"], TX=g["TX"], LX=g["LX"], HX=g["HX"],
+                          WX=g["WX"], wpack_offsets=g["wpack_offsets"], work_offsets=g["work_offsets"],
                           save_pre=op.save_pre, grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx,
                           reads_y=reads_y(op), **asdict(op.attrs))
 
