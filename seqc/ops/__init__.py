@@ -25,8 +25,9 @@ from . import activation, conv, dense, dropout, embedding, pool, resample, resha
 from . import conv_transpose, depthwise
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn, conv_transpose,
-                depthwise):
+for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn):
+    register_layers(_module)
+for _module in (conv_transpose, depthwise):      # transposed, depthwise and separable convolutions
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]
