@@ -33,7 +33,9 @@ def load(case):
 
 
 def _close(case, what, got, want, rtol, atol):
-    MAX_DIFF[(case, what)] = float(np.abs(np.asarray(got, np.float64) - want).max()) if np.size(want) else 0.0
+    if np.size(want):
+        d = float(np.abs(np.asarray(got, np.float64) - want).max())
+        MAX_DIFF[(case, what)] = (d, d / max(float(np.abs(want).max()), 1e-30))
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"{case}: {what}")
 
 
@@ -83,9 +85,9 @@ def test_report_max_differences():
     if not MAX_DIFF:
         pytest.skip("run with the tests above")
     kinds = {}
-    for (case, what), d in MAX_DIFF.items():
+    for (case, what), (d, rel) in MAX_DIFF.items():
         key = what.split("_")[0] if what.startswith("dw") else what
-        if d >= kinds.get(key, (-1, ""))[0]:
-            kinds[key] = (d, case)
-    for key, (d, case) in sorted(kinds.items()):
-        print(f"max |seqc - keras| {key:<14} {d:.3g}  ({case})")
+        if d >= kinds.get(key, (-1, 0, ""))[0]:
+            kinds[key] = (d, rel, case)
+    for key, (d, rel, case) in sorted(kinds.items()):
+        print(f"max |seqc - keras| {key:<14} {d:.3g} ({rel:.2g} of the largest value; {case})")
