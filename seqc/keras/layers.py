@@ -741,3 +741,12 @@ from .wrapper_layers import Bidirectional, Masking  # noqa: E402
 from .wrapper_layers import LAYERS as _WRAPPER_LAYERS  # noqa: E402
 
 LAYERS.update(_WRAPPER_LAYERS)
+
+# transposed, depthwise and separable convolutions (seqc/keras/conv_layers.py)
+from .conv_layers import (Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D,  # noqa: E402
+                          DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from .conv_layers import LAYERS as _CONV_LAYERS  # noqa: E402
+
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+LAYERS.update(_CONV_LAYERS)

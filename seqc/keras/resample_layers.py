@@ -1,5 +1,5 @@
 """Keras layers that move values without arithmetic (seqc/ops/resample.py lowers them):
-RepeatVector, UpSampling1D/2D (nearest) and Cropping1D/2D, with Keras 3's arguments."""
+RepeatVector, UpSampling1D/2D (nearest; 2D also bilinear) and Cropping1D/2D, with Keras 3's arguments."""
 from . import validate as v
 
 
@@ -36,19 +36,25 @@ class UpSampling1D(_base()):
 
 
 class UpSampling2D(_base()):
-    """Repeats the rows and columns of a (batch, rows, cols, channels) input by `size`
-    (nearest neighbour; seqc does not implement the other interpolations yet)."""
+    """Upsamples the rows and columns of a (batch, rows, cols, channels) input by `size`:
+    interpolation 'nearest' repeats them, 'bilinear' resizes as Keras 3 does (half-pixel
+    centres, no antialiasing); seqc does not implement the other interpolations yet."""
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         self.size = v.int_tuple("UpSampling2D", "size", size, 2)
         self.data_format = _data_format("UpSampling2D", data_format)
+        if isinstance(interpolation, str):
+            interpolation = interpolation.lower()          # as Keras
         v.one_of("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")(
             "UpSampling2D", "interpolation", interpolation)
-        self.interpolation = v.default_only("nearest")("UpSampling2D", "interpolation", interpolation)
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D: `interpolation` {interpolation!r} is not supported by seqc yet "
+                             f"(only 'nearest' and 'bilinear')")
+        self.interpolation = interpolation
 
     def config(self):
-        return {"rank": 2, "size": list(self.size)}
+        return {"rank": 2, "size": list(self.size), "interpolation": self.interpolation}
 
 
 class Cropping1D(_base()):

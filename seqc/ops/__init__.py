@@ -13,6 +13,7 @@
   bidirectional Bidirectional(RNN)        ops/bidirectional.py templates/bidirectional.c.j2 (+ rnn.c.j2)
   repeat_vector RepeatVector              ops/resample.py    templates/repeat_vector.c.j2
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
+  upsample_bilinear UpSampling2D (bilinear) ops/resample.py  templates/upsample_bilinear.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
   batchnorm    BatchNormalization         ops/norm.py        templates/batchnorm.c.j2
   layernorm    LayerNormalization         ops/norm.py        templates/layernorm.c.j2
@@ -25,6 +26,9 @@
   permute      Permute                    ops/permute.py     templates/permute.c.j2
   (no op)      TimeDistributed: the inner layer's ops, each run on B * steps slices
                                           ops/time_distributed.py
+  conv_transpose Conv1D/2DTranspose       ops/conv_transpose.py templates/conv_transpose.c.j2
+  depthwise    DepthwiseConv1D/2D, the    ops/depthwise.py   templates/depthwise.c.j2
+               first op of SeparableConv1D/2D (then a 1x1 conv)
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
@@ -32,10 +36,13 @@ functions, imported below; its template; its Keras class in seqc/keras/layers.py
 """
 from . import (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                pool, resample, reshape, rnn, time_distributed)
+from . import conv_transpose, depthwise
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
 for _module in (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                 pool, resample, reshape, rnn, time_distributed):
+    register_layers(_module)
+for _module in (conv_transpose, depthwise):      # transposed, depthwise and separable convolutions
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

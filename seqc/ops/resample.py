@@ -1,7 +1,11 @@
 """Layers that move values without arithmetic on them, channels_last: RepeatVector (a vector
 repeated n times), UpSampling1D/2D (nearest: each row / pixel repeated), Cropping1D/2D (a
-window of the input). Their backward passes sum (repeats) or scatter (crops) the gradient."""
-from dataclasses import dataclass
+window of the input). Their backward passes sum (repeats) or scatter (crops) the gradient.
+And UpSampling2D(interpolation='bilinear'): each output pixel a weighted mean of 4 input pixels
+(Keras 3's resize: half-pixel centres, no antialiasing), its backward the transposed scatter."""
+from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from ..errors import SeqcError
 from .base import Rearrange, register
@@ -39,6 +43,33 @@ class Upsample(Rearrange):
 
 
 
+def bilinear_table(n, out):
+    """For each output index along an axis of n inputs resized to `out`: (i0, i1, l0, l1), the
+    two input indices and their weights, computed in float32 as torch's upsample_bilinear2d
+    (align_corners=False) does for Keras 3's resize: source = (dst + 0.5) in / out - 0.5,
+    clamped at 0."""
+    f = np.float32
+    scale = f(n) / f(out)
+    rows = []
+    for d in range(out):
+        src = max(f(scale * (f(d) + f(0.5)) - f(0.5)), f(0))
+        i0 = int(src)
+        l1 = min(max(f(src - f(i0)), f(0)), f(1))
+        rows.append((i0, i0 + (1 if i0 < n - 1 else 0), float(f(1) - l1), float(l1)))
+    return rows
+
+
+@register
+class UpsampleBilinear(Rearrange):
+    kind = "upsample_bilinear"
+    template = "upsample_bilinear.c.j2"
+
+    def render(self, op, ctx):
+        a = op.attrs
+        return ctx.render(self.template, op, rows=bilinear_table(a.H, a.H * a.SH),
+                          cols=bilinear_table(a.W, a.W * a.SW), **asdict(a))
+
+
 CropAttrs = Placement       # Cropping: the output cut from row T, column L of the input
 
 
@@ -63,6 +94,8 @@ def _lower_upsampling(b, layer, x):
     size = tuple(layer.config["size"])
     sh, sw = (1, size[0]) if rank == 1 else size
     out = (W * sw, C) if rank == 1 else (H * sh, W * sw, C)
+    if layer.config.get("interpolation", "nearest") == "bilinear":
+        return b.op("upsample_bilinear", layer, x, out, {}, UpsampleAttrs(H=H, W=W, C=C, SH=sh, SW=sw))
     return b.op("upsample", layer, x, out, {}, UpsampleAttrs(H=H, W=W, C=C, SH=sh, SW=sw))
 
 

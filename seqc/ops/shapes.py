@@ -78,3 +78,16 @@ def window(layer, x_shape, rank, kernel, strides, dilation, padding, what):
                         f"its input {size} with padding '{padding}'", layer.loc)
     return Window(H=H, W=W, C=C, OH=oh, OW=ow, KH=kernel[0], KW=kernel[1], SH=strides[0], SW=strides[1],
                   DH=dilation[0], DW=dilation[1], PT=pt, PL=pl)
+
+
+def window_name(prefix, a, out_channels):
+    """A kernel name made of a window's geometry ('depthwise_14x14x32_k3x3_s2x2_p0x0_to7x7x32'):
+    layers of one shape share their kernels (the codegen emits a second version under the name
+    when a layer's kernels render otherwise, e.g. with another activation)."""
+    parts = [f"{prefix}_{a.H}x{a.W}x{a.C}_k{a.KH}x{a.KW}"]
+    if (a.SH, a.SW) != (1, 1):
+        parts.append(f"s{a.SH}x{a.SW}")
+    if (a.DH, a.DW) != (1, 1):
+        parts.append(f"d{a.DH}x{a.DW}")
+    parts.append(f"p{a.PT}x{a.PL}_to{a.OH}x{a.OW}x{out_channels}")
+    return "_".join(parts)
