@@ -521,6 +521,122 @@ register(Bench(
     note="Embedding(20000, 256), LSTM(128), Dropout, Dense1 sigmoid on 80 token indices; RMSprop, binary CE"))
 
 
+# --- issue 10's models: a CIFAR-10-style convnet with BatchNormalization, an IMDB-style
+# bidirectional LSTM -------------------------------------------------------------------------
+
+CIFAR_INPUT, IMDB_STEPS, IMDB_FEATURES = (32, 32, 3), 200, 20000
+
+
+def _cifar_bn_macs():
+    """Forward multiply-adds of the CIFAR convnet's convs and dense layers ('same' then 'valid')."""
+    return [32 * 32 * 32 * 9 * 3, 30 * 30 * 32 * 9 * 32, 15 * 15 * 64 * 9 * 32, 13 * 13 * 64 * 9 * 64,
+            6 * 6 * 64 * 512, 512 * 10]
+
+
+def _seqc_cifar_bn(keras):
+    """Keras's classic CIFAR-10 convnet with BatchNormalization after each conv and the hidden
+    dense layer (Conv-BN-ReLU blocks), Adam."""
+    L = keras.layers
+    model = keras.models.Sequential([keras.Input(shape=CIFAR_INPUT)])
+    for filters, padding in ((32, "same"), (32, "valid"), (None, None), (64, "same"), (64, "valid"), (None, None)):
+        if filters is None:
+            model.add(L.MaxPooling2D(pool_size=(2, 2)))
+            model.add(L.Dropout(0.25))
+            continue
+        model.add(L.Conv2D(filters, (3, 3), padding=padding))
+        model.add(L.BatchNormalization())
+        model.add(L.Activation("relu"))
+    model.add(L.Flatten())
+    model.add(L.Dense(512))
+    model.add(L.BatchNormalization())
+    model.add(L.Activation("relu"))
+    model.add(L.Dropout(0.5))
+    model.add(L.Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], **_compile_args(keras))
+    return model
+
+
+def _torch_cifar_bn(torch):
+    nn = torch.nn
+
+    def block(cin, cout, pad):       # Keras's BN: momentum 0.99 (torch 0.01), epsilon 1e-3
+        return [nn.Conv2d(cin, cout, 3, padding=pad), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01), nn.ReLU()]
+    model = nn.Sequential(*block(3, 32, 1), *block(32, 32, 0), nn.MaxPool2d(2), nn.Dropout(0.25),
+                          *block(32, 64, 1), *block(64, 64, 0), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                          nn.Linear(6 * 6 * 64, 512), nn.BatchNorm1d(512, eps=1e-3, momentum=0.01), nn.ReLU(),
+                          nn.Dropout(0.5), nn.Linear(512, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    return TorchSetup(model, nn.CrossEntropyLoss(), opt, correct=lambda out, yb: (out.argmax(1) == yb).sum())
+
+
+def _imdb_data(rows, seed):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return {"x": rng.integers(1, IMDB_FEATURES, size=(rows, IMDB_STEPS)),
+            "labels": rng.integers(0, 2, size=(rows, 1)).astype(np.int64)}
+
+
+def _seqc_imdb_bilstm(keras):
+    """keras-io's bidirectional LSTM on IMDB, one layer: Embedding(20000, 128),
+    Bidirectional(LSTM(64)), Dense(1, sigmoid); Adam."""
+    L = keras.layers
+    model = keras.models.Sequential([keras.Input(shape=(IMDB_STEPS,), dtype="int32"),
+                                     L.Embedding(IMDB_FEATURES, 128), L.Bidirectional(L.LSTM(64)),
+                                     L.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], **_compile_args(keras))
+    return model
+
+
+def _torch_imdb_bilstm(torch):
+    nn = torch.nn
+
+    class BiLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(IMDB_FEATURES, 128)
+            self.lstm = nn.LSTM(128, 64, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(128, 1)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(self.embedding(x))          # h: (2, N, 64), the two directions' last states
+            return self.fc(torch.cat([h[0], h[1]], dim=1))
+
+    model = BiLSTM()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    return TorchSetup(model, nn.BCEWithLogitsLoss(), opt,
+                      correct=lambda out, yb: ((out > 0).to(yb.dtype) == yb).sum())
+
+
+def _bilstm_train_flops():
+    """Both directions of LSTM(64) over 200 steps of 128 features, each as one LSTM layer after
+    an Embedding (seq_train_flops' rule), plus the Dense layer."""
+    one = seq_train_flops((IMDB_STEPS,), [("embedding", 128), ("lstm", 64, False)])
+    return 2 * one + 6 * 128
+
+
+register(Bench(
+    "cifar_bn", example="cifar_bn.py", batch_size=32, rows=640,
+    make_data=_tutorial_data(CIFAR_INPUT, 10),
+    seqc_build=_seqc_cifar_bn,
+    seqc_xy=_seqc_xy_categorical(10),
+    torch_build=_torch_cifar_bn,
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]).permute(0, 3, 1, 2).contiguous(),
+                               torch.from_numpy(d["labels"][:, 0].copy())),
+    train_flops_per_sample=train_flops(_cifar_bn_macs()),
+    note="CIFAR-10-style convnet: 2x(Conv2D 3x3 'same'-BN-ReLU, Conv2D 3x3-BN-ReLU, MaxPool, Dropout), "
+         "Dense512-BN-ReLU, Dropout, Dense10 softmax on 32x32x3; Adam"))
+
+register(Bench(
+    "imdb_bilstm", example="imdb_bilstm.py", batch_size=32, rows=640,
+    make_data=_imdb_data,
+    seqc_build=_seqc_imdb_bilstm,
+    seqc_xy=lambda d: (d["x"], d["labels"].astype("float32")),
+    torch_build=_torch_imdb_bilstm,
+    torch_xy=lambda torch, d: (torch.from_numpy(d["x"]), torch.from_numpy(d["labels"].astype("float32"))),
+    train_flops_per_sample=_bilstm_train_flops(),
+    note="IMDB-style: Embedding(20000, 128), Bidirectional(LSTM(64)), Dense1 sigmoid on 200 token indices; Adam"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Workers: one process per framework and model, commands as JSON lines on stdin, replies as
 # JSON lines on the original stdout (fd 1 is pointed at stderr so nothing else lands there).
