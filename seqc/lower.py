@@ -79,7 +79,8 @@ def lower_model(spec):
         x = fn(b, layer, x)
         _check_sizes(layer, x, b.params[n_before:], sum(p.size for p in b.params))
         if layer.kind != "InputLayer":
-            rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
+            rows.append((layer.name, layer.config.get("class_name", layer.kind), x.shape,
+                         sum(p.size for p in b.params[n_before:])))
             crows.append(b.cnames[id(layer)])
     offset = 0
     for p in b.params:

@@ -17,6 +17,7 @@ from .. import initializers as _initializers
 from ..errors import SeqcError, SourceLoc
 from ..spec import LayerSpec, snake_case
 from . import validate as v
+from .layer_protocol import UserLayerAPI
 
 _name_counts = {}
 
@@ -76,7 +77,7 @@ class _WeightsMixin:
         self.bias_initializer = _initializers.get(bias_initializer)
 
 
-class Layer:
+class Layer(UserLayerAPI):
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
     batch_input_shape and input_length). An unknown keyword is an error, as in Keras."""
@@ -113,9 +114,11 @@ class Layer:
         return {}
 
     def spec(self):
-        cfg = self.config()
+        from .user_layers import spec_kind
+        kind = spec_kind(self)       # 'UserLayer': a user subclass with its own call (user_layers.py)
+        cfg = {"layer": self, "class_name": type(self).__name__} if kind == "UserLayer" else self.config()
         cfg["trainable"] = self.trainable
-        return LayerSpec(kind=type(self).__name__, name=self.name, config=cfg, loc=self.loc,
+        return LayerSpec(kind=kind, name=self.name, config=cfg, loc=self.loc,
                          auto_name=self._auto_name)
 
     def __repr__(self):
@@ -605,3 +608,9 @@ from .resample_layers import (Cropping1D, Cropping2D, RepeatVector, UpSampling1D
 from .resample_layers import LAYERS as _RESAMPLE_LAYERS  # noqa: E402
 
 LAYERS.update(_RESAMPLE_LAYERS)
+
+# user-written layers: Lambda (seqc/keras/user_layers.py; Layer subclasses lower as 'UserLayer')
+from .user_layers import LAYERS as _USER_LAYERS  # noqa: E402
+from .user_layers import Lambda  # noqa: E402,F401
+
+LAYERS.update(_USER_LAYERS)

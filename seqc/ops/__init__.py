@@ -12,15 +12,16 @@
   repeat_vector RepeatVector              ops/resample.py    templates/repeat_vector.c.j2
   upsample     UpSampling1D/2D (nearest)  ops/resample.py    templates/upsample.c.j2
   crop         Cropping1D/2D              ops/resample.py    templates/crop.c.j2
+  user_layer   Lambda, Layer subclasses   ops/user_layer.py  templates/user_layer.c.j2
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
 functions, imported below; its template; its Keras class in seqc/keras/layers.py; its tests.
 """
-from . import activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn
+from . import activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn, user_layer
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
-for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn):
+for _module in (activation, conv, dense, dropout, embedding, pool, resample, reshape, rnn, user_layer):
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

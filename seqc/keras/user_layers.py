@@ -1,0 +1,121 @@
+"""User-written layers: `Lambda(function)` and subclasses of `keras.layers.Layer` with their own
+`build` / `call`. Nothing here computes: the lowering (seqc/ops/user_layer.py) calls `trace`,
+which runs the user's `build(input_shape)` and `call(inputs)` (or the Lambda's function) once on
+a symbolic input (seqc.trace.Expr); the backend ops they call build an expression graph, which
+is differentiated symbolically and emitted as C.
+
+`layer_protocol.UserLayerAPI` is the part of Keras's Layer protocol a user class meets
+(`add_weight`, `build`, `call`, `get_config`, `built`); seqc.keras.layers.Layer inherits it.
+"""
+import os
+
+from .. import trace as _t
+from ..errors import SeqcError, SourceLoc
+from .layer_protocol import UserLayerAPI
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _base():
+    from .layers import Layer      # layers.py imports this module at its end
+    return Layer
+
+
+def is_user_layer(layer):
+    """A Layer subclass written by the user with its own `call`."""
+    cls = type(layer)
+    return not cls.__module__.startswith("seqc.") and cls.call is not UserLayerAPI.call
+
+
+def spec_kind(layer):
+    """The kind a layer lowers as: its class for seqc's layers, 'UserLayer' for a user class with
+    its own call, else the seqc class it derives from (a subclass that only changes defaults)."""
+    cls = type(layer)
+    if cls.__module__.startswith("seqc."):
+        return cls.__name__
+    if is_user_layer(layer):
+        return "UserLayer"
+    for base in cls.__mro__:
+        if base.__module__.startswith("seqc.keras"):
+            return base.__name__
+    return cls.__name__
+
+
+class Lambda(_base()):
+    """Wraps a function of backend ops as a layer: `Lambda(lambda x: x / 255.0)`."""
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: `function` must be callable, got {type(function).__name__}")
+        if mask is not None:
+            raise ValueError("Lambda: `mask` is not supported by seqc yet (masking is not implemented)")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"Lambda: `arguments` must be a dict, got {type(arguments).__name__}")
+        if output_shape is not None and not callable(output_shape) and not isinstance(output_shape, (tuple, list)):
+            raise TypeError(f"Lambda: `output_shape` must be a tuple, a list or a function, got {output_shape!r}")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self.output_shape_arg = output_shape
+
+    def config(self):
+        return {"function": self.function, "arguments": self.arguments}
+
+
+LAYERS = {"Lambda": Lambda}
+
+
+# ---------------------------------------------------------------------------------------------
+# tracing (called by the lowering, seqc/ops/user_layer.py)
+# ---------------------------------------------------------------------------------------------
+def _user_frame(tb):
+    """The innermost traceback frame in the user's code (not in seqc): where the error arose."""
+    loc = None
+    while tb is not None:
+        f = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(f).startswith(_PKG + os.sep) and not f.startswith("<frozen"):
+            loc = SourceLoc(f, tb.tb_lineno)
+        tb = tb.tb_next
+    return loc
+
+
+def trace(spec, in_shape):
+    """Run the layer of LayerSpec `spec` on a symbolic input of per-sample shape `in_shape`.
+    Returns (x leaf, output Expr, [WeightSpec] in add_weight order). Errors: SeqcError naming the
+    layer, what could not be traced and the line (of the user's code when it is known)."""
+    x = _t.Expr("x", (), (_t.B,) + tuple(in_shape))
+    what = f"layer {spec.name!r} ({spec.config.get('class_name', spec.kind)})"
+    weights = []
+    try:
+        if spec.kind == "Lambda":
+            out = spec.config["function"](x, **spec.config["arguments"])
+        else:
+            layer = spec.config["layer"]
+            weights = layer.__dict__.setdefault("_seqc_weights", [])
+            del weights[layer.__dict__.setdefault("_seqc_init_weights", len(weights)):]   # those of __init__ stay
+            layer.build((None,) + tuple(in_shape))
+            layer.built = True
+            out = layer.call(x)
+    except SeqcError:
+        raise
+    except Exception as e:         # noqa: BLE001  (anything the user's code raised while traced)
+        loc = _user_frame(e.__traceback__) or spec.loc
+        msg = str(e) if isinstance(e, (_t.TraceError, ValueError)) else f"{type(e).__name__}: {e}"
+        if isinstance(e, NotImplementedError) and not str(e):
+            msg = "call() is not implemented"
+        raise SeqcError(f"{what}: cannot trace: {msg}", loc) from None
+    if isinstance(out, (list, tuple, dict)):
+        raise SeqcError(f"{what}: a layer in a Sequential model must return a single tensor", spec.loc)
+    if not isinstance(out, _t.Expr):
+        raise SeqcError(f"{what}: returned {type(out).__name__}, not a tensor computed from its input", spec.loc)
+    if not out.shape or out.shape[0] != _t.B or _t.B in out.shape[1:]:
+        raise SeqcError(f"{what}: its output of shape {_t._fmt(out.shape)} must keep the batch axis first "
+                        "(and only there)", spec.loc)
+    if not any(n.op == "x" for n in _t.topo_order(out)):
+        raise SeqcError(f"{what}: its output does not depend on its input", spec.loc)
+    for n in _t.topo_order(out):
+        if n.op in ("y_true", "y_pred", "dy"):
+            raise SeqcError(f"{what}: uses a tensor that is not its input or its weights", spec.loc)
+    if spec.kind == "Lambda" and weights:
+        raise SeqcError(f"{what}: a Lambda has no weights", spec.loc)
+    return x, out, list(weights)
