@@ -96,6 +96,10 @@ class TraceError(ValueError):
     pass
 
 
+class TraceAttributeError(TraceError, AttributeError):
+    """An attribute a traced tensor does not have (`x.numpy()`): hasattr() still works."""
+
+
 def broadcast_shapes(s1, s2):
     out = []
     for i in range(1, max(len(s1), len(s2)) + 1):
@@ -153,6 +157,12 @@ class Expr:
     @property
     def ndim(self):
         return len(self.shape)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise TraceAttributeError(f"a traced tensor has no attribute or method `{name}` (seqc traces the "
+                                  "keras.ops / keras.backend functions)")
 
     def __getitem__(self, item):
         return getitem(self, item)

@@ -101,3 +101,160 @@ def test_report_max_differences(capsys):
         for (case, opt), (fwd, w) in sorted(MAX_DIFF.items()):
             print(f"\n{case:32s} {opt:5s} forward {fwd:.2e}  weights after 5 steps {w:.2e}", end="")
         print()
+
+
+# ---------------------------------------------------------------------------------------------
+# the generated C, the weights' order, what cannot be traced
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASES)
+def test_generated_c_is_warning_free(case):
+    """The build log of each golden model (gcc -Wall -Wextra) holds no warning."""
+    import os
+
+    from seqc import pipeline
+    model = build(case)
+    model.compile(optimizer="adam", loss="mse")
+    _, lib, c = pipeline.compile_spec(model.spec(DEFS[case[len("userlayer_"):]][0]))
+    assert "_backward(" in c and "user layer" in c
+    log = os.path.join(os.path.dirname(lib), "build.log")
+    text = open(log).read().splitlines()[2:]
+    assert not [line for line in text if "warning" in line], "\n".join(text)
+
+
+def test_weights_in_keras_order_and_named():
+    """Trainable weights first, then the others, each in add_weight order (Keras 3's
+    layer.weights); the layer's own get_weights gives the same arrays."""
+    model = build("userlayer_nontrainable")
+    model.compile(optimizer="sgd", loss="mse")
+    layer = model.layers[1]
+    shift, scale = layer.get_weights()
+    np.testing.assert_array_equal(shift, np.zeros(5, np.float32))     # 'zeros', trainable: first
+    np.testing.assert_array_equal(scale, np.ones(5, np.float32))      # 'ones', trainable=False: second
+    layer.set_weights([np.full(5, 0.5, np.float32), np.full(5, 2.0, np.float32)])
+    np.testing.assert_array_equal(model.get_weights()[2], np.full(5, 0.5, np.float32))
+    from seqc import pipeline
+    desc = pipeline.describe_spec(model.spec((6,)))
+    names = [p.name for p in desc.params]
+    assert names[2:4] == [f"{layer.name}/shift", f"{layer.name}/scale"]
+    assert [p.trainable for p in desc.params][2:4] == [True, False]
+
+
+def _error_of(make, in_shape=(4,)):
+    model = keras.Sequential([keras.Input(shape=in_shape), layers.Dense(3)] + make())
+    with pytest.raises(SeqcError) as info:
+        model.compile(optimizer="sgd", loss="mse")
+    return info.value
+
+
+def _line_of(marker):
+    for i, line in enumerate(Path(__file__).read_text().splitlines(), 1):
+        if marker in line and "_line_of" not in line:
+            return i
+    raise AssertionError(marker)
+
+
+def test_numpy_on_a_tensor_is_one_clear_error():
+    e = _error_of(lambda: [layers.Lambda(lambda x: np.exp(x))])  # MARK-np-exp
+    assert "numpy's `exp` cannot be traced" in e.message and "'lambda" in e.message
+    assert e.loc.file == __file__ and e.loc.line == _line_of("MARK-np-exp")
+    e = _error_of(lambda: [layers.Lambda(lambda x: np.mean(x, axis=1))])  # MARK-np-mean
+    assert "numpy" in e.message and e.loc.line == _line_of("MARK-np-mean")
+
+
+def test_control_flow_on_a_tensor_is_one_clear_error():
+    def f(x):
+        if ops.mean(x) > 0:  # MARK-if
+            return x
+        return -x
+    e = _error_of(lambda: [layers.Lambda(f)])
+    assert "no truth value" in e.message and e.loc.line == _line_of("MARK-if")
+
+
+def test_unknown_op_is_one_clear_error():
+    class Odd(layers.Layer):
+        def call(self, x):
+            return ops.einsum("bi->bi", x)  # MARK-einsum
+    e = _error_of(lambda: [Odd()])
+    assert "keras.ops.einsum is not supported by seqc" in e.message and "'odd' (Odd)" in e.message
+    assert e.loc.line == _line_of("MARK-einsum")
+
+    class Eager(layers.Layer):
+        def call(self, x):
+            return x.numpy() * 2  # MARK-numpy-method
+    e = _error_of(lambda: [Eager()])
+    assert "no attribute or method `numpy`" in e.message and e.loc.line == _line_of("MARK-numpy-method")
+
+
+def test_layer_errors_name_the_layer():
+    e = _error_of(lambda: [layers.Lambda(lambda x: ops.mean(x, axis=0))])
+    assert "batch axis" in e.message
+    e = _error_of(lambda: [layers.Lambda(lambda x: x[0])])
+    assert "batch axis" in e.message
+    e = _error_of(lambda: [layers.Lambda(lambda x: (x, x))])
+    assert "single tensor" in e.message
+
+    class NoCall(layers.Layer):
+        pass
+    model = keras.Sequential([keras.Input(shape=(4,)), NoCall()])
+    with pytest.raises(SeqcError, match="not supported"):
+        model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="mask"):
+        layers.Lambda(lambda x: x, mask=lambda x, m: m)
+    with pytest.raises(TypeError, match="callable"):
+        layers.Lambda(3)
+
+    class Reg(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(3,), regularizer="l2")
+
+        def call(self, x):
+            return x * self.w
+    e = _error_of(lambda: [Reg()])
+    assert "regularizers" in e.message
+
+
+def test_slicing_and_reshaping_ops_match_numpy():
+    """Structural ops of the tracer, forward and backward, against numpy (float64 where the
+    gradient is checked against central differences)."""
+    from seqc import trace
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((2, 4, 5))
+    wv = rng.standard_normal((5, 3))
+    x = trace.Expr("x", (), (trace.B, 4, 5))
+    w = trace.Expr("w", (), (5, 3), index=0)
+    fns = {
+        "slice": (lambda a, b: a[:, 1::2, -1], lambda a, b: a[:, 1::2, -1]),
+        "ellipsis": (lambda a, b: a[..., None, 2:4], lambda a, b: a[..., None, 2:4]),
+        "transpose": (lambda a, b: ops.transpose(a, (0, 2, 1)) * 2.0, lambda a, b: np.transpose(a, (0, 2, 1)) * 2),
+        "matmul3d": (lambda a, b: ops.matmul(a, b), lambda a, b: a @ b),
+        "concat": (lambda a, b: ops.concatenate([a, ops.square(a)], axis=1),
+                   lambda a, b: np.concatenate([a, a * a], axis=1)),
+        "dot_t": (lambda a, b: K_dot(a, ops.transpose(b)[0]), lambda a, b: a @ b.T[0]),
+    }
+    for name, (sym, ref) in fns.items():
+        out = sym(x, w)
+        got = trace.evaluate_leaves(out, {"x": xv, ("w", 0): wv}, 2)
+        np.testing.assert_allclose(got, ref(xv, wv), rtol=1e-5, err_msg=name)
+        # the vector-Jacobian products against central differences of sum(out * seed)
+        seed = rng.standard_normal(got.shape)
+        dy = trace.Expr("dy", (), out.shape)
+        gx, gw = trace.vjp(out, dy, [x, w])
+        leaves = {"x": xv, ("w", 0): wv, "dy": seed}
+        for leaf, g, key in ((x, gx, "x"), (w, gw, ("w", 0))):
+            gv = trace.evaluate_leaves(g, leaves, 2).astype(np.float64)
+            base = leaves[key]
+            for flat in rng.choice(base.size, size=5, replace=False):
+                idx = np.unravel_index(flat, base.shape)
+                vals = []
+                for sgn in (1, -1):
+                    pert = base.astype(np.float64).copy()
+                    pert[idx] += sgn * 1e-3
+                    lv = dict(leaves, **{key: pert}) if key != ("w", 0) else {**leaves, ("w", 0): pert}
+                    vals.append(float(np.sum(trace.evaluate_leaves(out, lv, 2).astype(np.float64) * seed)))
+                fd = (vals[0] - vals[1]) / 2e-3
+                assert abs(fd - gv[idx]) <= 1e-2 * abs(fd) + 1e-3, (name, key, idx, fd, gv[idx])
+
+
+def K_dot(a, b):
+    from seqc.keras import backend as K
+    return K.dot(a, b)

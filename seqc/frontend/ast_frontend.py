@@ -400,6 +400,7 @@ class UserFunction:
         self.__qualname__ = self.__name__
         self.line = node.lineno
         self.__signature__ = self._signature(node.args, defaults, kw_defaults)
+        self.method_of = None          # the script class whose method this is (for `super()`)
 
     @staticmethod
     def _signature(args, defaults, kw_defaults):
@@ -434,6 +435,8 @@ class UserFunction:
             raise _TooDeep(f"{self.__name__}(): calls nested too deeply for a static evaluation",
                            SourceLoc(interp.file, self.line))
         interp.step(self.line, cost=5)      # a call costs several statements' worth
+        if self.method_of is not None and values:
+            values.setdefault("super", _super_of(self.method_of, next(iter(values.values()))))
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
@@ -475,7 +478,7 @@ class UserFunction:
             line = result.line or interp.line
             what = (f"`{result.text}` is not a keras.backend / keras.ops function" if result.kind == "runtime"
                     else result.describe())
-            raise _body_error(f"{what} (line {line}); seqc traces losses and metrics written with "
+            raise _body_error(f"{what} (line {line}); seqc traces losses, metrics and layers written with "
                                   "keras.backend / keras.ops functions")
         return result
 
@@ -484,6 +487,22 @@ class UserFunction:
 
 
 _NO_DEFAULT = object()
+
+
+def _as_method(fn):
+    """A script method as a real function, so that Python binds `self` when it is called."""
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = fn.__name__
+    return method
+
+
+def _super_of(cls, obj):
+    """`super()` inside a method of script class `cls` called on `obj` (or `super(C, obj)`)."""
+    def make(*args):
+        return super(*args) if args else super(cls, obj)
+    make.__name__ = "super"
+    return make
 
 
 class _Scope:
@@ -667,6 +686,10 @@ class Interpreter:
     def set_attribute(self, obj, attr, value, node):
         from ..keras.layers import Layer
         from ..keras.models import Sequential
+        if isinstance(obj, Layer) and not _is_seqc_object(obj) and attr != "trainable":
+            if not attr.startswith("__"):       # a user layer's own state: self.units = units
+                setattr(obj, attr, value)
+            return
         if attr != "trainable":
             return
         if isinstance(obj, (Layer, Sequential)):
@@ -736,9 +759,40 @@ class Interpreter:
         self.bind(s.name, Unknown("runtime", text=f"async def {s.name}", line=s.lineno), scope)
 
     def stmt_ClassDef(self, s, scope):
-        self.bind(s.name, Unknown("error", line=s.lineno, at_use=True,
-                                  message=f"class {s.name} is defined in the script (line {s.lineno}); seqc compile "
-                                          "supports the built-in Keras layers, losses and metrics only"), scope)
+        """A subclass of keras.layers.Layer (a user layer) becomes a real class whose methods
+        interpret their bodies (UserFunction); any other class is an error where it is used."""
+        from ..keras.layers import Layer
+        bases = [self.eval(b, scope) for b in s.bases]
+        if not bases or s.keywords or not all(isinstance(b, type) and issubclass(b, Layer) for b in bases):
+            self.bind(s.name, Unknown("error", line=s.lineno, at_use=True,
+                                      message=f"class {s.name} is defined in the script (line {s.lineno}); seqc "
+                                              "compile reads classes derived from keras.layers.Layer only (run "
+                                              "the script with `seqc run` for other classes)"), scope)
+            return
+        ns, methods = {"__module__": "__main__", "__qualname__": s.name, "__doc__": ast.get_docstring(s)}, []
+        for item in s.body:
+            if isinstance(item, ast.FunctionDef):
+                if any(isinstance(d, ast.Name) and d.id in ("property", "staticmethod", "classmethod")
+                       for d in item.decorator_list):
+                    continue
+                defaults = [self.eval(d, scope) for d in item.args.defaults]
+                kw_defaults = [_NO_DEFAULT if d is None else self.eval(d, scope) for d in item.args.kw_defaults]
+                fn = UserFunction(self, item, defaults, kw_defaults, scope)
+                methods.append(fn)
+                ns[item.name] = _as_method(fn)
+            elif isinstance(item, ast.Assign) and all(isinstance(t, ast.Name) for t in item.targets):
+                value = self.eval(item.value, scope)
+                if not isinstance(value, Unknown):
+                    for t in item.targets:
+                        ns[t.id] = value
+        try:
+            cls = type(s.name, tuple(bases), ns)
+        except TypeError as e:
+            self.bind(s.name, Unknown("error", line=s.lineno, message=f"class {s.name}: {e}"), scope)
+            return
+        for fn in methods:
+            fn.method_of = cls
+        self.bind(s.name, cls, scope)
 
     def stmt_Return(self, s, scope):
         raise _Return(None if s.value is None else self.eval(s.value, scope))
@@ -928,6 +982,8 @@ class Interpreter:
             if attr == "name":
                 return obj.name
             return Unknown("runtime", text=f"model.{attr}", line=line)
+        if isinstance(obj, super) and attr in ("__init__", "build", "call", "get_config", "compute_output_shape"):
+            return getattr(obj, attr)
         if attr.startswith("_"):
             return Unknown("error", message=f"seqc compile does not read private attribute {attr!r}", line=line)
         if isinstance(obj, _SAFE_TYPES) or _is_seqc_object(obj) or isinstance(obj, Layer):

@@ -225,3 +225,11 @@ def batch_flatten(x):
         return _t.reshape(x, (_t.B, int(np.prod([d for d in x.shape[1:]], dtype=np.int64))))
     x = np.asarray(x)
     return x.reshape(x.shape[0], -1)
+
+
+def __getattr__(name):
+    """A function seqc does not implement: one clear error naming it."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"keras.backend.{name} is not supported by seqc (user layers, losses and metrics are traced "
+                         "from the keras.ops / keras.backend functions seqc implements)")

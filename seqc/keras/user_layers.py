@@ -8,12 +8,16 @@ is differentiated symbolically and emitted as C.
 (`add_weight`, `build`, `call`, `get_config`, `built`); seqc.keras.layers.Layer inherits it.
 """
 import os
+import re
+import sysconfig
 
 from .. import trace as _t
 from ..errors import SeqcError, SourceLoc
 from .layer_protocol import UserLayerAPI
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBS = tuple(sorted({os.path.abspath(p) + os.sep for k, p in sysconfig.get_paths().items()
+                      if k in ("stdlib", "platstdlib", "purelib", "platlib")}))
 
 
 def _base():
@@ -73,7 +77,9 @@ def _user_frame(tb):
     loc = None
     while tb is not None:
         f = tb.tb_frame.f_code.co_filename
-        if not os.path.abspath(f).startswith(_PKG + os.sep) and not f.startswith("<frozen"):
+        path = os.path.abspath(f)
+        if not path.startswith((_PKG + os.sep,) + _LIBS) and not f.startswith("<") and \
+                os.sep + "site-packages" + os.sep not in path:
             loc = SourceLoc(f, tb.tb_lineno)
         tb = tb.tb_next
     return loc
@@ -99,8 +105,12 @@ def trace(spec, in_shape):
     except SeqcError:
         raise
     except Exception as e:         # noqa: BLE001  (anything the user's code raised while traced)
-        loc = _user_frame(e.__traceback__) or spec.loc
+        loc = _user_frame(e.__traceback__)
         msg = str(e) if isinstance(e, (_t.TraceError, ValueError)) else f"{type(e).__name__}: {e}"
+        m = re.search(r" \(line (\d+)\)", msg)       # an interpreted body (seqc compile) names its line
+        if loc is None and m and spec.loc is not None:
+            loc, msg = SourceLoc(spec.loc.file, int(m.group(1))), msg[:m.start()] + msg[m.end():]
+        loc = loc or spec.loc
         if isinstance(e, NotImplementedError) and not str(e):
             msg = "call() is not implemented"
         raise SeqcError(f"{what}: cannot trace: {msg}", loc) from None
