@@ -258,3 +258,163 @@ def test_slicing_and_reshaping_ops_match_numpy():
 def K_dot(a, b):
     from seqc.keras import backend as K
     return K.dot(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# the static front end (seqc compile): the same layers read from a script's text
+# ---------------------------------------------------------------------------------------------
+STATIC_ANTIRECTIFIER = '''
+import keras
+from keras import layers
+from keras import ops
+
+
+class Antirectifier(layers.Layer):
+    def __init__(self, initializer="he_normal", **kwargs):
+        super().__init__(**kwargs)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, input_shape):
+        output_dim = input_shape[-1]
+        self.kernel = self.add_weight(
+            shape=(output_dim * 2, output_dim),
+            initializer=self.initializer,
+            name="kernel",
+            trainable=True,
+        )
+
+    def call(self, inputs):
+        inputs -= ops.mean(inputs, axis=-1, keepdims=True)
+        pos = ops.relu(inputs)
+        neg = ops.relu(-inputs)
+        concatenated = ops.concatenate([pos, neg], axis=-1)
+        mixed = ops.matmul(concatenated, self.kernel)
+        return mixed
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {"initializer": keras.initializers.serialize(self.initializer)}
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+model = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(6), Antirectifier(), layers.Dense(6),
+                          Antirectifier(), layers.Dense(3)])
+model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+model.fit(x_train, y_train, epochs=2)
+'''
+
+STATIC_LAMBDAS = '''
+from tensorflow import keras
+from tensorflow.keras import backend as K
+from tensorflow.keras.layers import Dense, Lambda, Reshape
+
+
+def centre(x, scale=1.0):
+    return (x - K.mean(x, axis=-1, keepdims=True)) * scale
+
+
+model = keras.Sequential()
+model.add(Lambda(lambda x: x / 255.0, input_shape=(12,)))
+model.add(Dense(12))
+model.add(Reshape((4, 3)))
+model.add(Lambda(lambda x: x[:, -1, :]))
+model.add(Lambda(centre, arguments={"scale": 2.0}))
+model.add(Lambda(lambda x: K.l2_normalize(x, axis=1)))
+model.add(Dense(2, activation="softmax"))
+model.compile(loss="categorical_crossentropy", optimizer="adam")
+'''
+
+
+def _static_model(tmp_path, text, name):
+    from seqc import pipeline
+    from seqc.frontend import parse_script
+    from seqc.runtime.model import Model
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    spec = parse_script(str(path))
+    desc, lib, _ = pipeline.compile_spec(spec)
+    return spec, Model(desc, lib, seed=0)
+
+
+def test_static_antirectifier_equals_keras(tmp_path):
+    """keras-io's antirectifier class, unchanged, read by `seqc compile`: Keras's numbers."""
+    spec, model = _static_model(tmp_path, STATIC_ANTIRECTIFIER, "anti")
+    assert [l.kind for l in spec.layers][1:3] == ["Dense", "UserLayer"]
+    data = np.load(GOLDEN / "userlayer_antirectifier_mlp.npz")
+    model.set_weights(load("userlayer_antirectifier_mlp", "w"))
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
+    losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(5)]
+    np.testing.assert_allclose(losses, data["losses_sgd"], rtol=1e-4, atol=1e-6)
+    for g, w in zip(model.get_weights(), load("userlayer_antirectifier_mlp", "trained_sgd")):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_static_lambdas_equal_the_api(tmp_path):
+    """Lambdas (lambda expressions and a def with `arguments`) read statically give the same
+    model as the seqc.keras API running the same code."""
+    from seqc.keras import backend as K
+    spec, static = _static_model(tmp_path, STATIC_LAMBDAS, "lams")
+    assert [l.kind for l in spec.layers].count("Lambda") == 4
+
+    def centre(x, scale=1.0):
+        return (x - K.mean(x, axis=-1, keepdims=True)) * scale
+    api = keras.Sequential([layers.Lambda(lambda x: x / 255.0, input_shape=(12,)), layers.Dense(12),
+                            layers.Reshape((4, 3)), layers.Lambda(lambda x: x[:, -1, :]),
+                            layers.Lambda(centre, arguments={"scale": 2.0}),
+                            layers.Lambda(lambda x: K.l2_normalize(x, axis=1)), layers.Dense(2, activation="softmax")])
+    api.compile(loss="categorical_crossentropy", optimizer="adam")
+    ws = [np.random.default_rng(5).uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in api.get_weights()]
+    api.set_weights(ws)
+    static.set_weights(ws)
+    x = np.random.default_rng(6).uniform(0, 255, (5, 12)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[[0, 1, 1, 0, 1]]
+    np.testing.assert_allclose(static.predict(x, verbose=0), api.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    for _ in range(3):
+        np.testing.assert_allclose(static.train_on_batch(x, y), api.train_on_batch(x, y), rtol=1e-6)
+    h = x / 255.0 @ ws[0] + ws[1]
+    last = h.reshape(5, 4, 3)[:, -1, :]
+    c = (last - last.mean(axis=-1, keepdims=True)) * 2.0
+    n = c / np.sqrt(np.maximum((c * c).sum(axis=1, keepdims=True), 1e-12))
+    z = n @ ws[2] + ws[3]
+    want = np.exp(z - z.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    fresh = keras.Sequential([layers.Lambda(lambda x: x / 255.0, input_shape=(12,)), layers.Dense(12),
+                              layers.Reshape((4, 3)), layers.Lambda(lambda x: x[:, -1, :]),
+                              layers.Lambda(centre, arguments={"scale": 2.0}),
+                              layers.Lambda(lambda x: K.l2_normalize(x, axis=1)),
+                              layers.Dense(2, activation="softmax")])
+    fresh.compile(loss="categorical_crossentropy", optimizer="adam")
+    fresh.set_weights(ws)
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("body, line, words", [
+    ("Lambda(lambda x: np.exp(x))", 7, "np.exp(x)"),
+    ("Lambda(f)", 4, "no truth value"),
+    ("Lambda(lambda x: K.einsum('bi->bi', x))", 7, "keras.backend.einsum is not supported"),
+])
+def test_static_untraceable_is_one_clear_error(tmp_path, body, line, words):
+    from seqc.frontend import parse_script
+    from seqc import pipeline
+    text = ("import numpy as np\nfrom tensorflow import keras\nfrom tensorflow.keras import backend as K\n"
+            "def f(x):\n    if K.mean(x) > 0:\n        return x\n"
+            f"model = keras.Sequential([keras.layers.Dense(4, input_shape=(3,)), keras.layers.{body}])\n"
+            "model.compile(loss='mse', optimizer='sgd')\n")
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    with pytest.raises(SeqcError) as info:
+        pipeline.compile_spec(parse_script(str(path)))
+    e = info.value
+    assert e.loc.file == str(path) and e.loc.line == (5 if "truth" in words else line), str(e)
+    assert words in e.message and "layer 'lambda'" in e.message, e.message
+
+
+def test_static_other_classes_say_seqc_run(tmp_path):
+    from seqc.frontend import parse_script
+    path = tmp_path / "cls.py"
+    path.write_text("from tensorflow import keras\nclass Net(object):\n    pass\n"
+                    "model = keras.Sequential([keras.layers.Dense(4, input_shape=(3,)), Net()])\n")
+    with pytest.raises(SeqcError) as info:
+        parse_script(str(path))
+    assert info.value.loc.line == 4 and "seqc run" in info.value.message
