@@ -773,14 +773,15 @@ class Interpreter:
         for item in s.body:
             if isinstance(item, ast.FunctionDef):
                 if any(isinstance(d, ast.Name) and d.id in ("property", "staticmethod", "classmethod")
-                       for d in item.decorator_list):
-                    continue
+                       for d in item.decorator_list) or (item.name.startswith("__") and item.name != "__init__"):
+                    continue             # Python's other special methods are not interpreted
                 defaults = [self.eval(d, scope) for d in item.args.defaults]
                 kw_defaults = [_NO_DEFAULT if d is None else self.eval(d, scope) for d in item.args.kw_defaults]
                 fn = UserFunction(self, item, defaults, kw_defaults, scope)
                 methods.append(fn)
                 ns[item.name] = _as_method(fn)
-            elif isinstance(item, ast.Assign) and all(isinstance(t, ast.Name) for t in item.targets):
+            elif isinstance(item, ast.Assign) and all(isinstance(t, ast.Name) and not t.id.startswith("__")
+                                                      for t in item.targets):
                 value = self.eval(item.value, scope)
                 if not isinstance(value, Unknown):
                     for t in item.targets:

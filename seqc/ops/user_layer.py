@@ -62,12 +62,16 @@ def _emitter_class():
             return [f"i{k}" for k in range(len(shape))]
 
         def emit_matmul(self, n, name):
+            """Row by row: out[r, :] = sum_k a[r, k] b[k, :], the inner loop along b's rows."""
             a, b = n.args
-            idx = self.idx(n.shape)
-            body = (f"{{ float s = 0.f; for (long k = 0; k < {a.shape[-1]}; k++) "
-                    f"s += {self.at(a, idx[:-1] + ['k'])} * {self.at(b, ['k', idx[-1]])}; "
-                    f"{self.out_ref(name, n.shape, idx)} = s; }}")
-            self.steps.append(self.loops(n.shape, lambda _i: body))
+            lead, N = n.shape[:-1], n.shape[-1]
+            idx = self.idx(lead)
+            out = self.out_ref(name, n.shape, idx + ["j"])
+            body = (f"{{ for (long j = 0; j < {N}; j++) {out} = 0.f;\n"
+                    f"{'    ' * (len(lead) + 1)}  for (long k = 0; k < {a.shape[-1]}; k++) {{ "
+                    f"const float av = {self.at(a, idx + ['k'])}; "
+                    f"for (long j = 0; j < {N}; j++) {out} += av * {self.at(b, ['k', 'j'])}; }} }}")
+            self.steps.append(self.loops(lead, lambda _i: body))
 
         def emit_outer_sum(self, n, name):
             a, g = n.args
