@@ -418,3 +418,76 @@ def test_static_other_classes_say_seqc_run(tmp_path):
     with pytest.raises(SeqcError) as info:
         parse_script(str(path))
     assert info.value.loc.line == 4 and "seqc run" in info.value.message
+
+
+KERAS2_ANTIRECTIFIER = '''
+from keras.models import Sequential
+from keras import layers
+from keras import backend as K
+from keras import optimizers
+
+
+class Antirectifier(layers.Layer):
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        assert len(shape) == 2  # only valid for 2D tensors
+        shape[-1] *= 2
+        return tuple(shape)
+
+    def call(self, inputs):
+        inputs -= K.mean(inputs, axis=1, keepdims=True)
+        inputs = K.l2_normalize(inputs, axis=1)
+        pos = K.relu(inputs)
+        neg = K.relu(-inputs)
+        return K.concatenate([pos, neg], axis=1)
+
+
+model = Sequential()
+model.add(layers.Dense(5, input_shape=(7,)))
+model.add(Antirectifier())
+model.add(layers.Dense(3))
+model.compile(loss='mse', optimizer=optimizers.Adam(learning_rate=0.01))
+'''
+
+
+def test_static_keras2_antirectifier_equals_keras(tmp_path):
+    """The Keras-2 example's antirectifier (K.l2_normalize), read statically, against the Keras 3
+    golden of the same layer written with ops.normalize (equal away from a zero norm)."""
+    spec, model = _static_model(tmp_path, KERAS2_ANTIRECTIFIER, "anti2")
+    data = np.load(GOLDEN / "userlayer_antirectifier_l2.npz")
+    model.set_weights(load("userlayer_antirectifier_l2", "w"))
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
+    losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(5)]
+    np.testing.assert_allclose(losses, data["losses_adam"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("    def __init__(self):\n        super().__init__(foo=3)\n", "unexpected keyword argument 'foo'"),
+    ("    def __init__(self, units=2):\n        self.units = units\n", "super().__init__()"),
+    ("    def build(self, input_shape):\n        self.w = self.add_weight(shape=(3,), dtype='int32')\n",
+     "float32"),
+])
+def test_static_user_layer_mistakes_are_clean_errors(tmp_path, body, words):
+    from seqc import pipeline
+    from seqc.frontend import parse_script
+    text = ("from tensorflow import keras\nfrom tensorflow.keras import layers\nclass U(layers.Layer):\n" + body +
+            "    def call(self, x):\n        return x\n"
+            "model = keras.Sequential([layers.Dense(4, input_shape=(3,)), U()])\n"
+            "model.compile(loss='mse', optimizer='sgd')\n")
+    path = tmp_path / "u.py"
+    path.write_text(text)
+    with pytest.raises(SeqcError) as info:
+        pipeline.compile_spec(parse_script(str(path)))
+    assert words in info.value.message, info.value.message
+    assert info.value.loc.file == str(path)
+
+
+def test_api_layer_without_super_init_is_a_type_error():
+    class U(layers.Layer):
+        def __init__(self, units):
+            self.units = units
+
+        def call(self, x):
+            return x
+    with pytest.raises(TypeError, match="super"):
+        keras.Sequential([keras.Input(shape=(3,)), U(2)])

@@ -440,6 +440,8 @@ class UserFunction:
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
+        in_method = int(self.method_of is not None)
+        interp.method_depth += in_method
         try:
             if isinstance(self._node, ast.Lambda):
                 result = interp.eval(self._node.body, local)
@@ -451,6 +453,7 @@ class UserFunction:
                     result = r.value
         finally:
             interp.depth -= 1
+            interp.method_depth -= in_method
         interp.line = saved_line
         return result
 
@@ -539,6 +542,7 @@ class Interpreter:
         self.budget = _MAX_STEPS
         self.loop_depth = 0
         self.line = None              # line of the statement being interpreted
+        self.method_depth = 0         # methods of script classes (user layers) being interpreted
         _layers.reset_names()
 
     # ---- helpers --------------------------------------------------------------------------
@@ -599,13 +603,18 @@ class Interpreter:
         # anything else (class bodies, async code, match...) does not shape a Sequential model
 
     def stmt_Expr(self, s, scope):
-        self.eval(s.value, scope)
+        value = self.eval(s.value, scope)
+        if self.method_depth and isinstance(value, Unknown) and value.kind == "error":
+            # in a user layer's method a failed call (super().__init__(bad=1)) is the layer's error
+            raise value.error(self.file, s.lineno)
 
     def stmt_Pass(self, s, scope):
         pass
 
     def stmt_Assign(self, s, scope):
         value = self.eval(s.value, scope)
+        if self.method_depth and isinstance(value, Unknown) and value.kind == "error":
+            raise value.error(self.file, s.lineno)     # e.g. self.w = self.add_weight(bad=...)
         if isinstance(value, Unknown) and value.kind == "runtime":
             value = value.copy(text=_text(s.value), line=s.lineno, name=None)
         for target in s.targets:
