@@ -495,3 +495,22 @@ def test_api_layer_without_super_init_is_a_type_error():
             return x
     with pytest.raises(TypeError, match="super"):
         keras.Sequential([keras.Input(shape=(3,)), U(2)])
+
+
+def test_seqc_run_script(tmp_path):
+    """`seqc run`: a script's user layer class trains; an untraceable Lambda is FILE:LINE."""
+    import subprocess
+    good = tmp_path / "good.py"
+    good.write_text(STATIC_ANTIRECTIFIER.replace(
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()",
+        "import numpy as np\nx_train = np.random.rand(32, 8).astype('float32')\n"
+        "y_train = np.random.rand(32, 3).astype('float32')") + "print('loss', model.evaluate(x_train, y_train))\n")
+    r = subprocess.run([sys.executable, "-m", "seqc", "run", str(good)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "loss" in r.stdout, r.stderr[-2000:]
+    bad = tmp_path / "bad.py"
+    bad.write_text("import numpy as np\nimport keras\n\nmodel = keras.Sequential([\n    keras.Input(shape=(3,)),\n"
+                   "    keras.layers.Dense(4),\n    keras.layers.Lambda(lambda x: np.tanh(x)),\n])\n"
+                   "model.compile(loss='mse', optimizer='sgd')\n")
+    r = subprocess.run([sys.executable, "-m", "seqc", "run", str(bad)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"{bad}:7: layer 'lambda' (Lambda): cannot trace: numpy's `tanh`"), r.stderr

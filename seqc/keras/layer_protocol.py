@@ -15,6 +15,11 @@ class WeightSpec:
         self.name, self.shape, self.initializer, self.trainable, self.leaf = name, shape, initializer, trainable, leaf
 
 
+class CallNotImplemented(NotImplementedError, TypeError):
+    """A layer without its own call(): Python's NotImplementedError, and a TypeError (a user's
+    mistake, reported as FILE:LINE by both front ends)."""
+
+
 class UserLayerAPI:
     """Keras's Layer methods a user subclass calls or overrides."""
 
@@ -27,7 +32,7 @@ class UserLayerAPI:
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} does not define call()")
+        raise CallNotImplemented(f"{type(self).__name__} does not define call()")
 
     def compute_output_shape(self, input_shape):
         return input_shape
