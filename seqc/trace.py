@@ -444,6 +444,11 @@ def evaluate(root, y_true, y_pred):
     return evaluate_leaves(root, {"y_true": y_true, "y_pred": np.asarray(y_pred, np.float32)}, y_true.shape[0])
 
 
+def _index_arrays(begin, step, shape, batch):
+    """numpy's open-mesh index of a strided slice: begin + i * step along each axis."""
+    return np.ix_(*[np.arange(batch if d == B else d) * s + b for b, s, d in zip(begin, step, shape)])
+
+
 def evaluate_leaves(root, leaves, batch):
     """numpy value of `root` given its leaves' values: {'y_true': ..., 'x': ..., ('w', 0): ...}
     (a weight leaf is keyed by ('w', index)); `batch` is the size of the batch axis B."""
@@ -463,12 +468,10 @@ def evaluate_leaves(root, leaves, batch):
         elif n.op == "concat":
             v = np.concatenate(a, axis=n.attrs["axis"])
         elif n.op == "slice":
-            v = a[0][tuple(slice(b, b + s * (batch if d == B else d), s) if d != B else slice(None)
-                           for b, s, d in zip(n.attrs["begin"], n.attrs["step"], n.shape))]
+            v = a[0][_index_arrays(n.attrs["begin"], n.attrs["step"], n.shape, batch)]
         elif n.op == "unslice":
             v = np.zeros(tuple(batch if d == B else d for d in n.shape), np.float32)
-            v[tuple(slice(b, b + s * (batch if d == B else d), s) if d != B else slice(None)
-                    for b, s, d in zip(n.attrs["begin"], n.attrs["step"], n.args[0].shape))] = a[0]
+            v[_index_arrays(n.attrs["begin"], n.attrs["step"], n.args[0].shape, batch)] = a[0]
         elif n.op == "const":
             v = np.float32(n.attrs["value"])
         elif n.op in ELEMENTWISE:

@@ -234,6 +234,10 @@ def test_slicing_and_reshaping_ops_match_numpy():
         "concat": (lambda a, b: ops.concatenate([a, ops.square(a)], axis=1),
                    lambda a, b: np.concatenate([a, a * a], axis=1)),
         "dot_t": (lambda a, b: K_dot(a, ops.transpose(b)[0]), lambda a, b: a @ b.T[0]),
+        "stack": (lambda a, b: ops.stack([a[:, 0], ops.exp(a[:, 1])], axis=1),
+                  lambda a, b: np.stack([a[:, 0], np.exp(a[:, 1])], axis=1)),
+        "flip_swap": (lambda a, b: ops.swapaxes(ops.flip(a, axis=2), 1, 2) * ops.sum(b),
+                      lambda a, b: np.swapaxes(a[:, :, ::-1], 1, 2) * b.sum()),
     }
     for name, (sym, ref) in fns.items():
         out = sym(x, w)
@@ -514,3 +518,48 @@ def test_seqc_run_script(tmp_path):
     r = subprocess.run([sys.executable, "-m", "seqc", "run", str(bad)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith(f"{bad}:7: layer 'lambda' (Lambda): cannot trace: numpy's `tanh`"), r.stderr
+
+
+MORE_LAMBDAS = {   # traced function, numpy reference on the (batch, 3, 4) input
+    "flip": (lambda x: ops.flip(x, axis=1), lambda x: x[:, ::-1]),
+    "swapaxes": (lambda x: ops.swapaxes(x, 1, 2), lambda x: np.swapaxes(x, 1, 2)),
+    "stack": (lambda x: ops.stack([x[:, 0], x[:, 2] * 2.0], axis=-1), lambda x: np.stack([x[:, 0], x[:, 2] * 2], -1)),
+    "softmax": (lambda x: ops.softmax(x, axis=-1),
+                lambda x: np.exp(x - x.max(-1, keepdims=True)) / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+    "max_sum": (lambda x: ops.max(x, axis=1) + ops.sum(x, axis=1), lambda x: x.max(1) + x.sum(1)),
+    "squeeze": (lambda x: ops.squeeze(x[:, 1:2, :], axis=1), lambda x: x[:, 1]),
+    "batch_flatten": (lambda x: K_batch_flatten(ops.sqrt(ops.square(x) + 1.0)), lambda x: np.sqrt(x * x + 1).reshape(len(x), -1)),
+}
+
+
+def K_batch_flatten(x):
+    from seqc.keras import backend as K
+    return K.batch_flatten(x)
+
+
+@pytest.mark.parametrize("name", sorted(MORE_LAMBDAS))
+def test_more_lambdas_forward_and_backward(name):
+    """More backend ops in a Lambda, compiled to C: the output against numpy, the C backward
+    (engine.gradients) against central differences."""
+    fn, ref = MORE_LAMBDAS[name]
+    model = keras.Sequential([keras.Input(shape=(12,)), layers.Dense(12), layers.Reshape((3, 4)),
+                              layers.Lambda(fn), layers.Flatten(), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(11)
+    ws = [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(ws)
+    x = rng.standard_normal((3, 12)).astype(np.float32)
+    h = ref((x @ ws[0] + ws[1]).reshape(3, 3, 4)).reshape(3, -1)
+    np.testing.assert_allclose(model.predict(x, verbose=0), h @ ws[2] + ws[3], rtol=1e-5, atol=1e-6)
+    eng = model._runtime._engine
+    y = rng.standard_normal((3, 2)).astype(np.float32)
+    p0 = eng.params.copy()
+    _, g = eng.gradients(x, y, False)
+    for i in rng.choice(ws[0].size, size=8, replace=False):
+        vals = []
+        for sgn in (1, -1):
+            eng.params[i] = p0[i] + sgn * 1e-3
+            vals.append((float(eng.params[i]), eng.gradients(x, y, False)[0]))
+        eng.params[i] = p0[i]
+        fd = (vals[0][1] - vals[1][1]) / (vals[0][0] - vals[1][0])
+        assert abs(fd - g[i]) <= 2e-2 * abs(fd) + 2e-3, (name, i, fd, g[i])

@@ -227,6 +227,37 @@ def batch_flatten(x):
     return x.reshape(x.shape[0], -1)
 
 
+def stack(x, axis=0):
+    """Tensors of one shape stacked along a new axis (K.stack / keras.ops.stack)."""
+    xs = list(x)
+    if _sym(*xs):
+        nd = xs[0].ndim + 1
+        ax = axis % nd if isinstance(axis, int) and -nd <= axis < nd else axis
+        return _t.concatenate([expand_dims(t, ax) for t in xs], ax)
+    return np.stack([np.asarray(t, np.float32) for t in xs], axis=axis)
+
+
+def swapaxes(x, axis1, axis2):
+    if _sym(x):
+        perm = list(range(x.ndim))
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+        return _t.transpose(x, perm)
+    return np.swapaxes(x, axis1, axis2)
+
+
+def flip(x, axis=None):
+    """keras.ops.flip: reversed along `axis` (all axes when None); K.reverse(x, axes) too."""
+    if _sym(x):
+        axes = range(x.ndim) if axis is None else [a % x.ndim for a in (axis if isinstance(axis, (tuple, list))
+                                                                        else (axis,))]
+        return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))]
+    return np.flip(x, axis)
+
+
+def reverse(x, axes):
+    return flip(x, axes)
+
+
 def __getattr__(name):
     """A function seqc does not implement: one clear error naming it."""
     if name.startswith("__"):
