@@ -316,6 +316,12 @@ def matmul(a, b):
     return Expr("matmul", (a, b), a.shape[:-1] + (b.shape[1],))
 
 
+def matmul_nt(a, b):
+    """a (..., N) times the transpose of a matrix b (K, N): (..., K), b not materialised
+    transposed (the input gradient of matmul)."""
+    return Expr("matmul_nt", (a, b), a.shape[:-1] + (b.shape[0],))
+
+
 def outer_sum(a, g):
     """sum over the leading axes of a[..., k] g[..., n]: (K, N) (the weight gradient of matmul)."""
     return Expr("outer_sum", (a, g), (a.shape[-1], g.shape[-1]))
@@ -461,6 +467,8 @@ def evaluate_leaves(root, leaves, batch):
             v = np.asarray(leaves[n.op], np.float32)
         elif n.op == "matmul":
             v = a[0] @ a[1]
+        elif n.op == "matmul_nt":
+            v = a[0] @ a[1].T
         elif n.op == "outer_sum":
             v = a[0].reshape(-1, a[0].shape[-1]).T @ a[1].reshape(-1, a[1].shape[-1])
         elif n.op == "transpose":
@@ -576,9 +584,12 @@ def _vjp(n, g):
         return [unbroadcast(g, a.shape)]
     if op == "matmul":
         b = args[1]
-        ga = matmul(g, transpose(b))
+        ga = matmul_nt(g, b)
         gb = outer_sum(a, g) if B not in b.shape else None
         return [ga, gb]
+    if op == "matmul_nt":
+        b = args[1]
+        return [matmul(g, b), outer_sum(g, a) if B not in b.shape else None]
     if op == "transpose":
         inv = [0] * len(n.attrs["perm"])
         for i, p in enumerate(n.attrs["perm"]):

@@ -67,6 +67,7 @@ class Lambda(_base()):
 
 
 LAYERS = {"Lambda": Lambda}
+MAX_NODES = 5000       # operations in one traced layer (each becomes a loop nest in the C)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +122,11 @@ def trace(spec, in_shape):
     if not out.shape or out.shape[0] != _t.B or _t.B in out.shape[1:]:
         raise SeqcError(f"{what}: its output of shape {_t._fmt(out.shape)} must keep the batch axis first "
                         "(and only there)", spec.loc)
-    if not any(n.op == "x" for n in _t.topo_order(out)):
+    nodes = _t.topo_order(out)
+    if len(nodes) > MAX_NODES:
+        raise SeqcError(f"{what}: its traced graph has {len(nodes):,} operations, more than seqc builds into C "
+                        f"({MAX_NODES:,}; a Python loop over a tensor?)", spec.loc)
+    if not any(n.op == "x" for n in nodes):
         raise SeqcError(f"{what}: its output does not depend on its input", spec.loc)
     for n in _t.topo_order(out):
         if n.op in ("y_true", "y_pred", "dy"):

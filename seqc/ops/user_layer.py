@@ -29,9 +29,20 @@ def _emitter_class():
     class LayerEmitter(_ExprEmitter):
         """The loss/metric emitter with the leaves of a layer and its structural ops."""
 
-        def __init__(self, roots, leaves):
+        def __init__(self, roots, leaves, dest=None):
             self.leaves = leaves
+            self.dest = dest or {}     # id(root) -> the output array it is computed into
             super().__init__(roots)
+
+        def alloc(self, node):
+            """A root with an output array is computed there (no scratch, no copy)."""
+            if id(node) not in self.dest or node.shape == ():
+                return super().alloc(node)
+            self.count += 1
+            name = f"e{self.count}"
+            self.steps.append(f"    float *{name} = {self.dest.pop(id(node))};  /* {node.op}, the output */")
+            self.ref[id(node)] = ("ptr", name)
+            return name
 
         def emit(self, n):
             op = n.op
@@ -42,7 +53,7 @@ def _emitter_class():
                 name = self.leaves[("w", n.attrs["index"])]
                 self.ref[id(n)] = ("scalar", f"{name}[0]") if n.shape == () else ("ptr", name)
                 return
-            if op in ("matmul", "outer_sum", "transpose", "concat", "slice", "unslice"):
+            if op in ("matmul", "matmul_nt", "outer_sum", "transpose", "concat", "slice", "unslice"):
                 getattr(self, "emit_" + op)(n, self.alloc(n))
                 return
             super().emit(n)
@@ -72,6 +83,15 @@ def _emitter_class():
                     f"const float av = {self.at(a, idx + ['k'])}; "
                     f"for (long j = 0; j < {N}; j++) {out} += av * {self.at(b, ['k', 'j'])}; }} }}")
             self.steps.append(self.loops(lead, lambda _i: body))
+
+        def emit_matmul_nt(self, n, name):
+            """out[r, k] = sum_n a[r, n] b[k, n]: a dot product of two contiguous rows."""
+            a, b = n.args
+            idx = self.idx(n.shape)
+            body = (f"{{ float s = 0.f; for (long j = 0; j < {a.shape[-1]}; j++) "
+                    f"s += {self.at(a, idx[:-1] + ['j'])} * {self.at(b, [idx[-1], 'j'])}; "
+                    f"{self.out_ref(name, n.shape, idx)} = s; }}")
+            self.steps.append(self.loops(n.shape, lambda _i: body))
 
         def emit_outer_sum(self, n, name):
             a, g = n.args
@@ -134,16 +154,26 @@ def _emitter_class():
 _EMITTER = []
 
 
-def _emit(roots, leaves):
+def _emit(roots, leaves, dests):
+    """Emit the roots; each is computed into its output array when it is a node of its own
+    (a leaf, or a root that is twice an output, is copied: `_copy`)."""
     if not _EMITTER:
         _EMITTER.append(_emitter_class())
-    return _EMITTER[0](roots, leaves)
+    dest, seen = {}, set()
+    for r, d in zip(roots, dests):
+        if r.op not in ("x", "w", "dy", "const") and id(r) not in seen:
+            dest[id(r)] = d
+        seen.add(id(r))
+    return _EMITTER[0](roots, leaves, dest)
 
 
 def _copy(em, node, dst):
-    """C that stores the emitted value of `node` into the array `dst`."""
+    """C that stores the emitted value of `node` into the array `dst` (nothing when it was
+    computed there)."""
     from ..codegen import _dim
     kind, val = em.ref[id(node)]
+    if kind == "ptr" and any(line.startswith(f"    float *{val} = {dst};") for line in em.steps):
+        return ""
     if node.shape == ():
         return f"    {dst}[0] = {val if kind == 'scalar' else val + '[0]'};"
     total = " * ".join(_dim(d) for d in node.shape)
@@ -167,7 +197,7 @@ class UserLayer(OpKind):
             return code
         a = op.attrs
         leaves = {"x": "x", "dy": "dy", **{("w", int(r[1:])): r for r in a.weights}}
-        fwd = _emit([a.out], leaves)
+        fwd = _emit([a.out], leaves, ["y"])
         fsteps = fwd.steps + [_copy(fwd, a.out, "y")]
         bsteps, bscratch, grads = None, 0, []
         trainable = self._trainable(op)
@@ -176,10 +206,11 @@ class UserLayer(OpKind):
             wrts = ([a.x] if op.needs_dx else []) + [leaf for role, leaf in zip(a.weights, self._leaves(op))
                                                      if role in trainable]
             grads = trace.vjp(a.out, dy, wrts)
-            bwd = _emit(grads, leaves)
             dsts = (["dx"] if op.needs_dx else []) + [f"d{r}" for r in trainable]
+            bwd = _emit(grads, leaves, dsts)
             bsteps = bwd.steps + [_copy(bwd, g, d) for g, d in zip(grads, dsts)]
             bscratch = bwd.scratch_a + bwd.scratch_b
+        fsteps, bsteps = [t for t in fsteps if t], bsteps and [t for t in bsteps if t]
         code = dict(forward="\n".join(fsteps), backward=None if bsteps is None else "\n".join(bsteps),
                     scratch=max(1, fwd.scratch_a + fwd.scratch_b, bscratch))
         op._user_layer_code = code
