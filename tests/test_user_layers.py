@@ -563,3 +563,12 @@ def test_more_lambdas_forward_and_backward(name):
         eng.params[i] = p0[i]
         fd = (vals[0][1] - vals[1][1]) / (vals[0][0] - vals[1][0])
         assert abs(fd - g[i]) <= 2e-2 * abs(fd) + 2e-3, (name, i, fd, g[i])
+
+
+def test_a_python_loop_that_unrolls_too_far_is_refused():
+    def f(x):
+        for _ in range(3000):
+            x = x * 1.0001 + 0.0
+        return x
+    e = _error_of(lambda: [layers.Lambda(f)])
+    assert "traced graph has" in e.message and "more than seqc builds" in e.message
