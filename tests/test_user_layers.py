@@ -572,3 +572,23 @@ def test_a_python_loop_that_unrolls_too_far_is_refused():
         return x
     e = _error_of(lambda: [layers.Lambda(f)])
     assert "traced graph has" in e.message and "more than seqc builds" in e.message
+
+
+def test_input_spec_is_accepted_and_checked():
+    class Two(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.input_spec = layers.InputSpec(ndim=2, axes={-1: 4})
+
+        def call(self, x):
+            return x * 2.0
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4), Two()])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), 2 * (x @ model.get_weights()[0]), rtol=1e-6)
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(5), Two()])
+    with pytest.raises(SeqcError, match="axis -1 of the input to have value 4"):
+        model.compile(optimizer="sgd", loss="mse")
+    model = keras.Sequential([keras.Input(shape=(3, 2)), layers.Dense(4), Two()])
+    with pytest.raises(SeqcError, match="expected ndim=2, found ndim=3"):
+        model.compile(optimizer="sgd", loss="mse")

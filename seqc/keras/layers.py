@@ -611,6 +611,6 @@ LAYERS.update(_RESAMPLE_LAYERS)
 
 # user-written layers: Lambda (seqc/keras/user_layers.py; Layer subclasses lower as 'UserLayer')
 from .user_layers import LAYERS as _USER_LAYERS  # noqa: E402
-from .user_layers import Lambda  # noqa: E402,F401
+from .user_layers import InputSpec, Lambda  # noqa: E402,F401
 
 LAYERS.update(_USER_LAYERS)

@@ -66,6 +66,33 @@ class Lambda(_base()):
         return {"function": self.function, "arguments": self.arguments}
 
 
+class InputSpec:
+    """keras.layers.InputSpec: what a user layer accepts; seqc checks ndim / min_ndim / max_ndim /
+    axes (rank counted with the batch axis, as Keras) when the layer is traced."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
+                 allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype, self.shape, self.name, self.optional = dtype, shape, name, optional
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim, self.min_ndim = max_ndim, min_ndim
+        self.axes = dict(axes or {})
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+
+    def check(self, what, shape):
+        """A message when a per-batch `shape` (batch axis first) does not fit, else None."""
+        rank = len(shape)
+        if self.ndim is not None and rank != self.ndim and not self.allow_last_axis_squeeze:
+            return f"{what}: expected ndim={self.ndim}, found ndim={rank} (input shape {shape})"
+        if self.min_ndim is not None and rank < self.min_ndim:
+            return f"{what}: expected min_ndim={self.min_ndim}, found ndim={rank}"
+        if self.max_ndim is not None and rank > self.max_ndim:
+            return f"{what}: expected max_ndim={self.max_ndim}, found ndim={rank}"
+        for axis, dim in self.axes.items():
+            if dim is not None and -rank <= int(axis) < rank and shape[int(axis)] not in (dim, None):
+                return f"{what}: expected axis {axis} of the input to have value {dim}, got shape {shape}"
+        return None
+
+
 LAYERS = {"Lambda": Lambda}
 MAX_NODES = 5000       # operations in one traced layer (each becomes a loop nest in the C)
 
@@ -100,6 +127,10 @@ def trace(spec, in_shape):
             layer = spec.config["layer"]
             weights = layer.__dict__.setdefault("_seqc_weights", [])
             del weights[layer.__dict__.setdefault("_seqc_init_weights", len(weights)):]   # those of __init__ stay
+            spec_ = getattr(layer, "input_spec", None)
+            bad = spec_.check(what, (None,) + tuple(in_shape)) if isinstance(spec_, InputSpec) else None
+            if bad:
+                raise SeqcError(bad, spec.loc)
             layer.build((None,) + tuple(in_shape))
             layer.built = True
             out = layer.call(x)
