@@ -391,7 +391,8 @@ def getitem(a, item):
         if d == B:
             if not (isinstance(it, slice) and it == slice(None)) and not (
                     isinstance(it, slice) and it.start in (None, 0) and it.stop is None and it.step in (None, 1)):
-                raise TraceError("indexing the batch axis of a traced tensor is not supported (keep it whole: `x[:, ...]`)")
+                raise TraceError("indexing the batch axis of a traced tensor is not supported "
+                                 "(keep it whole: `x[:, ...]`)")
             begin.append(0)
             step.append(1)
             sliced.append(B)

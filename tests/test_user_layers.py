@@ -524,12 +524,17 @@ MORE_LAMBDAS = {   # traced function, numpy reference on the (batch, 3, 4) input
     "flip": (lambda x: ops.flip(x, axis=1), lambda x: x[:, ::-1]),
     "swapaxes": (lambda x: ops.swapaxes(x, 1, 2), lambda x: np.swapaxes(x, 1, 2)),
     "stack": (lambda x: ops.stack([x[:, 0], x[:, 2] * 2.0], axis=-1), lambda x: np.stack([x[:, 0], x[:, 2] * 2], -1)),
-    "softmax": (lambda x: ops.softmax(x, axis=-1),
-                lambda x: np.exp(x - x.max(-1, keepdims=True)) / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+    "softmax": (lambda x: ops.softmax(x, axis=-1), lambda x: _np_softmax(x)),
     "max_sum": (lambda x: ops.max(x, axis=1) + ops.sum(x, axis=1), lambda x: x.max(1) + x.sum(1)),
     "squeeze": (lambda x: ops.squeeze(x[:, 1:2, :], axis=1), lambda x: x[:, 1]),
-    "batch_flatten": (lambda x: K_batch_flatten(ops.sqrt(ops.square(x) + 1.0)), lambda x: np.sqrt(x * x + 1).reshape(len(x), -1)),
+    "batch_flatten": (lambda x: K_batch_flatten(ops.sqrt(ops.square(x) + 1.0)),
+                      lambda x: np.sqrt(x * x + 1).reshape(len(x), -1)),
 }
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def K_batch_flatten(x):

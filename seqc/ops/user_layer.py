@@ -116,12 +116,9 @@ def _emitter_class():
             axis, off = n.attrs["axis"], 0
             for a in n.args:
                 idx = self.idx(a.shape)
-                dst = list(idx)
-                if off:
-                    dst[axis] = f"{off} + {idx[axis]}"
+                dst = [f"({off} + {i})" if k == axis and off else i for k, i in enumerate(idx)]
                 self.steps.append(self.loops(a.shape, lambda _i, a=a, idx=idx, dst=dst:
-                                             f"{self.out_ref(name, n.shape, [f'({d})' if ' ' in d else d for d in dst])}"
-                                             f" = {self.at(a, idx)};"))
+                                             f"{self.out_ref(name, n.shape, dst)} = {self.at(a, idx)};"))
                 off += a.shape[axis]
 
         @staticmethod
