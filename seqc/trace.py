@@ -218,7 +218,8 @@ def as_expr(x):
     arr = np.asarray(x)
     if arr.ndim == 0:
         return Expr("const", (), (), value=float(arr))
-    raise TraceError(f"only scalars and traced tensors can be combined in a loss/metric, got {type(x).__name__}")
+    raise TraceError(f"only scalars and traced tensors can be combined in a loss, metric or layer, got "
+                     f"{type(x).__name__} (an array constant in a layer: create it with add_weight(trainable=False))")
 
 
 def unary(op, a):

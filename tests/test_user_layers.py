@@ -597,3 +597,42 @@ def test_input_spec_is_accepted_and_checked():
     model = keras.Sequential([keras.Input(shape=(3, 2)), layers.Dense(4), Two()])
     with pytest.raises(SeqcError, match="expected ndim=2, found ndim=3"):
         model.compile(optimizer="sgd", loss="mse")
+
+
+TF_ANTIRECTIFIER = STATIC_ANTIRECTIFIER.replace('''import keras
+from keras import layers
+from keras import ops
+''', '''import tensorflow as tf
+from tensorflow import keras
+from tensorflow.keras import layers
+''').replace('''        inputs -= ops.mean(inputs, axis=-1, keepdims=True)
+        pos = ops.relu(inputs)
+        neg = ops.relu(-inputs)
+        concatenated = ops.concatenate([pos, neg], axis=-1)
+        mixed = ops.matmul(concatenated, self.kernel)''', '''        inputs -= tf.reduce_mean(inputs, axis=-1, keepdims=True)
+        pos = tf.nn.relu(inputs)
+        neg = tf.nn.relu(-inputs)
+        concatenated = tf.concat([pos, neg], axis=-1)
+        mixed = tf.matmul(concatenated, self.kernel)''').replace("super().__init__", "super(Antirectifier, self).__init__")
+
+
+def test_tf_antirectifier_both_front_ends_equal_keras(tmp_path):
+    """keras-io's 2020 tf.keras version (tf.reduce_mean, tf.nn.relu, tf.concat, tf.matmul):
+    `seqc compile` reads it, `seqc run` runs it, both give Keras's numbers."""
+    import subprocess
+    assert "tf.reduce_mean" in TF_ANTIRECTIFIER and "ops." not in TF_ANTIRECTIFIER
+    _, model = _static_model(tmp_path, TF_ANTIRECTIFIER, "tfanti")
+    data = np.load(GOLDEN / "userlayer_antirectifier_mlp.npz")
+    model.set_weights(load("userlayer_antirectifier_mlp", "w"))
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
+    script = tmp_path / "tfrun.py"
+    np.savez(tmp_path / "case.npz", **{k: data[k] for k in data.files})
+    script.write_text(TF_ANTIRECTIFIER.replace(
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()", "import numpy as np").replace(
+        "model.fit(x_train, y_train, epochs=2)\n",
+        f"d = np.load({str(tmp_path / 'case.npz')!r})\n"
+        "model.set_weights([d[f'w_{i}'] for i in range(len(model.get_weights()))])\n"
+        "print('MAX', float(np.abs(model.predict(d['x'], verbose=0) - d['y']).max()))\n"))
+    r = subprocess.run([sys.executable, "-m", "seqc", "run", str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(r.stdout.split("MAX")[1].split()[0]) < 1e-5, r.stdout

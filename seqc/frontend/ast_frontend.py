@@ -173,10 +173,30 @@ class TFModule:
             return KerasModule(())
         if attr == "compat":
             return _TFCompat()
+        from ..keras import tf_ops         # tf.reduce_mean, tf.nn.relu, ... for user layers
+        if attr in ("nn", "math"):
+            return _TFNamespace(attr, tf_ops.NN if attr == "nn" else tf_ops.MATH)
+        if attr in tf_ops.TOP:
+            return tf_ops.TOP[attr]
         return Unknown("runtime", text=f"tensorflow.{attr}", line=line)
 
     def __repr__(self):
         return "<module tensorflow>"
+
+
+class _TFNamespace:
+    """`tf.nn` / `tf.math`: the functions seqc.keras.tf_ops provides for user layers."""
+
+    def __init__(self, name, functions):
+        self.name, self.functions = name, functions
+
+    def getattr(self, attr, line):
+        if attr in self.functions:
+            return self.functions[attr]
+        return Unknown("runtime", text=f"tensorflow.{self.name}.{attr}", line=line)
+
+    def __repr__(self):
+        return f"<module tensorflow.{self.name}>"
 
 
 class _TFCompat:
@@ -205,7 +225,7 @@ class PureModule:
         return Unknown("runtime", text=f"{self.module.__name__}.{attr}", line=line)
 
 
-_MODULE_TYPES = (KerasModule, TFModule, _TFCompat, SeqcRoot, PureModule)
+_MODULE_TYPES = (KerasModule, TFModule, _TFCompat, _TFNamespace, SeqcRoot, PureModule)
 
 
 # ---------------------------------------------------------------------------------------------
