@@ -83,7 +83,8 @@ def lower_model(spec):
             _drop_mask(b, layer)
         _check_sizes(layer, x, b.params[n_before:], sum(p.size for p in b.params))
         if layer.kind != "InputLayer":
-            rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
+            rows.append((layer.name, layer.config.get("class_name", layer.kind), x.shape,
+                         sum(p.size for p in b.params[n_before:])))
             crows.append(b.cnames[id(layer)])
     offset = 0
     for p in b.params:

@@ -96,6 +96,10 @@ class TraceError(ValueError):
     pass
 
 
+class TraceAttributeError(TraceError, AttributeError):
+    """An attribute a traced tensor does not have (`x.numpy()`): hasattr() still works."""
+
+
 def broadcast_shapes(s1, s2):
     out = []
     for i in range(1, max(len(s1), len(s2)) + 1):
@@ -133,15 +137,35 @@ class Expr:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        raise TraceError("a traced tensor has no truth value: use K.switch/ops.where-free formulas "
-                         "(a loss or metric must be a formula of backend ops)")
+        raise TraceError("a traced tensor has no truth value: Python `if`/`while`/`and`/`or` on a tensor "
+                         "cannot be traced (use keras.ops.where / K.switch; a loss, metric or layer must be a "
+                         "formula of backend ops)")
+
+    def __array__(self, *args, **kwargs):
+        raise TraceError("a numpy function was called on a traced tensor: numpy cannot be traced "
+                         "(use the keras.ops / keras.backend function)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy scalars combined with a traced tensor (np.float32(2) * x) build nodes; any other
+        numpy function on a traced tensor is an error naming it."""
+        op = _UFUNC_OPS.get(ufunc.__name__)
+        if method == "__call__" and op is not None and not kwargs and len(inputs) == ELEMENTWISE[op].arity:
+            return unary(op, inputs[0]) if len(inputs) == 1 else binary(op, *inputs)
+        raise TraceError(f"numpy's `{ufunc.__name__}` cannot be traced on a tensor "
+                         f"(use keras.ops.{ufunc.__name__} or the keras.backend function)")
 
     @property
     def ndim(self):
         return len(self.shape)
 
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise TraceAttributeError(f"a traced tensor has no attribute or method `{name}` (seqc traces the "
+                                  "keras.ops / keras.backend functions)")
+
     def __getitem__(self, item):
-        raise TraceError("indexing a traced tensor is not supported in seqc losses/metrics")
+        return getitem(self, item)
 
     def __repr__(self):
         return f"Expr({self.op}, shape={_fmt(self.shape)})"
@@ -180,6 +204,10 @@ def _install_operators():
 
 
 _install_operators()
+# numpy ufuncs that are Python operators on Expr (so numpy scalars on the left behave)
+_UFUNC_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "div", "divide": "div",
+              "power": "pow", "negative": "neg", "absolute": "abs", "equal": "equal", "not_equal": "not_equal",
+              "greater": "greater", "greater_equal": "greater_equal", "less": "less", "less_equal": "less_equal"}
 
 
 def as_expr(x):
@@ -190,7 +218,8 @@ def as_expr(x):
     arr = np.asarray(x)
     if arr.ndim == 0:
         return Expr("const", (), (), value=float(arr))
-    raise TraceError(f"only scalars and traced tensors can be combined in a loss/metric, got {type(x).__name__}")
+    raise TraceError(f"only scalars and traced tensors can be combined in a loss, metric or layer, got "
+                     f"{type(x).__name__} (an array constant in a layer: create it with add_weight(trainable=False))")
 
 
 def unary(op, a):
@@ -270,6 +299,128 @@ def unbroadcast(g, shape):
     return reshape(out, shape)
 
 
+# --- structural ops of user layers: matmul, transpose, concatenate, slicing ------------------
+def matmul(a, b):
+    """a (..., K) times a matrix b (K, N) that does not depend on the batch (a weight): (..., N).
+    A vector b (K,) gives (...)."""
+    a, b = as_expr(a), as_expr(b)
+    if B in b.shape:
+        raise TraceError("matmul/dot of two batch-dependent tensors is not supported (the right operand must "
+                         "be a weight or a constant of shape (K, N))")
+    if b.ndim == 1:
+        return reshape(matmul(a, reshape(b, b.shape + (1,))), a.shape[:-1])
+    if b.ndim != 2 or a.ndim < 1:
+        raise TraceError(f"matmul/dot of {_fmt(a.shape)} and {_fmt(b.shape)}: seqc supports (..., K) x (K, N)")
+    if a.shape[-1] != b.shape[0]:
+        raise TraceError(f"matmul/dot: shapes {_fmt(a.shape)} and {_fmt(b.shape)} do not align "
+                         f"({a.shape[-1]} != {b.shape[0]})")
+    return Expr("matmul", (a, b), a.shape[:-1] + (b.shape[1],))
+
+
+def matmul_nt(a, b):
+    """a (..., N) times the transpose of a matrix b (K, N): (..., K), b not materialised
+    transposed (the input gradient of matmul)."""
+    return Expr("matmul_nt", (a, b), a.shape[:-1] + (b.shape[0],))
+
+
+def outer_sum(a, g):
+    """sum over the leading axes of a[..., k] g[..., n]: (K, N) (the weight gradient of matmul)."""
+    return Expr("outer_sum", (a, g), (a.shape[-1], g.shape[-1]))
+
+
+def transpose(a, perm=None):
+    a = as_expr(a)
+    perm = tuple(reversed(range(a.ndim))) if perm is None else tuple(int(p) % max(a.ndim, 1) for p in perm)
+    if sorted(perm) != list(range(a.ndim)):
+        raise TraceError(f"transpose: {perm} is not a permutation of the {a.ndim} axes")
+    if perm == tuple(range(a.ndim)):
+        return a
+    return Expr("transpose", (a,), tuple(a.shape[p] for p in perm), perm=perm)
+
+
+def concatenate(xs, axis):
+    xs = [as_expr(x) for x in xs]
+    if not xs:
+        raise TraceError("concatenate needs at least one tensor")
+    nd = xs[0].ndim
+    if not isinstance(axis, int) or not -nd <= axis < nd:
+        raise TraceError(f"concatenate: axis {axis!r} is out of range for tensors of rank {nd}")
+    axis %= nd
+    for x in xs:
+        if x.ndim != nd or any(d != e for i, (d, e) in enumerate(zip(x.shape, xs[0].shape)) if i != axis):
+            raise TraceError("concatenate: shapes " + ", ".join(_fmt(x.shape) for x in xs) +
+                             f" differ outside axis {axis}")
+    if xs[0].shape[axis] == B:
+        raise TraceError("concatenate along the batch axis is not supported in a layer")
+    if len(xs) == 1:
+        return xs[0]
+    return Expr("concat", xs, xs[0].shape[:axis] + (sum(x.shape[axis] for x in xs),) + xs[0].shape[axis + 1:],
+                axis=axis)
+
+
+def strided_slice(a, begin, step, shape):
+    """out[i...] = a[begin + i * step ...] per axis (shape: the output's)."""
+    if tuple(shape) == a.shape and all(b == 0 for b in begin) and all(s == 1 for s in step):
+        return a
+    return Expr("slice", (a,), shape, begin=tuple(begin), step=tuple(step))
+
+
+def getitem(a, item):
+    """Basic indexing: ints, slices, `...` and None; the batch axis is kept whole."""
+    items = list(item) if isinstance(item, tuple) else [item]
+    if any(isinstance(i, Expr) for i in items) or any(isinstance(i, (list, np.ndarray)) for i in items):
+        raise TraceError("indexing a traced tensor with a tensor or a list (advanced indexing) is not supported; "
+                         "use slices and integers")
+    n_ell = sum(1 for i in items if i is Ellipsis)
+    if n_ell > 1:
+        raise TraceError("an index can only have a single ellipsis")
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if n_real > a.ndim:
+        raise TraceError(f"too many indices for a tensor of rank {a.ndim}")
+    if n_ell:
+        k = items.index(Ellipsis)
+        items[k:k + 1] = [slice(None)] * (a.ndim - n_real)
+    if not n_ell:
+        items += [slice(None)] * (a.ndim - n_real)
+    begin, step, sliced, final = [], [], [], []
+    axis = 0
+    for it in items:
+        if it is None:
+            final.append(1)
+            continue
+        d = a.shape[axis]
+        if d == B:
+            if not (isinstance(it, slice) and it == slice(None)) and not (
+                    isinstance(it, slice) and it.start in (None, 0) and it.stop is None and it.step in (None, 1)):
+                raise TraceError("indexing the batch axis of a traced tensor is not supported "
+                                 "(keep it whole: `x[:, ...]`)")
+            begin.append(0)
+            step.append(1)
+            sliced.append(B)
+            final.append(B)
+        elif isinstance(it, slice):
+            start, stop, st = it.indices(d)
+            n = len(range(start, stop, st))
+            if n == 0:
+                raise TraceError(f"the slice {it} of an axis of size {d} is empty")
+            begin.append(start)
+            step.append(st)
+            sliced.append(n)
+            final.append(n)
+        elif isinstance(it, (int, np.integer)) and not isinstance(it, bool):
+            i = int(it)
+            if not -d <= i < d:
+                raise TraceError(f"index {i} is out of range for an axis of size {d}")
+            begin.append(i % d)
+            step.append(1)
+            sliced.append(1)
+        else:
+            raise TraceError(f"cannot index a traced tensor with {type(it).__name__}")
+        axis += 1
+    return reshape(strided_slice(a, begin, step, tuple(sliced)), tuple(final))
+
+
+
 def topo_order(root):
     order, seen = [], set()
     stack = [(root, False)]
@@ -297,13 +448,40 @@ def count(shape, batch):
 
 # --- numpy evaluation (the reference the C is tested against) -------------------------------
 def evaluate(root, y_true, y_pred):
+    y_true = np.asarray(y_true, np.float32)
+    return evaluate_leaves(root, {"y_true": y_true, "y_pred": np.asarray(y_pred, np.float32)}, y_true.shape[0])
+
+
+def _index_arrays(begin, step, shape, batch):
+    """numpy's open-mesh index of a strided slice: begin + i * step along each axis."""
+    return np.ix_(*[np.arange(batch if d == B else d) * s + b for b, s, d in zip(begin, step, shape)])
+
+
+def evaluate_leaves(root, leaves, batch):
+    """numpy value of `root` given its leaves' values: {'y_true': ..., 'x': ..., ('w', 0): ...}
+    (a weight leaf is keyed by ('w', index)); `batch` is the size of the batch axis B."""
     vals = {}
     for n in topo_order(root):
         a = [vals[id(x)] for x in n.args]
-        if n.op == "y_true":
-            v = np.asarray(y_true, np.float32)
-        elif n.op == "y_pred":
-            v = np.asarray(y_pred, np.float32)
+        if n.op == "w":
+            v = np.asarray(leaves[("w", n.attrs["index"])], np.float32)
+        elif n.op in leaves:
+            v = np.asarray(leaves[n.op], np.float32)
+        elif n.op == "matmul":
+            v = a[0] @ a[1]
+        elif n.op == "matmul_nt":
+            v = a[0] @ a[1].T
+        elif n.op == "outer_sum":
+            v = a[0].reshape(-1, a[0].shape[-1]).T @ a[1].reshape(-1, a[1].shape[-1])
+        elif n.op == "transpose":
+            v = np.transpose(a[0], n.attrs["perm"])
+        elif n.op == "concat":
+            v = np.concatenate(a, axis=n.attrs["axis"])
+        elif n.op == "slice":
+            v = a[0][_index_arrays(n.attrs["begin"], n.attrs["step"], n.shape, batch)]
+        elif n.op == "unslice":
+            v = np.zeros(tuple(batch if d == B else d for d in n.shape), np.float32)
+            v[_index_arrays(n.attrs["begin"], n.attrs["step"], n.args[0].shape, batch)] = a[0]
         elif n.op == "const":
             v = np.float32(n.attrs["value"])
         elif n.op in ELEMENTWISE:
@@ -317,13 +495,13 @@ def evaluate(root, y_true, y_pred):
         elif n.op in REDUCE:
             v = REDUCE[n.op](a[0], axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
         elif n.op == "reshape":
-            v = a[0].reshape(tuple(y_true.shape[0] if d == B else d for d in n.shape))
+            v = a[0].reshape(tuple(batch if d == B else d for d in n.shape))
         elif n.op == "broadcast":
-            v = np.broadcast_to(a[0], tuple(y_true.shape[0] if d == B else d for d in n.shape))
+            v = np.broadcast_to(a[0], tuple(batch if d == B else d for d in n.shape))
         elif n.op == "iota":
             v = np.arange(n.shape[0], dtype=np.float32)
         elif n.op == "inv_batch":
-            v = np.float32(1.0 / np.asarray(y_true).shape[0])
+            v = np.float32(1.0 / batch)
         else:
             raise TraceError(f"cannot evaluate op {n.op}")
         vals[id(n)] = np.asarray(v, np.float32)
@@ -335,7 +513,13 @@ def grad(root, wrt):
     """d(root)/d(wrt) as an Expr of wrt's shape; root must be a scalar (shape ())."""
     if root.shape != ():
         raise TraceError("can only differentiate a scalar")
-    grads = {id(root): Expr("const", (), (), value=1.0)}
+    return vjp(root, Expr("const", (), (), value=1.0), [wrt])[0]
+
+
+def vjp(root, seed, wrts):
+    """The vector-Jacobian products seed^T d(root)/d(w) for each w of `wrts`, as Exprs of the
+    w's shapes (seed: root's shape, the gradient flowing into root)."""
+    grads = {id(root): seed}
     for n in reversed(topo_order(root)):
         g = grads.get(id(n))
         if g is None or n.op in NONDIFF or not n.args:
@@ -346,10 +530,14 @@ def grad(root, wrt):
             ga = unbroadcast(ga, arg.shape)
             prev = grads.get(id(arg))
             grads[id(arg)] = ga if prev is None else binary("add", prev, ga)
-    g = grads.get(id(wrt))
-    if g is None:
-        return broadcast_to(Expr("const", (), (), value=0.0), wrt.shape)
-    return broadcast_to(g, wrt.shape)
+    out = []
+    for wrt in wrts:
+        g = grads.get(id(wrt))
+        if g is None:
+            out.append(broadcast_to(Expr("const", (), (), value=0.0), wrt.shape))
+        else:
+            out.append(broadcast_to(g, wrt.shape))
+    return out
 
 
 def _vjp(n, g):
@@ -396,6 +584,31 @@ def _vjp(n, g):
         return [reshape(g, a.shape)]
     if op == "broadcast":
         return [unbroadcast(g, a.shape)]
+    if op == "matmul":
+        b = args[1]
+        ga = matmul_nt(g, b)
+        gb = outer_sum(a, g) if B not in b.shape else None
+        return [ga, gb]
+    if op == "matmul_nt":
+        b = args[1]
+        return [matmul(g, b), outer_sum(g, a) if B not in b.shape else None]
+    if op == "transpose":
+        inv = [0] * len(n.attrs["perm"])
+        for i, p in enumerate(n.attrs["perm"]):
+            inv[p] = i
+        return [transpose(g, inv)]
+    if op == "concat":
+        axis, off, out = n.attrs["axis"], 0, []
+        for x in args:
+            begin = [0] * len(x.shape)
+            begin[axis] = off
+            out.append(strided_slice(g, begin, [1] * len(x.shape), x.shape))
+            off += x.shape[axis]
+        return out
+    if op == "slice":
+        return [Expr("unslice", (g,), a.shape, begin=n.attrs["begin"], step=n.attrs["step"])]
+    if op == "unslice":
+        return [strided_slice(g, n.attrs["begin"], n.attrs["step"], a.shape)]
     raise TraceError(f"no gradient rule for {op}")
 
 

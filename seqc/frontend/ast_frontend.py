@@ -174,10 +174,30 @@ class TFModule:
             return KerasModule(())
         if attr == "compat":
             return _TFCompat()
+        from ..keras import tf_ops         # tf.reduce_mean, tf.nn.relu, ... for user layers
+        if attr in ("nn", "math"):
+            return _TFNamespace(attr, tf_ops.NN if attr == "nn" else tf_ops.MATH)
+        if attr in tf_ops.TOP:
+            return tf_ops.TOP[attr]
         return Unknown("runtime", text=f"tensorflow.{attr}", line=line)
 
     def __repr__(self):
         return "<module tensorflow>"
+
+
+class _TFNamespace:
+    """`tf.nn` / `tf.math`: the functions seqc.keras.tf_ops provides for user layers."""
+
+    def __init__(self, name, functions):
+        self.name, self.functions = name, functions
+
+    def getattr(self, attr, line):
+        if attr in self.functions:
+            return self.functions[attr]
+        return Unknown("runtime", text=f"tensorflow.{self.name}.{attr}", line=line)
+
+    def __repr__(self):
+        return f"<module tensorflow.{self.name}>"
 
 
 class _TFCompat:
@@ -206,7 +226,7 @@ class PureModule:
         return Unknown("runtime", text=f"{self.module.__name__}.{attr}", line=line)
 
 
-_MODULE_TYPES = (KerasModule, TFModule, _TFCompat, SeqcRoot, PureModule)
+_MODULE_TYPES = (KerasModule, TFModule, _TFCompat, _TFNamespace, SeqcRoot, PureModule)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +421,7 @@ class UserFunction:
         self.__qualname__ = self.__name__
         self.line = node.lineno
         self.__signature__ = self._signature(node.args, defaults, kw_defaults)
+        self.method_of = None          # the script class whose method this is (for `super()`)
 
     @staticmethod
     def _signature(args, defaults, kw_defaults):
@@ -435,9 +456,13 @@ class UserFunction:
             raise _TooDeep(f"{self.__name__}(): calls nested too deeply for a static evaluation",
                            SourceLoc(interp.file, self.line))
         interp.step(self.line, cost=5)      # a call costs several statements' worth
+        if self.method_of is not None and values:
+            values.setdefault("super", _super_of(self.method_of, next(iter(values.values()))))
         local = _Scope(values, parent=self._scope)
         saved_line = interp.line
         interp.depth += 1
+        in_method = int(self.method_of is not None)
+        interp.method_depth += in_method
         try:
             if isinstance(self._node, ast.Lambda):
                 result = interp.eval(self._node.body, local)
@@ -449,6 +474,7 @@ class UserFunction:
                     result = r.value
         finally:
             interp.depth -= 1
+            interp.method_depth -= in_method
         interp.line = saved_line
         return result
 
@@ -476,7 +502,7 @@ class UserFunction:
             line = result.line or interp.line
             what = (f"`{result.text}` is not a keras.backend / keras.ops function" if result.kind == "runtime"
                     else result.describe())
-            raise _body_error(f"{what} (line {line}); seqc traces losses and metrics written with "
+            raise _body_error(f"{what} (line {line}); seqc traces losses, metrics and layers written with "
                                   "keras.backend / keras.ops functions")
         return result
 
@@ -485,6 +511,22 @@ class UserFunction:
 
 
 _NO_DEFAULT = object()
+
+
+def _as_method(fn):
+    """A script method as a real function, so that Python binds `self` when it is called."""
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = fn.__name__
+    return method
+
+
+def _super_of(cls, obj):
+    """`super()` inside a method of script class `cls` called on `obj` (or `super(C, obj)`)."""
+    def make(*args):
+        return super(*args) if args else super(cls, obj)
+    make.__name__ = "super"
+    return make
 
 
 class _Scope:
@@ -521,6 +563,7 @@ class Interpreter:
         self.budget = _MAX_STEPS
         self.loop_depth = 0
         self.line = None              # line of the statement being interpreted
+        self.method_depth = 0         # methods of script classes (user layers) being interpreted
         _layers.reset_names()
 
     # ---- helpers --------------------------------------------------------------------------
@@ -581,13 +624,18 @@ class Interpreter:
         # anything else (class bodies, async code, match...) does not shape a Sequential model
 
     def stmt_Expr(self, s, scope):
-        self.eval(s.value, scope)
+        value = self.eval(s.value, scope)
+        if self.method_depth and isinstance(value, Unknown) and value.kind == "error":
+            # in a user layer's method a failed call (super().__init__(bad=1)) is the layer's error
+            raise value.error(self.file, s.lineno)
 
     def stmt_Pass(self, s, scope):
         pass
 
     def stmt_Assign(self, s, scope):
         value = self.eval(s.value, scope)
+        if self.method_depth and isinstance(value, Unknown) and value.kind == "error":
+            raise value.error(self.file, s.lineno)     # e.g. self.w = self.add_weight(bad=...)
         if isinstance(value, Unknown) and value.kind == "runtime":
             value = value.copy(text=_text(s.value), line=s.lineno, name=None)
         for target in s.targets:
@@ -668,6 +716,10 @@ class Interpreter:
     def set_attribute(self, obj, attr, value, node):
         from ..keras.layers import Layer
         from ..keras.models import Sequential
+        if isinstance(obj, Layer) and not _is_seqc_object(obj) and attr != "trainable":
+            if not attr.startswith("__"):       # a user layer's own state: self.units = units
+                setattr(obj, attr, value)
+            return
         if attr != "trainable":
             return
         if isinstance(obj, (Layer, Sequential)):
@@ -737,9 +789,41 @@ class Interpreter:
         self.bind(s.name, Unknown("runtime", text=f"async def {s.name}", line=s.lineno), scope)
 
     def stmt_ClassDef(self, s, scope):
-        self.bind(s.name, Unknown("error", line=s.lineno, at_use=True,
-                                  message=f"class {s.name} is defined in the script (line {s.lineno}); seqc compile "
-                                          "supports the built-in Keras layers, losses and metrics only"), scope)
+        """A subclass of keras.layers.Layer (a user layer) becomes a real class whose methods
+        interpret their bodies (UserFunction); any other class is an error where it is used."""
+        from ..keras.layers import Layer
+        bases = [self.eval(b, scope) for b in s.bases]
+        if not bases or s.keywords or not all(isinstance(b, type) and issubclass(b, Layer) for b in bases):
+            self.bind(s.name, Unknown("error", line=s.lineno, at_use=True,
+                                      message=f"class {s.name} is defined in the script (line {s.lineno}); seqc "
+                                              "compile reads classes derived from keras.layers.Layer only (run "
+                                              "the script with `seqc run` for other classes)"), scope)
+            return
+        ns, methods = {"__module__": "__main__", "__qualname__": s.name, "__doc__": ast.get_docstring(s)}, []
+        for item in s.body:
+            if isinstance(item, ast.FunctionDef):
+                if any(isinstance(d, ast.Name) and d.id in ("property", "staticmethod", "classmethod")
+                       for d in item.decorator_list) or (item.name.startswith("__") and item.name != "__init__"):
+                    continue             # Python's other special methods are not interpreted
+                defaults = [self.eval(d, scope) for d in item.args.defaults]
+                kw_defaults = [_NO_DEFAULT if d is None else self.eval(d, scope) for d in item.args.kw_defaults]
+                fn = UserFunction(self, item, defaults, kw_defaults, scope)
+                methods.append(fn)
+                ns[item.name] = _as_method(fn)
+            elif isinstance(item, ast.Assign) and all(isinstance(t, ast.Name) and not t.id.startswith("__")
+                                                      for t in item.targets):
+                value = self.eval(item.value, scope)
+                if not isinstance(value, Unknown):
+                    for t in item.targets:
+                        ns[t.id] = value
+        try:
+            cls = type(s.name, tuple(bases), ns)
+        except TypeError as e:
+            self.bind(s.name, Unknown("error", line=s.lineno, message=f"class {s.name}: {e}"), scope)
+            return
+        for fn in methods:
+            fn.method_of = cls
+        self.bind(s.name, cls, scope)
 
     def stmt_Return(self, s, scope):
         raise _Return(None if s.value is None else self.eval(s.value, scope))
@@ -929,6 +1013,8 @@ class Interpreter:
             if attr == "name":
                 return obj.name
             return Unknown("runtime", text=f"model.{attr}", line=line)
+        if isinstance(obj, super) and attr in ("__init__", "build", "call", "get_config", "compute_output_shape"):
+            return getattr(obj, attr)
         if attr.startswith("_"):
             return Unknown("error", message=f"seqc compile does not read private attribute {attr!r}", line=line)
         if isinstance(obj, _SAFE_TYPES) or _is_seqc_object(obj) or isinstance(obj, Layer):

@@ -33,6 +33,11 @@ def make_tensorflow_stub():
     tf.keras = seqc.keras
     tf.random = types.SimpleNamespace(set_seed=_set_seed)
     tf.float32 = "float32"
+    from seqc.keras import tf_ops      # tf.reduce_mean, tf.nn.relu, ... for user layers
+    for k, fn in tf_ops.TOP.items():
+        setattr(tf, k, fn)
+    tf.nn = types.SimpleNamespace(**tf_ops.NN)
+    tf.math = types.SimpleNamespace(**tf_ops.MATH)
 
     def __getattr__(name):
         raise AttributeError(f"seqc runs Keras models only: tensorflow.{name} is not available "

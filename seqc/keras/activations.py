@@ -3,12 +3,23 @@ from ..activations import ACTIVATIONS as _ACTS, ALIASES as _ALIASES, get as _get
 
 
 def get(identifier):
-    return _get(identifier).name
+    """The activation function, as Keras 3 returns it (a layer's constructor also takes it)."""
+    return globals()[_get(identifier).name]
 
 
 def _make(name):
     def fn(x):
         import numpy as np
+
+        from ..trace import Expr, TraceError
+        if isinstance(x, Expr):          # called in a traced user layer: the backend op of that name
+            from . import backend
+            if name == "linear":
+                return x
+            op = getattr(backend, name, None)
+            if op is None or name in ("sign", "round"):
+                raise TraceError(f"the activation {name!r} cannot be traced in a user layer (use keras.ops)")
+            return op(x)
         return _ACTS[name].reference(np.asarray(x, np.float32))
     fn.__name__ = name
     return fn

@@ -177,3 +177,117 @@ def ndim(x):
 def clear_session():
     from .layers import reset_names
     reset_names()
+
+
+# --- tensor structure: what user layers (Lambda, Layer subclasses) use besides the above -----
+def concatenate(tensors, axis=-1):
+    """K.concatenate (axis -1); keras.ops.concatenate defaults to axis 0 (seqc.keras.ops)."""
+    tensors = list(tensors)
+    if _sym(*tensors):
+        return _t.concatenate(tensors, axis)
+    return np.concatenate([np.asarray(t, np.float32) for t in tensors], axis=axis)
+
+
+def dot(x, y):
+    if _sym(x, y):
+        return _t.matmul(x, y)
+    return np.dot(np.asarray(x, np.float32), np.asarray(y, np.float32))
+
+
+def matmul(x1, x2):
+    if _sym(x1, x2):
+        return _t.matmul(x1, x2)
+    return np.matmul(np.asarray(x1, np.float32), np.asarray(x2, np.float32))
+
+
+def transpose(x, axes=None):
+    if _sym(x):
+        return _t.transpose(x, axes)
+    return np.transpose(x, axes)
+
+
+def permute_dimensions(x, pattern):
+    return transpose(x, pattern)
+
+
+def rsqrt(x):
+    return 1.0 / sqrt(x)  # noqa: F821  (made from the elementwise table above)
+
+
+def l2_normalize(x, axis=None):
+    """Keras 2's K.l2_normalize (tf.math.l2_normalize): x / sqrt(max(sum(x^2), 1e-12))."""
+    ss = sum(square(x), axis=axis, keepdims=True)  # noqa: F821
+    return x * rsqrt(maximum(ss, 1e-12))  # noqa: F821
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """keras.ops.normalize: for order 2, x * min(1/sqrt(sum(x^2)), 1/epsilon)."""
+    if order != 2:
+        raise ValueError(f"normalize: seqc implements order=2 only, got order={order!r}")
+    eps = epsilon if epsilon is not None else _EPSILON
+    ss = sum(square(x), axis=axis, keepdims=True)  # noqa: F821
+    return x * minimum(rsqrt(ss), 1.0 / eps)  # noqa: F821
+
+
+def softmax(x, axis=-1):
+    e = exp(x - max(x, axis=axis, keepdims=True))  # noqa: F821
+    return e / sum(e, axis=axis, keepdims=True)  # noqa: F821
+
+
+def softplus(x):
+    return log1p(exp(-abs(x))) + relu(x)  # noqa: F821
+
+
+def var(x, axis=None, keepdims=False):
+    m = mean(x, axis=axis, keepdims=True)  # noqa: F821
+    return mean(square(x - m), axis=axis, keepdims=keepdims)  # noqa: F821
+
+
+def std(x, axis=None, keepdims=False):
+    return sqrt(var(x, axis=axis, keepdims=keepdims))  # noqa: F821
+
+
+def batch_flatten(x):
+    if _sym(x):
+        return _t.reshape(x, (_t.B, int(np.prod([d for d in x.shape[1:]], dtype=np.int64))))
+    x = np.asarray(x)
+    return x.reshape(x.shape[0], -1)
+
+
+def stack(x, axis=0):
+    """Tensors of one shape stacked along a new axis (K.stack / keras.ops.stack)."""
+    xs = list(x)
+    if _sym(*xs):
+        nd = xs[0].ndim + 1
+        ax = axis % nd if isinstance(axis, int) and -nd <= axis < nd else axis
+        return _t.concatenate([expand_dims(t, ax) for t in xs], ax)
+    return np.stack([np.asarray(t, np.float32) for t in xs], axis=axis)
+
+
+def swapaxes(x, axis1, axis2):
+    if _sym(x):
+        perm = list(range(x.ndim))
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+        return _t.transpose(x, perm)
+    return np.swapaxes(x, axis1, axis2)
+
+
+def flip(x, axis=None):
+    """keras.ops.flip: reversed along `axis` (all axes when None); K.reverse(x, axes) too."""
+    if _sym(x):
+        axes = range(x.ndim) if axis is None else [a % x.ndim for a in (axis if isinstance(axis, (tuple, list))
+                                                                        else (axis,))]
+        return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))]
+    return np.flip(x, axis)
+
+
+def reverse(x, axes):
+    return flip(x, axes)
+
+
+def __getattr__(name):
+    """A function seqc does not implement: one clear error naming it."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"keras.backend.{name} is not supported by seqc (user layers, losses and metrics are traced "
+                         "from the keras.ops / keras.backend functions seqc implements)")

@@ -19,6 +19,7 @@ from ..errors import SeqcError, SourceLoc
 from ..spec import LayerSpec, snake_case
 from . import legacy as _legacy
 from . import validate as v
+from .layer_protocol import UserLayerAPI
 
 _name_counts = {}
 
@@ -78,7 +79,7 @@ class _WeightsMixin:
         self.bias_initializer = _initializers.get(bias_initializer)
 
 
-class Layer:
+class Layer(UserLayerAPI):
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
     batch_input_shape and input_length). An unknown keyword is an error, as in Keras; Keras 1's
@@ -169,9 +170,11 @@ class Layer:
         return {}
 
     def spec(self):
-        cfg = self.config()
+        from .user_layers import spec_kind
+        kind = spec_kind(self)       # 'UserLayer': a user subclass with its own call (user_layers.py)
+        cfg = {"layer": self, "class_name": type(self).__name__} if kind == "UserLayer" else self.config()
         cfg["trainable"] = self.trainable
-        return LayerSpec(kind=self.kind, name=self.name, config=cfg, loc=self.loc,
+        return LayerSpec(kind=kind, name=self.name, config=cfg, loc=self.loc,
                          auto_name=self._auto_name)
 
     def __repr__(self):
@@ -750,3 +753,9 @@ from .conv_layers import LAYERS as _CONV_LAYERS  # noqa: E402
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 LAYERS.update(_CONV_LAYERS)
+
+# user-written layers: Lambda (seqc/keras/user_layers.py; Layer subclasses lower as 'UserLayer')
+from .user_layers import LAYERS as _USER_LAYERS  # noqa: E402
+from .user_layers import InputSpec, Lambda  # noqa: E402,F401
+
+LAYERS.update(_USER_LAYERS)

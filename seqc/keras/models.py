@@ -53,6 +53,9 @@ class Sequential:
         if not isinstance(layer, _layers.Layer):
             raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential model. "
                              f"Received: {layer!r} (of type {type(layer).__name__})")
+        if "name" not in vars(layer):        # a user layer whose __init__ did not reach Layer.__init__
+            raise TypeError(f"{type(layer).__name__}: you forgot to call `super().__init__()` as the first "
+                            "statement in the `__init__()` method")
         if any(l.name == layer.name for l in self._layers):
             raise ValueError(f"All layers added to a Sequential model should have unique names. "
                              f"Name '{layer.name}' is already the name of a layer in this model.")

@@ -29,6 +29,7 @@
   conv_transpose Conv1D/2DTranspose       ops/conv_transpose.py templates/conv_transpose.c.j2
   depthwise    DepthwiseConv1D/2D, the    ops/depthwise.py   templates/depthwise.c.j2
                first op of SeparableConv1D/2D (then a 1x1 conv)
+  user_layer   Lambda, Layer subclasses   ops/user_layer.py  templates/user_layer.c.j2
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
@@ -36,13 +37,13 @@ functions, imported below; its template; its Keras class in seqc/keras/layers.py
 """
 from . import (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                pool, resample, reshape, rnn, time_distributed)
-from . import conv_transpose, depthwise
+from . import conv_transpose, depthwise, user_layer
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
 for _module in (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                 pool, resample, reshape, rnn, time_distributed):
     register_layers(_module)
-for _module in (conv_transpose, depthwise):      # transposed, depthwise and separable convolutions
+for _module in (conv_transpose, depthwise, user_layer):   # transposed, depthwise, separable convs; user layers
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]
