@@ -205,3 +205,22 @@ def test_steps_per_epoch_on_arrays_continues_the_pass_as_keras():
     m = _model()
     h = m.fit(x, y, batch_size=16, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0, validation_split=0.2)
     assert len(h.history["loss"]) == 3 and len(h.history["val_loss"]) == 3
+
+
+def test_keras2_data_utils_module_in_both_front_ends(tmp_path):
+    """Keras 2 scripts import get_file from `keras.utils.data_utils` (examples/lstm_text_generation.py):
+    the same function as keras.utils.get_file, in `seqc run` and in the static front end."""
+    from seqc.frontend.keras_paths import keras_subpath
+    assert keras_subpath("keras.utils.data_utils") == ("utils",)
+    assert keras_subpath("tensorflow.keras.utils.data_utils") == ("utils",)
+    script = tmp_path / "data_utils.py"
+    script.write_text("import keras\nfrom keras.utils.data_utils import get_file\nfrom keras.utils import data_utils\n"
+                      "assert get_file is keras.utils.get_file and data_utils.get_file is get_file\n"
+                      "from keras.models import Sequential\nfrom keras.layers import Dense\n"
+                      "model = Sequential()\nmodel.add(Dense(2, input_shape=(3,)))\n"
+                      "model.compile(loss='mse', optimizer='sgd')\nprint('ok')\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "seqc", *a], capture_output=True, text=True, cwd=ROOT)
+    out = run("run", str(script))
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+    out = run("summary", str(script))
+    assert out.returncode == 0 and "(None, 2)" in out.stdout, out.stderr

@@ -22,7 +22,8 @@ SUBMODULES = {
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
-          ("utils", "np_utils"): ("utils",), ("engine", "sequential"): ("models",),
+          ("utils", "np_utils"): ("utils",), ("utils", "data_utils"): ("utils",),
+          ("engine", "sequential"): ("models",),
           ("layers", "normalization", "batch_normalization"): ("layers",),
           ("layers", "normalization", "layer_normalization"): ("layers",),
           # Keras 1/2 kept each family of layers in its own module

@@ -1,0 +1,63 @@
+# Source: keras-team/keras, examples/reuters_mlp.py (commit 1a3ee8441933fc007be6b2beb47af67998d50737), MIT license.
+# seqc-wild: runs
+# Changed for the test (marked `seqc-test`): Reuters' loading swapped for random word-index
+# sequences of its kind (46 topics; fewer rows), epochs cut to 1.
+'''Trains and evaluate a simple MLP
+on the Reuters newswire topic classification task.
+'''
+from __future__ import print_function
+
+import numpy as np
+import keras
+from keras.datasets import reuters
+from keras.models import Sequential
+from keras.layers import Dense, Dropout, Activation
+from keras.preprocessing.text import Tokenizer
+
+max_words = 1000
+batch_size = 32
+epochs = 1  # seqc-test: was 5
+
+print('Loading data...')
+(x_train, y_train), (x_test, y_test) = ([list(np.random.randint(1, max_words, np.random.randint(10, 200))) for _ in range(400)], np.random.randint(0, 46, 400)), ([list(np.random.randint(1, max_words, np.random.randint(10, 200))) for _ in range(100)], np.random.randint(0, 46, 100))  # seqc-test: synthetic data
+print(len(x_train), 'train sequences')
+print(len(x_test), 'test sequences')
+
+num_classes = np.max(y_train) + 1
+print(num_classes, 'classes')
+
+print('Vectorizing sequence data...')
+tokenizer = Tokenizer(num_words=max_words)
+x_train = tokenizer.sequences_to_matrix(x_train, mode='binary')
+x_test = tokenizer.sequences_to_matrix(x_test, mode='binary')
+print('x_train shape:', x_train.shape)
+print('x_test shape:', x_test.shape)
+
+print('Convert class vector to binary class matrix '
+      '(for use with categorical_crossentropy)')
+y_train = keras.utils.to_categorical(y_train, num_classes)
+y_test = keras.utils.to_categorical(y_test, num_classes)
+print('y_train shape:', y_train.shape)
+print('y_test shape:', y_test.shape)
+
+print('Building model...')
+model = Sequential()
+model.add(Dense(512, input_shape=(max_words,)))
+model.add(Activation('relu'))
+model.add(Dropout(0.5))
+model.add(Dense(num_classes))
+model.add(Activation('softmax'))
+
+model.compile(loss='categorical_crossentropy',
+              optimizer='adam',
+              metrics=['accuracy'])
+
+history = model.fit(x_train, y_train,
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    verbose=1,
+                    validation_split=0.1)
+score = model.evaluate(x_test, y_test,
+                       batch_size=batch_size, verbose=1)
+print('Test score:', score[0])
+print('Test accuracy:', score[1])
