@@ -143,8 +143,8 @@ def test_generator_argument_errors():
         m.fit(iter([]), verbose=0)
     with pytest.raises(ValueError, match="Input x has shape"):
         m.fit(iter([(x[:, :3], y)]), verbose=0)
-    with pytest.raises(TypeError, match="steps_per_epoch"):
-        quiet(m.fit_generator, Batches(x, y, 16), samples_per_epoch=100)
+    with pytest.raises(TypeError, match="both"):
+        quiet(m.fit_generator, Batches(x, y, 16), samples_per_epoch=100, steps_per_epoch=3)
 
 
 def test_predict_classes_and_proba():
@@ -224,3 +224,21 @@ def test_keras2_data_utils_module_in_both_front_ends(tmp_path):
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
     out = run("summary", str(script))
     assert out.returncode == 0 and "(None, 2)" in out.stdout, out.stderr
+
+
+def test_keras1_samples_per_epoch_counts_batches_of_the_generator():
+    """Keras 2's conversion: steps_per_epoch = samples_per_epoch // the generator's batch_size."""
+    x, y = _data()
+    m = _model()
+
+    class Counted(Batches):
+        batch_size, served = 16, 0
+
+        def __getitem__(self, i):
+            self.served += 1
+            return super().__getitem__(i)
+    ds = Counted(x, y, 16)
+    with pytest.warns(UserWarning, match="samples_per_epoch"):
+        h = m.fit_generator(ds, samples_per_epoch=48, nb_epoch=2, verbose=0)
+    assert len(h.history["loss"]) == 2
+    assert ds.served == 2 * 3 + 1          # 3 batches an epoch (and the first one read once to build)

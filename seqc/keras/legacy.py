@@ -97,3 +97,8 @@ def renamed_fit_args(method, kwargs):
 def warn_renamed_method(old, new):
     _warn(old, f"`model.{old}` is deprecated and will be removed in a future version. Please use `model.{new}`, "
                "which supports generators.")
+
+
+def warn_renamed_argument(method, old, new):
+    _warn(method, f"The `{old}` argument in `{method}` has been renamed `{new}` (Keras 1 counted samples, "
+                  "Keras 2 counts batches: converted with the generator's batch size).")

@@ -438,7 +438,7 @@ class Sequential:
     def fit_generator(self, generator, *args, **kwargs):
         _legacy.warn_renamed_method("fit_generator", "fit")
         kwargs = _legacy.renamed_fit_args("fit_generator", kwargs)
-        return self.fit(generator, **_fit_generator_kwargs(args, kwargs))
+        return self.fit(generator, **_fit_generator_kwargs(generator, args, kwargs))
 
     def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
                            use_multiprocessing=False, verbose=0):
@@ -689,7 +689,7 @@ _FIT_GENERATOR_ORDER = ("steps_per_epoch", "epochs", "verbose", "callbacks", "va
                         "shuffle", "initial_epoch")
 
 
-def _fit_generator_kwargs(args, kwargs):
+def _fit_generator_kwargs(generator, args, kwargs):
     """Keras 2's fit_generator(generator, steps_per_epoch, epochs, verbose, callbacks,
     validation_data, validation_steps, class_weight, max_queue_size, workers,
     use_multiprocessing, shuffle, initial_epoch) as fit's keywords (the queue and worker
@@ -700,11 +700,17 @@ def _fit_generator_kwargs(args, kwargs):
         if name in kwargs:
             raise TypeError(f"fit_generator() got multiple values for argument '{name}'")
         kwargs[name] = value
-    for keras1 in ("samples_per_epoch", "nb_val_samples"):
+    # Keras 1 counted samples; Keras 2 converted them to batches as here (with the generator's
+    # batch_size when it has one, else one sample a batch)
+    for keras1, keras2, source in (("samples_per_epoch", "steps_per_epoch", generator),
+                                   ("nb_val_samples", "validation_steps", kwargs.get("validation_data"))):
         if keras1 in kwargs:
-            raise TypeError(f"fit_generator: Keras 1's `{keras1}` counts samples; Keras 2 and 3 count batches: "
-                            f"pass `{'steps_per_epoch' if keras1 == 'samples_per_epoch' else 'validation_steps'}` "
-                            "(samples // batch size)")
+            if keras2 in kwargs:
+                raise TypeError(f"fit_generator() got both `{keras1}` and `{keras2}`")
+            samples = kwargs.pop(keras1)
+            size = getattr(source, "batch_size", None)
+            kwargs[keras2] = max(1, samples // size) if isinstance(size, int) and size > 0 else samples
+            _legacy.warn_renamed_argument("fit_generator", keras1, keras2)
     for ignored in ("max_queue_size", "workers", "use_multiprocessing"):
         kwargs.pop(ignored, None)
     return kwargs
