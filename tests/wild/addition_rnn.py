@@ -1,5 +1,5 @@
 # Source: keras-team/keras, examples/addition_rnn.py (commit 1a3ee8441933fc007be6b2beb47af67998d50737), MIT license.
-# seqc-wild: xfail TimeDistributed (being added): `layers.TimeDistributed(layers.Dense(...))`
+# seqc-wild: runs
 # Changed for the test (marked `seqc-test`): fewer generated questions and one training
 # iteration instead of 199 (the script makes its own data).
 # -*- coding: utf-8 -*-

@@ -1,5 +1,5 @@
 # Source: keras-team/keras, examples/cifar10_cnn.py (commit 1a5c30181f28376e36414381e0b33023895c7610, tag 1.2.2), MIT license.
-# seqc-wild: xfail Keras 1's `fit_generator(samples_per_epoch=)`: seqc refuses it ("Keras 1's `samples_per_epoch` counts samples; Keras 2 and 3 count batches"); Keras 2 converted it to steps_per_epoch = samples_per_epoch // generator.batch_size
+# seqc-wild: runs
 # Changed for the test (marked `seqc-test`): CIFAR-10's loading swapped for random arrays of its
 # shapes and dtypes (fewer rows), epochs cut to 1. Keras 1 code as published.
 '''Train a simple deep CNN on the CIFAR10 small images dataset.

@@ -1,5 +1,5 @@
 # Source: keras-team/keras, examples/imdb_bidirectional_lstm.py (commit 1a3ee8441933fc007be6b2beb47af67998d50737), MIT license.
-# seqc-wild: xfail Bidirectional (being added)
+# seqc-wild: runs
 # Changed for the test (marked `seqc-test`): IMDB's loading swapped for random word-index
 # sequences of its kind (fewer rows), epochs cut to 1.
 '''

@@ -1,5 +1,5 @@
 # Source: tensorflow/docs, site/en/tutorials/keras/classification.ipynb, code cells 3-10, 12, 14-22, 27-29 (commit 7c3650212740204359d4ceae481abc79345541be), Apache License 2.0 (the notebook's code cells also carry Francois Chollet's MIT notice).
-# seqc-wild: xfail the Softmax layer (being added), in a Sequential that nests the trained Sequential (`tf.keras.Sequential([model, tf.keras.layers.Softmax()])`)
+# seqc-wild: runs
 # The notebook's code cells named above, in order (each marked `# --- code cell N`; the other
 # cells are license headers or plot with matplotlib).
 # Changed for the test (marked `seqc-test`): Fashion-MNIST's loading swapped for random arrays of
