@@ -419,7 +419,9 @@ def memo_key(source, defines, name, path, seq_len=None):
     from . import __version__
     h = hashlib.sha256()
     for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
-                 os.environ.get("CC", ""), " ".join(build.default_flags()), name,
+                 os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"),
+                 os.environ.get("SEQC_SANITIZE", ""), os.environ.get("SEQC_VECTOR_WIDTH", ""),
+                 " ".join(build.default_flags()), name,
                  os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items())),
                  repr(seq_len)):
         h.update(part.encode("utf-8", "surrogateescape"))
