@@ -585,7 +585,8 @@ def generate(graph, flags, source="<api>"):
         random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
                             for a in (k.backward_args(op, ctx) or ())),
         uniform=random_fwd, team_size=any(k.uses_team_size or k.uses_gemm for k in kinds),
-        slot_init=kind in SLOT_INIT and bool(opt_ctx["spans"]))
+        slot_init=kind in SLOT_INIT and bool(opt_ctx["spans"]),
+        optimizer_members=[CCode(d) for d in OPTIMIZER_MEMBERS.get(kind, ())] if opt_ctx["spans"] else [])
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
     c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
@@ -593,7 +594,10 @@ def generate(graph, flags, source="<api>"):
     return c, h
 
 
-SLOT_INIT = ("adagrad",)   # optimizers whose slots start at a value other than 0 (init_slots)
+SLOT_INIT = ("adagrad", "ftrl")   # optimizers whose slots start at a value other than 0 (init_slots)
+# optimizer state besides the per-weight slots: members of seqc_model (zeroed by calloc)
+OPTIMIZER_MEMBERS = {"nadam": ("float u_product;                   /* Nadam: u_1 ... u_t, for t = u_product_steps */",
+                               "int64_t u_product_steps;          /* 0: not computed yet */")}
 
 
 def _expr_call(fn, args, ctx):

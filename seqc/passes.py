@@ -189,12 +189,14 @@ def _prod(shape):
 # the learning rate or the step number (see the catch_up_row of each optim_<kind>.c.j2):
 #   SGD: w unchanged; with momentum, m decays by mu^k and w moves by a geometric sum.
 #   Adagrad: nothing changes.  RMSprop: v (and the centered average) decay by rho^k; with
-#   momentum, the momentum decays and w moves by a geometric sum.
-# Not Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
+#   momentum, the momentum decays and w moves by a geometric sum.  Adadelta: both accumulators
+#   decay by rho^k, w does not move.
+# Not Adamax, Nadam, Lion, Ftrl (their g = 0 step moves w by an amount depending on the step's
+# learning rate and number), nor Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
 # on the step's learning rate and bias correction and eps keeping the sum from a closed form.
 # Not with weight_decay: every row shrinks by lr_t * wd each step, with lr_t from the schedule
 # (or set by a callback between steps).
-SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad")
+SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta")
 
 
 def plan_sparse_update(graph, enabled=True):

@@ -22,7 +22,7 @@ class LayerSpec:
 
 @dataclass
 class OptimizerSpec:
-    kind: str                      # 'SGD', 'RMSprop', 'Adagrad', 'Adam'
+    kind: str                      # 'SGD', 'RMSprop', 'Adagrad', 'Adam', 'Adadelta', 'Adamax', 'Nadam', 'Ftrl', 'Lion'
     config: dict                   # learning_rate, momentum, ... (Keras 3 names; `decay` kept)
     loc: Optional[SourceLoc] = None
 

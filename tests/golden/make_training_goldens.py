@@ -1,0 +1,180 @@
+"""Goldens for training beyond the tutorial: the Keras 3 optimizers Adadelta, Adamax, Nadam,
+Ftrl and Lion; sample and class weights; regularizers and constraints; metric classes.
+
+Run from the repository root:
+
+    KERAS_BACKEND=torch /work/venv-torch/bin/python tests/golden/make_training_goldens.py
+
+Writes tests/golden/training_manifest.json and tests/golden/training_<case>.npz. Each case is
+a small MLP given as Python source (`model`, `compile`, `fit_kwargs`) that the test runs
+unchanged through seqc.keras, so one text describes both sides. Data, sample weights and all
+initial weights come from np.random.default_rng with fixed seeds and are installed with
+set_weights; Keras's own initializer RNG is never relied upon.
+
+Runs (`run`):
+  train     5 x train_on_batch(x[s*bs:(s+1)*bs], y[...], sample_weight=sw[...] if sw,
+            return_dict=True): logs per step, weights after every step.
+  test      test_on_batch over the same batches (no update), return_dict=True.
+  evaluate  evaluate(x, y, sample_weight=sw if sw, batch_size=bs, return_dict=True).
+  fit       fit(x, y, batch_size=bs, epochs=2, shuffle=False, **fit_kwargs): history,
+            weights at the end.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+
+import keras  # noqa: E402
+
+assert keras.backend.backend() == "torch", keras.backend.backend()
+keras.utils.set_random_seed(0)
+
+from golden_common import Goldens, set_and_verify, weights_dict  # noqa: E402
+
+OUT = Path(__file__).resolve().parent
+F32 = np.float32
+GOLDENS = Goldens(OUT, prefix="training_")
+N, BS, STEPS = 40, 8, 5
+
+
+def problem(key, seed):
+    """x (N,5), y and the output layer for a problem."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, 5)).astype(F32)
+    if key == "mse":
+        y = np.tanh(x @ rng.standard_normal((5, 3))).astype(F32)
+        head, loss = "keras.layers.Dense(3)", "mse"
+    elif key == "bce":
+        y = ((x @ rng.standard_normal((5,)) + 0.3 * rng.standard_normal(N)) > 0).astype(F32).reshape(N, 1)
+        head, loss = "keras.layers.Dense(1, activation='sigmoid')", "binary_crossentropy"
+    elif key in ("cce", "scce"):
+        cls = np.argmax(x @ rng.standard_normal((5, 4)) + 0.3 * rng.standard_normal((N, 4)), axis=1)
+        head = "keras.layers.Dense(4, activation='softmax')"
+        if key == "cce":
+            y, loss = np.eye(4, dtype=F32)[cls], "categorical_crossentropy"
+        else:
+            y, loss = cls.astype(np.int32).reshape(N, 1), "sparse_categorical_crossentropy"
+    else:
+        raise KeyError(key)
+    return x, y, head, loss, rng
+
+
+def mlp(head, hidden="keras.layers.Dense(8, activation='tanh')"):
+    return f"keras.Sequential([keras.Input((5,)), {hidden}, {head}])"
+
+
+def add(name, run, prob, optimizer="keras.optimizers.SGD(learning_rate=0.1)", hidden=None, head=None,
+        metrics=None, weighted_metrics=None, sw=None, fit_kwargs="{}", seqc_optimizer=None, seed=None):
+    """One case; `sw` is None or 'random' (sample weights in [0, 2)) or 'zeros_some'."""
+    seed = seed if seed is not None else 3000 + len(GOLDENS.manifest)
+    x, y, default_head, loss, rng = problem(prob, seed)
+    model_src = mlp(head or default_head, *( [hidden] if hidden else []))
+    comp = f"dict(optimizer={optimizer}, loss={loss!r}"
+    if metrics is not None:
+        comp += f", metrics={metrics}"
+    if weighted_metrics is not None:
+        comp += f", weighted_metrics={weighted_metrics}"
+    comp += ")"
+    arrays = {"x": x, "y": y}
+    if sw == "random":
+        arrays["sw"] = (2 * rng.random(N)).astype(F32)
+    elif sw == "zeros_some":
+        w = (2 * rng.random(N)).astype(F32)
+        w[::3] = 0
+        arrays["sw"] = w
+    ns = {"keras": keras, "np": np}
+    model = eval(model_src, ns)
+    w0 = [(0.5 * rng.standard_normal(w.shape)).astype(F32) for w in model.get_weights()]
+    model.compile(**eval(comp, ns))
+    set_and_verify(model, w0)
+    arrays.update(weights_dict("w0", w0))
+    desc = {"run": run, "problem": prob, "model": model_src, "compile": comp, "n": N, "batch_size": BS}
+    if seqc_optimizer:
+        desc["seqc_compile"] = comp.replace(optimizer, seqc_optimizer)
+    swb = arrays.get("sw")
+    if run in ("train", "test"):
+        logs = []
+        for s in range(STEPS):
+            sl = slice(s * BS, (s + 1) * BS)
+            kw = {} if swb is None else {"sample_weight": swb[sl]}
+            fn = model.train_on_batch if run == "train" else model.test_on_batch
+            d = fn(x[sl], y[sl], return_dict=True, **kw)
+            desc.setdefault("keys", list(d))
+            logs.append([float(d[k]) for k in desc["keys"]])
+            if run == "train":
+                arrays.update(weights_dict(f"w{s + 1}", model.get_weights()))
+        arrays["logs"] = np.array(logs, np.float64)
+        desc["steps"] = STEPS
+    elif run == "evaluate":
+        kw = {} if swb is None else {"sample_weight": swb}
+        d = model.evaluate(x, y, batch_size=BS, verbose=0, return_dict=True, **kw)
+        desc["keys"] = list(d)
+        arrays["result"] = np.array([float(d[k]) for k in desc["keys"]], np.float64)
+    elif run == "fit":
+        desc["fit_kwargs"] = fit_kwargs
+        kw = eval(fit_kwargs, {"keras": keras, "np": np, "x": x, "y": y, "sw": swb})
+        h = model.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0, **kw)
+        desc["keys"] = list(h.history)
+        arrays["history"] = np.array([h.history[k] for k in desc["keys"]], np.float64)
+        arrays.update(weights_dict("wend", model.get_weights()))
+    else:
+        raise KeyError(run)
+    arrays = {k: v for k, v in arrays.items()}
+    GOLDENS.check(f"{name}: finite", all(np.all(np.isfinite(v)) for v in arrays.values()))
+    GOLDENS.add_case(f"training_{name}", desc, arrays)
+
+
+def optimizer_cases():
+    O = "keras.optimizers."
+    for key, opt in [
+        ("adadelta", "Adadelta()"),
+        ("adadelta_args", "Adadelta(learning_rate=1.0, rho=0.9, epsilon=1e-6)"),
+        ("adamax", "Adamax()"),
+        ("adamax_args", "Adamax(learning_rate=0.05, beta_1=0.8, beta_2=0.9, epsilon=1e-5)"),
+        ("nadam", "Nadam()"),
+        ("nadam_args", "Nadam(learning_rate=0.05, beta_1=0.8, beta_2=0.9, epsilon=1e-5)"),
+        ("ftrl", "Ftrl()"),
+        ("ftrl_args", "Ftrl(learning_rate=0.2, learning_rate_power=-0.7, initial_accumulator_value=0.5, "
+                      "l1_regularization_strength=0.01, l2_regularization_strength=0.02, "
+                      "l2_shrinkage_regularization_strength=0.03, beta=0.1)"),
+        ("lion", "Lion()"),
+        ("lion_args", "Lion(learning_rate=0.01, beta_1=0.5, beta_2=0.8)"),
+        ("adamax_clipnorm_wd", "Adamax(learning_rate=0.05, clipnorm=0.5, weight_decay=0.1)"),
+        ("nadam_schedule", "Nadam(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.05, 2, 0.5))"),
+        ("lion_global_clipnorm", "Lion(learning_rate=0.01, global_clipnorm=0.3, weight_decay=0.2)"),
+        ("ftrl_clipvalue", "Ftrl(learning_rate=0.3, clipvalue=0.05)"),
+        ("adadelta_clipvalue_wd", "Adadelta(learning_rate=1.0, clipvalue=0.1, weight_decay=0.05)"),
+    ]:
+        for prob in ("mse", "cce"):
+            add(f"opt_{key}_{prob}", "train", prob, optimizer=O + opt)
+    # Keras-2 spelling lr= (Keras 3 refuses it): the same run as learning_rate=
+    add("opt_adadelta_lr_keras2_mse", "train", "mse", optimizer=O + "Adadelta(learning_rate=1.0)",
+        seqc_optimizer=O + "Adadelta(lr=1.0)")
+    # by name, defaults
+    for name in ("adadelta", "adamax", "nadam", "ftrl", "lion"):
+        add(f"opt_name_{name}_bce", "train", "bce", optimizer=repr(name))
+
+
+def main():
+    for f in OUT.glob("training_*.npz"):
+        f.unlink()
+    only = set(sys.argv[1:])
+    for fn in (optimizer_cases,):
+        if not only or fn.__name__ in only:
+            fn()
+    meta = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
+            "torch_version": torch.__version__, "generator": "tests/golden/make_training_goldens.py"}
+    return GOLDENS.finish(meta, "training_manifest.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
