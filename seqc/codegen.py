@@ -116,6 +116,9 @@ int seqc_train(seqc_model *m, const float *x, const float *y, const int32_t *idx
 int seqc_evaluate(seqc_model *m, const float *x, const float *y, const int32_t *idx, long n, int batch, float *out);
 int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
+int seqc_train_weighted(seqc_model *m, const float *x, const float *y, const float *sw, const int32_t *idx, long n, int batch, float *out);
+int seqc_evaluate_weighted(seqc_model *m, const float *x, const float *y, const float *sw, const int32_t *idx, long n, int batch, float *out);
+float seqc_gradients_weighted(seqc_model *m, const float *x, const float *y, const float *sw, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
 void seqc_reset_states(seqc_model *m);
 int seqc_reset_state_range(seqc_model *m, long offset, long n);
@@ -531,6 +534,7 @@ def generate(graph, flags, source="<api>"):
         loss_c = CCode(render("loss_fused.c.j2", kind=loss.fused, n=n, rows=math.prod(out.shape[:-1]),
                               sparse=graph.y_shape[-1:] == (1,) and n > 1 and loss.fused == "softmax_xent"))
         loss_call = CCode(f"loss_fused(B, m->buf.y_true, {ctx.tensor(out)}, {ctx.grad(out)})")
+        loss_row_call = CCode(f"loss_fused(1, {_ROW['yt']}, {ctx.tensor(out)}{_ROW['yp']}, {ctx.grad(out)}{_ROW['yp']})")
     else:
         y_pred = _find_y_pred(loss.expr)
         if y_pred is None:   # a loss that ignores the prediction has a zero gradient
@@ -539,13 +543,18 @@ def generate(graph, flags, source="<api>"):
                                     loss.expr, grad_of=True, y_pred_node=y_pred)
         scratch = max(scratch, s)
         loss_call = CCode(_expr_call("loss_fn", args, ctx))
-    metric_c, metric_calls = [], []
+        loss_row_call = CCode(_expr_call("loss_fn", args, ctx, row=True))
+    metric_c, metric_calls, weighted_calls = [], [], []
     for k, mt in enumerate(graph.metrics):
         code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
                                   f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
         scratch = max(scratch, s)
         metric_c.append(code)
-        metric_calls.append(CCode(f"out[{k}] = {_expr_call(f'metric_{k}', args, ctx)};"))
+        call = _expr_call(f'metric_{k}', args, ctx)
+        if getattr(mt, "weighted", False):   # weighted_metrics: per-row values, weighted (with sample weights)
+            weighted_calls.append((k, CCode(_expr_call(f'metric_{k}', args, ctx, row=True))))
+            call = f"weighted ? weighted_metric_{k}(m, B) : {call}"
+        metric_calls.append(CCode(f"out[{k}] = {call};"))
 
     buffers, per_row = passes.plan_memory(graph, scratch)
     plain, nested = _struct_members(_in_model_order(graph, buffers))
@@ -578,7 +587,8 @@ def generate(graph, flags, source="<api>"):
         buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
         activations_c=act_c, gemm_c=gemm_c, kernels=list(shared.values()) + kernels, loss_c=loss_c, metric_c=metric_c,
         optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
-        loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
+        loss_call=loss_call, loss_row_call=loss_row_call, loss_grad=CCode(ctx.grad(out)),
+        weighted_metric_calls=weighted_calls, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
         output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
         state_size=sum(size for _, size in states.values()), sparse=sparse,
         random_forward=random_fwd,
@@ -600,9 +610,16 @@ OPTIMIZER_MEMBERS = {"nadam": ("float u_product;                   /* Nadam: u_1
                                "int64_t u_product_steps;          /* 0: not computed yet */")}
 
 
-def _expr_call(fn, args, ctx):
+# the offsets of row r in the label and output buffers (per-row loss and metric calls)
+_ROW = {"yt": "m->buf.y_true + (long)r * Y_SIZE", "yp": " + (long)r * OUT_SIZE"}
+
+
+def _expr_call(fn, args, ctx, row=False):
+    """The call of an emitted loss/metric function on the batch, or with `row` on row r alone."""
     values = {"B": "B", "yt": "m->buf.y_true", "yp": ctx.tensor(ctx.graph.output),
               "dyp": ctx.grad(ctx.graph.output), "scratch": "m->buf.scratch"}
+    if row:
+        values.update(B="1", yt=_ROW["yt"], yp=values["yp"] + _ROW["yp"], dyp=values["dyp"] + _ROW["yp"])
     return f"{fn}({', '.join(values[a] for a in args)})"
 
 

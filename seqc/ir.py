@@ -68,6 +68,7 @@ class LossFn:
     per_sample: bool                 # True: averaged over samples; False: one value per batch
     fused: Optional[str] = None      # 'softmax_xent' / 'sigmoid_xent' when fusion applied
     options: dict = field(default_factory=dict)
+    weighted: bool = False           # a metric of compile's weighted_metrics (sample weights apply)
 
 
 @dataclass(eq=False)

@@ -187,5 +187,8 @@ def attach_training(graph, compile_spec, y_shape):
             e = trace.reduce("mean", e, None)
         else:
             per_sample = False
-        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample))
+            if m.weighted:
+                raise SeqcError(f"weighted_metrics: metric {m.name!r} returns one value per batch; "
+                                "seqc weights metrics that return one value per sample", m.loc or compile_spec.loc)
+        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample, weighted=m.weighted))
     return graph

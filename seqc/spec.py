@@ -35,6 +35,7 @@ class FunctionSpec:
     options: dict = field(default_factory=dict)   # from_logits, label_smoothing, ...
     expr: Any = None               # seqc.trace.Expr for a user function
     loc: Optional[SourceLoc] = None
+    weighted: bool = False         # a metric of compile's `weighted_metrics`
 
 
 @dataclass

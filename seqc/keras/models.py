@@ -187,9 +187,14 @@ class Sequential:
         user function's `def` line)."""
         if loss is None:
             raise SeqcError("compile() needs a `loss`", loc)
-        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
-            if value is not None:
-                raise SeqcError(f"compile(): `{arg}` is not supported by seqc yet (got {value!r})", loc)
+        if loss_weights is not None:
+            raise SeqcError(f"compile(): `loss_weights` is not supported by seqc yet (got {loss_weights!r})", loc)
+        if weighted_metrics and not isinstance(weighted_metrics, (list, tuple, dict)):
+            raise ValueError("Expected `weighted_metrics` argument to be a list, tuple, or dict. Received instead: "
+                             f"weighted_metrics={weighted_metrics} of type {type(weighted_metrics)}")
+        if isinstance(weighted_metrics, dict):
+            raise SeqcError("compile(): `weighted_metrics` as a dict (per output) is not supported by seqc "
+                            "(a Sequential model has one output): pass a list", loc)
         opt = _optimizers.get(optimizer)
         if opt is not optimizer:          # built here from a name: it was written at compile()
             opt.loc = loc
@@ -200,6 +205,18 @@ class Sequential:
         names = [m.name for m in mspecs]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
+        # weighted_metrics follow the metrics, as Keras 3 reports them; a name already taken by
+        # an unweighted metric becomes weighted_<name>
+        weighted_metrics = list(weighted_metrics or [])
+        for raw in weighted_metrics:
+            fs = dataclasses.replace(_metrics.get(raw), weighted=True)
+            if fs.name in names:
+                fs.name = f"weighted_{fs.name}"
+            if fs.name in names:
+                raise ValueError(f"metric names must be unique, got {names + [fs.name]}")
+            names.append(fs.name)
+            mspecs.append(fs)
+        metrics = metrics + weighted_metrics
         lspec = _losses.get(loss)
         for raw, fspec in zip([loss] + metrics, [lspec] + mspecs):
             fspec.loc = (loc_of(raw) if loc_of else None) or fspec.loc or loc

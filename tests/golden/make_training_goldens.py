@@ -164,11 +164,33 @@ def optimizer_cases():
         add(f"opt_name_{name}_bce", "train", "bce", optimizer=repr(name))
 
 
+def weight_cases():
+    opt = "keras.optimizers.SGD(learning_rate=0.1, momentum=0.5)"
+    for prob, mets in (("mse", "['mae']"), ("cce", "['accuracy']"), ("scce", "['accuracy']"), ("bce", "['accuracy']")):
+        add(f"sw_train_{prob}", "train", prob, optimizer=opt, sw="random", metrics=mets, weighted_metrics=mets)
+        add(f"sw_test_{prob}", "test", prob, optimizer=opt, sw="random", metrics=mets, weighted_metrics=mets)
+        add(f"sw_evaluate_{prob}", "evaluate", prob, optimizer=opt, sw="zeros_some", metrics=mets,
+            weighted_metrics=mets)
+    add("sw_train_only_weighted_mse", "train", "mse", optimizer="'adam'", sw="zeros_some",
+        weighted_metrics="['mse', 'mae']")
+    add("sw_train_no_metric_weights_cce", "train", "cce", optimizer="'rmsprop'", sw="random",
+        metrics="['accuracy']")
+    add("sw_fit_mse", "fit", "mse", optimizer=opt, sw="random", metrics="['mae']", weighted_metrics="['mae']",
+        fit_kwargs="dict(sample_weight=sw, validation_split=0.25)")
+    add("sw_fit_valdata_cce", "fit", "cce", optimizer=opt, sw="random", weighted_metrics="['accuracy']",
+        fit_kwargs="dict(validation_data=(x[:16], y[:16], sw[:16]))")
+    for prob in ("cce", "scce", "bce"):
+        add(f"cw_fit_{prob}", "fit", prob, optimizer=opt, metrics="['accuracy']", weighted_metrics="['accuracy']",
+            fit_kwargs="dict(class_weight={0: 0.5, 1: 2.0, 7: 3.0}, validation_data=(x[:16], y[:16]))")
+    add("cw_fit_weighted_only_cce", "fit", "cce", optimizer="'adam'", weighted_metrics="['accuracy', 'mse']",
+        fit_kwargs="dict(class_weight={2: 0.25, 3: 4.0})")
+
+
 def main():
     for f in OUT.glob("training_*.npz"):
         f.unlink()
     only = set(sys.argv[1:])
-    for fn in (optimizer_cases,):
+    for fn in (optimizer_cases, weight_cases):
         if not only or fn.__name__ in only:
             fn()
     meta = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
