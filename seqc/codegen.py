@@ -494,6 +494,7 @@ def generate(graph, flags, source="<api>"):
     shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
     work = wpack = 0
     emitted = {}           # kernel name -> its C: ops whose kernels render alike share them
+    activity = _activity_regularizers(graph, ctx)
     for op, kind in zip(graph.ops, kinds):
         for name, make in kind.shared_kernels(op, ctx):
             if name not in shared:
@@ -513,6 +514,9 @@ def generate(graph, flags, source="<api>"):
         b = kind.backward_call(op, ctx)
         if b is not None:
             bwd.append(CCode(b))
+        for k, t, *_ in activity:     # (reversed below: before the op's own backward)
+            if t is op.output:
+                bwd.append(CCode(f"activity_grad_{k}(m, B);"))
         used_acts |= kind.activations(op)
         used_grads |= kind.activation_grads(op)
         sc = kind.scratch(op, gemm)
@@ -571,6 +575,14 @@ def generate(graph, flags, source="<api>"):
                    prepare=any(opt.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm", "weight_decay")))
     if not opt_ctx["spans"]:       # nothing trainable: the update only counts
         opt_ctx["prepare"] = False
+    penalties_c = CCode(render(
+        "penalties.c.j2",
+        regs=[(p.offset, p.size, p.regularizer["l1"], p.regularizer["l2"], c_comment(f"{p.layer}.{p.role}"))
+              for p in graph.params if p.trainable and p.regularizer],
+        cons=[(p.offset, p.size, p.constraint, c_comment(f"{p.layer}.{p.role}"))
+              for p in graph.params if p.trainable and p.constraint],
+        activity=[(k, CCode(ctx.tensor(t)), CCode(ctx.grad(t)), t.size, spec["l1"], spec["l2"], name)
+                  for k, t, spec, name in activity]))
     optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
     optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx) if opt_ctx["spans"] else
                     render("optim_none.c.j2", kind=kind))
@@ -586,7 +598,10 @@ def generate(graph, flags, source="<api>"):
         y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=len(graph.metrics),
         buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
         activations_c=act_c, gemm_c=gemm_c, kernels=list(shared.values()) + kernels, loss_c=loss_c, metric_c=metric_c,
-        optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
+        optim_common_c=optim_common_c, optim_c=optim_c, penalties_c=penalties_c,
+        weight_penalty=any(p.trainable and p.regularizer for p in graph.params),
+        any_penalty=bool(activity) or any(p.trainable and p.regularizer for p in graph.params),
+        constrained=any(p.trainable and p.constraint for p in graph.params), forward_calls=fwd, backward_calls=bwd,
         loss_call=loss_call, loss_row_call=loss_row_call, loss_grad=CCode(ctx.grad(out)),
         weighted_metric_calls=weighted_calls, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
         output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
@@ -602,6 +617,20 @@ def generate(graph, flags, source="<api>"):
     c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
     h = render("model.h.j2", name=graph.name, cdef=CCode(CDEF))
     return c, h
+
+
+def _activity_regularizers(graph, ctx):
+    """[(k, tensor, {'l1', 'l2'}, layer name for comments)] of the layers' activity regularizers;
+    the tensor must be an op's output (its gradient is added before that op's backward)."""
+    out = []
+    outputs = {id(op.output) for op in graph.ops}
+    for k, (t, spec, layer) in enumerate(graph.activity):
+        if id(t) not in outputs:
+            from .errors import SeqcError
+            raise SeqcError(f"layer {layer.name!r}: an activity_regularizer on a {layer.kind} is not supported "
+                            "by seqc", layer.loc)
+        out.append((k, t, spec, c_comment(layer.name)))
+    return out
 
 
 SLOT_INIT = ("adagrad", "ftrl")   # optimizers whose slots start at a value other than 0 (init_slots)

@@ -37,6 +37,8 @@ class Param:
     offset: int = 0                  # element offset in the flat parameter arena
     layer: str = ""                  # the layer's C name (lower.c_names): 'dense_1'
     role: str = ""                   # 'kernel', 'recurrent_kernel', 'bias', 'embeddings'
+    regularizer: Optional[dict] = None   # {'l1', 'l2'}: the penalty added to the loss
+    constraint: Optional[dict] = None    # {'kind', ...; 'blocks': (outer, reduced, inner)} after each update
 
     @property
     def size(self):
@@ -90,6 +92,7 @@ class Graph:
     index_range: Optional[int] = None   # inputs are indices in [0, index_range) (an Embedding)
     sparse_update: Optional[dict] = None  # the Embedding updated by rows used (passes.plan_sparse_update)
     sparse_reason: str = ""
+    activity: list = field(default_factory=list)  # [(Tensor, {'l1', 'l2'})]: activity regularizers
 
     @property
     def output(self):

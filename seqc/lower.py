@@ -6,6 +6,8 @@ shapes and initializers) and appends ops. Errors name the layer and the source l
 user wrote it.
 """
 
+import math
+
 from . import ops, trace
 from .errors import SeqcError
 from .ir import Graph, LossFn, Op, Param, Tensor
@@ -26,8 +28,12 @@ class _Builder:
         return Tensor(f"t{self.count}", tuple(shape))
 
     def param(self, layer, role, shape, init):
+        reg = (layer.config.get("regularizers") or {}).get(role)
+        con = (layer.config.get("constraints") or {}).get(role)
+        if con is not None and "axis" in con:
+            con = dict(con, blocks=_norm_blocks(layer, role, tuple(shape), con["axis"]))
         p = Param(f"{layer.name}/{role}", tuple(shape), init, trainable=layer.config.get("trainable", True),
-                  layer=self.cnames[id(layer)], role=role)
+                  layer=self.cnames[id(layer)], role=role, regularizer=reg, constraint=con)
         self.params.append(p)
         return p
 
@@ -40,6 +46,18 @@ class _Builder:
             cname = f"{cname}_{getattr(attrs, 'act', kind)}"
         self.ops.append(Op(kind, layer.name, [x], y, params or {}, attrs, loc=layer.loc, cname=cname))
         return y
+
+
+def _norm_blocks(layer, role, shape, axis):
+    """A norm constraint's axes of a weight as (outer, reduced, inner) sizes: the axes must be
+    consecutive (Keras's usual 0, or [0, 1, 2] for a convolution kernel)."""
+    n = len(shape)
+    axes = sorted({a % n if -n <= a < n else a for a in axis})
+    if any(not 0 <= a < n for a in axes) or axes != list(range(axes[0], axes[-1] + 1)):
+        raise SeqcError(f"layer {layer.name!r}: the constraint of its {role} (shape {shape}) takes its norms over "
+                        f"axis={axis}; seqc supports valid, consecutive axes only", layer.loc)
+    lo, hi = axes[0], axes[-1] + 1
+    return (math.prod(shape[:lo]), math.prod(shape[lo:hi]), math.prod(shape[hi:]))
 
 
 def c_names(layers):
@@ -72,12 +90,14 @@ def lower_model(spec):
     b = _Builder(spec)
     b.cnames = c_names(spec.layers)
     x = Tensor("input", tuple(spec.input_shape))
-    rows, crows = [], []
+    rows, crows, activity = [], [], []
     for layer in spec.layers:
         fn = ops.LAYERS[layer.kind]
         n_before = len(b.params)
         x = fn(b, layer, x)
         _check_sizes(layer, x, b.params[n_before:], sum(p.size for p in b.params))
+        if layer.config.get("activity_regularizer"):
+            activity.append((x, layer.config["activity_regularizer"], layer))
         if layer.kind != "InputLayer":
             rows.append((layer.name, layer.kind, x.shape, sum(p.size for p in b.params[n_before:])))
             crows.append(b.cnames[id(layer)])
@@ -92,6 +112,7 @@ def lower_model(spec):
     g.index_range = getattr(b, "index_range", None)
     g.layers = rows
     g.layer_cnames = crows
+    g.activity = activity
     return g
 
 

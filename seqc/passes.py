@@ -51,6 +51,8 @@ def fuse_loss(graph):
     if loss.options.get("ignore_class") is not None:
         return graph
     last = graph.ops[-1]
+    if any(t is last.output for t, *_ in graph.activity):   # its activity penalty needs d/d(output)
+        return graph
     kind = kind_of(last)
     act = last.attrs.act if kind.activation_epilogue or kind.is_activation else None
     fused = _FUSABLE.get((act, getattr(loss, "builtin", None)))
@@ -219,6 +221,9 @@ def plan_sparse_update(graph, enabled=True):
                                "amount that depends on the step's learning rate (no closed form): dense update")
     elif cfg.get("weight_decay"):
         graph.sparse_reason = "weight_decay shrinks every row each step by lr_t * wd: dense update"
+    elif param.regularizer or param.constraint:
+        graph.sparse_reason = ("embeddings_regularizer / embeddings_constraint touch every row each step: "
+                               "dense update")
     else:
         graph.sparse_reason = "sparse"
         graph.sparse_update = {"op": emb, "param": param}

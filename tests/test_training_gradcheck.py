@@ -84,3 +84,31 @@ def test_weighted_loss_gradient(key):
     l1, g1 = eng.gradients(x, y, sw=np.ones(len(x), np.float32))
     assert abs(l1 - ul) < 1e-6 * max(1.0, abs(ul))
     np.testing.assert_allclose(g1, ug, rtol=1e-5, atol=1e-7)
+
+
+PENALTIES = {
+    "kernel_l1_l2_bias_l2": dict(hidden_kw=dict(kernel_regularizer=keras.regularizers.L1L2(0.05, 0.1),
+                                                bias_regularizer=keras.regularizers.L2(0.2))),
+    "activity_l2_hidden": dict(hidden_kw=dict(activity_regularizer=keras.regularizers.L2(0.3))),
+    "activity_l2_head_softmax": dict(head_kw=dict(activity_regularizer=keras.regularizers.L2(0.5)),
+                                     problem="softmax_cce"),
+    "activity_l1l2_head_kernel_l1": dict(head_kw=dict(activity_regularizer=keras.regularizers.L1L2(0.0, 0.2),
+                                                      kernel_regularizer=keras.regularizers.L1(0.1))),
+}
+
+
+@pytest.mark.parametrize("key", sorted(PENALTIES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_penalty_gradient(key, weighted):
+    cfg = dict(PENALTIES[key])
+    problem = cfg.pop("problem", "mse")
+    head, loss = PROBLEMS[problem]
+    model = _mlp(head, loss, **cfg)
+    # l1 has a kink at 0: keep every weight at least 0.05 away from it (H = 0.01)
+    model.set_weights([np.where(w >= 0, 1, -1) * np.maximum(np.abs(w), 0.05) for w in model.get_weights()])
+    x, y, sw = _data(problem)
+    loss_value, _ = _fd_check(model, x, y, sw if weighted else None)
+    # the penalty is part of the reported loss: the same model without it reports less
+    plain = _mlp(head, loss)
+    plain.set_weights(model.get_weights())
+    assert loss_value > plain._rt()._engine.gradients(x, y, sw=sw if weighted else None)[0] + 1e-4

@@ -14,6 +14,7 @@ SUBMODULES = {
     ("activations",): "seqc.keras.activations", ("initializers",): "seqc.keras.initializers",
     ("ops",): "seqc.keras.ops", ("preprocessing",): "seqc.keras.preprocessing",
     ("preprocessing", "sequence"): "seqc.keras.preprocessing.sequence",
+    ("regularizers",): "seqc.keras.regularizers", ("constraints",): "seqc.keras.constraints",
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
@@ -24,7 +25,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
               "embeddings", "pooling", "wrappers", "merge", "local", "convolutional_recurrent", "reshaping",
               "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
-NOT_PROVIDED = {"datasets", "applications", "regularizers", "constraints", "wrappers",
+NOT_PROVIDED = {"datasets", "applications", "wrappers",
                 "mixed_precision", "saving", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 

@@ -3,6 +3,7 @@
 `seqc run script.py` serves a script's `keras` / `tensorflow.keras` imports from here.
 """
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
+from . import constraints, regularizers  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

@@ -73,10 +73,14 @@ def mlp(head, hidden="keras.layers.Dense(8, activation='tanh')"):
 
 
 def add(name, run, prob, optimizer="keras.optimizers.SGD(learning_rate=0.1)", hidden=None, head=None,
-        metrics=None, weighted_metrics=None, sw=None, fit_kwargs="{}", seqc_optimizer=None, seed=None):
-    """One case; `sw` is None or 'random' (sample weights in [0, 2)) or 'zeros_some'."""
+        metrics=None, weighted_metrics=None, sw=None, fit_kwargs="{}", seqc_optimizer=None, seed=None,
+        tokens=False):
+    """One case; `sw` is None or 'random' (sample weights in [0, 2)) or 'zeros_some'; `hidden`
+    the source of the layers between the input and the head; `tokens`: x are indices in [0, 10)."""
     seed = seed if seed is not None else 3000 + len(GOLDENS.manifest)
     x, y, default_head, loss, rng = problem(prob, seed)
+    if tokens:
+        x = np.floor(np.abs(x) * 4).clip(0, 9).astype(F32)
     model_src = mlp(head or default_head, *( [hidden] if hidden else []))
     comp = f"dict(optimizer={optimizer}, loss={loss!r}"
     if metrics is not None:
@@ -186,11 +190,67 @@ def weight_cases():
         fit_kwargs="dict(class_weight={2: 0.25, 3: 4.0})")
 
 
+def penalty_cases():
+    D = "keras.layers.Dense"
+    R, C = "keras.regularizers.", "keras.constraints."
+    opt = "keras.optimizers.SGD(learning_rate=0.1, momentum=0.5)"
+    for key, hidden in [
+        ("reg_kernel_l2", f"{D}(8, activation='tanh', kernel_regularizer={R}l2(0.01))"),
+        ("reg_kernel_l1_bias_l2", f"{D}(8, activation='tanh', kernel_regularizer={R}L1(0.02), "
+                                  f"bias_regularizer={R}L2(0.05))"),
+        ("reg_l1_l2", f"{D}(8, activation='tanh', kernel_regularizer={R}l1_l2(l1=0.01, l2=0.02), "
+                      f"bias_regularizer={R}L1L2(l2=0.1))"),
+        ("reg_strings", f"{D}(8, activation='tanh', kernel_regularizer='l2', bias_regularizer='l1')"),
+        ("reg_activity_l2", f"{D}(8, activation='tanh', activity_regularizer={R}l2(0.05))"),
+        ("reg_activity_l1_kernel_l2", f"{D}(8, activation='tanh', activity_regularizer={R}L1(0.02), "
+                                      f"kernel_regularizer={R}L2(0.01))"),
+        ("con_max_norm", f"{D}(8, activation='tanh', kernel_constraint={C}max_norm(max_value=0.8, axis=0))"),
+        ("con_max_norm_axis1", f"{D}(8, activation='tanh', kernel_constraint={C}MaxNorm(0.7, axis=1))"),
+        ("con_non_neg", f"{D}(8, activation='tanh', kernel_constraint={C}non_neg(), bias_constraint='non_neg')"),
+        ("con_unit_norm", f"{D}(8, activation='tanh', kernel_constraint={C}unit_norm(axis=0))"),
+        ("con_min_max_norm", f"{D}(8, activation='tanh', kernel_constraint="
+                             f"{C}min_max_norm(min_value=0.9, max_value=1.2, rate=0.7, axis=0), "
+                             f"bias_constraint={C}MinMaxNorm(0.1, 0.5))"),
+        ("con_strings_reg", f"{D}(8, activation='tanh', kernel_constraint='max_norm', bias_constraint='unit_norm', "
+                            f"kernel_regularizer='l2')"),
+    ]:
+        for prob in ("mse", "cce"):
+            add(f"{key}_{prob}", "train", prob, optimizer=opt, hidden=hidden)
+    # the output layer's activity penalty (no fused softmax + cross-entropy then) and a head constraint
+    add("reg_activity_head_cce", "train", "cce", optimizer=opt,
+        head=f"{D}(4, activation='softmax', activity_regularizer={R}L1L2(0.01, 0.02))")
+    add("con_head_max_norm_bce", "train", "bce", optimizer="'adam'",
+        head=f"{D}(1, activation='sigmoid', kernel_constraint={C}MaxNorm(0.3), bias_regularizer={R}L2(0.1))")
+    # with an Adam update, fit/evaluate (history and evaluate report the penalty)
+    hid = f"{D}(8, activation='tanh', kernel_regularizer={R}L2(0.02), activity_regularizer={R}L1(0.01))"
+    add("reg_fit_mse", "fit", "mse", optimizer="'adam'", hidden=hid, metrics="['mae']",
+        fit_kwargs="dict(validation_data=(x[:16], y[:16]))")
+    add("reg_evaluate_cce", "evaluate", "cce", hidden=hid, metrics="['accuracy']")
+    add("reg_test_sw_cce", "test", "cce", hidden=hid, sw="random")
+    add("reg_train_sw_mse", "train", "mse", hidden=hid, sw="random", optimizer="'rmsprop'")
+    # the other layer kinds' regularizer and constraint arguments
+    L = "keras.layers."
+    add("reg_conv1d_mse", "train", "mse", optimizer=opt,
+        hidden=f"{L}Reshape((5, 1)), {L}Conv1D(3, 2, activation='tanh', kernel_regularizer={R}L2(0.05), "
+               f"bias_regularizer={R}L1(0.01), kernel_constraint={C}MaxNorm(0.6, axis=[0, 1])), {L}Flatten()")
+    add("reg_conv2d_mse", "train", "mse", optimizer=opt,
+        hidden=f"{L}Reshape((5, 1, 1)), {L}Conv2D(2, (2, 1), activation='tanh', kernel_regularizer={R}L1L2(0.01, 0.02), "
+               f"bias_constraint='non_neg'), {L}Flatten()")
+    add("reg_embedding_cce", "train", "cce", optimizer=opt, tokens=True,
+        hidden=f"{L}Embedding(10, 3, embeddings_regularizer={R}L2(0.05), "
+               f"embeddings_constraint={C}UnitNorm(axis=1)), {L}Flatten()")
+    for rnn in ("LSTM", "GRU", "SimpleRNN"):
+        add(f"reg_{rnn.lower()}_mse", "train", "mse", optimizer=opt,
+            hidden=f"{L}Reshape((5, 1)), {L}{rnn}(3, kernel_regularizer={R}L2(0.05), "
+                   f"recurrent_regularizer={R}L1(0.02), bias_regularizer={R}L2(0.1), "
+                   f"recurrent_constraint={C}MaxNorm(0.5), kernel_constraint='non_neg')")
+
+
 def main():
     for f in OUT.glob("training_*.npz"):
         f.unlink()
     only = set(sys.argv[1:])
-    for fn in (optimizer_cases, weight_cases):
+    for fn in (optimizer_cases, weight_cases, penalty_cases):
         if not only or fn.__name__ in only:
             fn()
     meta = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
