@@ -549,16 +549,28 @@ def generate(graph, flags, source="<api>"):
         loss_call = CCode(_expr_call("loss_fn", args, ctx))
         loss_row_call = CCode(_expr_call("loss_fn", args, ctx, row=True))
     metric_c, metric_calls, weighted_calls = [], [], []
+    col = 0                # the metric's first value in a batch's output row
     for k, mt in enumerate(graph.metrics):
-        code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
-                                  f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
-        scratch = max(scratch, s)
-        metric_c.append(code)
+        st = mt.stateful or {}
+        if st.get("kind") in ("confusion", "top_k"):     # keras/stateful_metrics.py: a kernel of its own
+            metric_c.append(CCode(render("metric_kernels.c.j2", k=k, st=st, n=out.size)))
+            if st["kind"] == "confusion":
+                sw = "weighted ? m->sample_weight : NULL" if mt.weighted else "NULL"
+                metric_calls.append(CCode(f"metric_{k}(B, m->buf.y_true, {ctx.tensor(out)}, {sw}, out + {col});"))
+                col += len(st["stats"]) * len(st["thresholds"])
+                continue
+            args = ("B", "yt", "yp")
+        else:
+            code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
+                                      f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
+            scratch = max(scratch, s)
+            metric_c.append(code)
         call = _expr_call(f'metric_{k}', args, ctx)
         if getattr(mt, "weighted", False):   # weighted_metrics: per-row values, weighted (with sample weights)
             weighted_calls.append((k, CCode(_expr_call(f'metric_{k}', args, ctx, row=True))))
             call = f"weighted ? weighted_metric_{k}(m, B) : {call}"
-        metric_calls.append(CCode(f"out[{k}] = {call};"))
+        metric_calls.append(CCode(f"out[{col}] = {call};"))
+        col += 1
 
     buffers, per_row = passes.plan_memory(graph, scratch)
     plain, nested = _struct_members(_in_model_order(graph, buffers))
@@ -595,7 +607,8 @@ def generate(graph, flags, source="<api>"):
     model_ctx = dict(
         name=graph.name, version=__version__, source=c_comment(source), summary=summary,
         n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
-        y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=len(graph.metrics),
+        y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=col,
+        metrics_weighted=any(mt.weighted for mt in graph.metrics),
         buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
         activations_c=act_c, gemm_c=gemm_c, kernels=list(shared.values()) + kernels, loss_c=loss_c, metric_c=metric_c,
         optim_common_c=optim_common_c, optim_c=optim_c, penalties_c=penalties_c,

@@ -71,6 +71,7 @@ class LossFn:
     fused: Optional[str] = None      # 'softmax_xent' / 'sigmoid_xent' when fusion applied
     options: dict = field(default_factory=dict)
     weighted: bool = False           # a metric of compile's weighted_metrics (sample weights apply)
+    stateful: Optional[dict] = None  # a stateful metric's kernel and result (keras/stateful_metrics.py)
 
 
 @dataclass(eq=False)

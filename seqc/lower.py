@@ -201,6 +201,9 @@ def attach_training(graph, compile_spec, y_shape):
     graph.loss.builtin = lspec.builtin
     graph.metrics = []
     for m in compile_spec.metrics:
+        if m.stateful and m.stateful["kind"] in ("confusion", "top_k"):
+            graph.metrics.append(_stateful_metric(m, y_shape, out, compile_spec))
+            continue
         fn = metrics.resolve(m, y_shape, out)
         e = _trace(fn, m, y_shape, out, f"metric {m.name!r}", m.options)
         if e.shape:    # per-sample values: mean over the non-batch axes, then over samples
@@ -211,5 +214,27 @@ def attach_training(graph, compile_spec, y_shape):
             if m.weighted:
                 raise SeqcError(f"weighted_metrics: metric {m.name!r} returns one value per batch; "
                                 "seqc weights metrics that return one value per sample", m.loc or compile_spec.loc)
-        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample, weighted=m.weighted))
+        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample, weighted=m.weighted, stateful=m.stateful))
     return graph
+
+
+def _stateful_metric(m, y_shape, out, compile_spec):
+    """A metric with its own kernel: confusion counts over labels shaped like the output, or a
+    top-k accuracy over a vector of class scores."""
+    st = dict(m.stateful)
+    loc = m.loc or compile_spec.loc
+    same = y_shape == out or y_shape == out + (1,) or y_shape + (1,) == out
+    if st["kind"] == "confusion" and not same:
+        raise SeqcError(f"metric {m.name!r} compares labels and predictions elementwise: labels of per-sample shape "
+                        f"{y_shape} do not match the output {out}", loc)
+    if st["kind"] == "top_k":
+        if len(out) != 1:
+            raise SeqcError(f"metric {m.name!r} needs a vector of class scores per sample, the output is {out}", loc)
+        want = (1,) if st["sparse"] else out
+        if math.prod(y_shape) != math.prod(want):
+            raise SeqcError(f"metric {m.name!r} needs labels of per-sample shape {want}, got {y_shape}", loc)
+        st["classes"] = out[0]
+        if st["k"] > out[0]:
+            raise SeqcError(f"metric {m.name!r}: k={st['k']} is more than the {out[0]} classes of the output "
+                            "(Keras's top_k fails: selected index k out of range)", loc)
+    return LossFn(m.name, None, per_sample=st["kind"] == "top_k", weighted=m.weighted, stateful=st)

@@ -36,6 +36,7 @@ class FunctionSpec:
     expr: Any = None               # seqc.trace.Expr for a user function
     loc: Optional[SourceLoc] = None
     weighted: bool = False         # a metric of compile's `weighted_metrics`
+    stateful: Optional[dict] = None   # a stateful metric class (seqc.keras.stateful_metrics)
 
 
 @dataclass

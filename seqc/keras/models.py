@@ -202,20 +202,25 @@ class Sequential:
             metrics = [metrics]
         metrics = list(metrics or [])
         mspecs = [_metrics.get(m) for m in metrics]
-        names = [m.name for m in mspecs]
+        # Keras 3's names in the logs (compile_utils): a repeated name gets _1, _2, ...; the
+        # weighted_metrics follow the metrics, a name already taken becoming weighted_<name>
+        weighted_metrics = list(weighted_metrics or [])
+        mspecs = [dataclasses.replace(fs) for fs in mspecs] + \
+            [dataclasses.replace(_metrics.get(raw), weighted=True) for raw in weighted_metrics]
+        counters = {}
+        for fs in mspecs:
+            name = fs.name
+            if name in counters and fs.weighted:
+                name = f"weighted_{name}"
+            if name not in counters:
+                counters[name] = 1
+            else:
+                counters[name] += 1
+                name = f"{name}_{counters[name] - 1}"
+            fs.name = name
+        names = [fs.name for fs in mspecs]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
-        # weighted_metrics follow the metrics, as Keras 3 reports them; a name already taken by
-        # an unweighted metric becomes weighted_<name>
-        weighted_metrics = list(weighted_metrics or [])
-        for raw in weighted_metrics:
-            fs = dataclasses.replace(_metrics.get(raw), weighted=True)
-            if fs.name in names:
-                fs.name = f"weighted_{fs.name}"
-            if fs.name in names:
-                raise ValueError(f"metric names must be unique, got {names + [fs.name]}")
-            names.append(fs.name)
-            mspecs.append(fs)
         metrics = metrics + weighted_metrics
         lspec = _losses.get(loss)
         for raw, fspec in zip([loss] + metrics, [lspec] + mspecs):

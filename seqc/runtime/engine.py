@@ -34,7 +34,7 @@ class Engine:
             raise MemoryError("seqc: could not allocate the model")
         self._m = self._ffi.gc(ptr, self._lib.seqc_destroy)
         self.n_params = int(self._lib.seqc_num_params())
-        self.n_metrics = len(desc.metrics)
+        self.n_metrics = sum(m.columns for m in desc.metrics)   # values per batch (confusion counts: several)
         self._params = self._view(self._lib.seqc_params(self._m), self.n_params)
         self._grads = self._view(self._lib.seqc_grads(self._m), self.n_params)
         self._slots = self._view(self._lib.seqc_slots(self._m), int(self._lib.seqc_num_slots()))

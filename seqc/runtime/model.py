@@ -13,6 +13,7 @@ import numpy as np
 from . import callbacks as cbmod
 from . import data
 from .. import initializers
+from . import metric_state as _stateful
 from .engine import Engine
 
 _GLOBAL_SEED = [None]
@@ -199,14 +200,21 @@ class Model:
         sizes = np.asarray(sizes, np.float64)
         total = sizes.sum()
         logs = {"loss": float((out[:, 0] * sizes).sum() / total)}
-        for k, m in enumerate(self.desc.metrics):
-            col = out[:, 1 + k].astype(np.float64)
+        c = 1
+        for m in self.desc.metrics:
+            if m.columns != 1 or (m.stateful and m.stateful["kind"] == "confusion"):   # counts: summed
+                logs[m.name] = _stateful.result(m.stateful, out[:, c:c + m.columns].astype(np.float64).sum(axis=0))
+                c += m.columns
+                continue
+            col = out[:, c].astype(np.float64)
+            c += 1
             if m.weighted and wsums is not None:
                 ws = np.asarray(wsums, np.float64)[:len(col)]
                 wt = ws.sum()
-                logs[m.name] = float((col * ws).sum() / wt) if wt != 0 else 0.0
+                value = float((col * ws).sum() / wt) if wt != 0 else 0.0
             else:
-                logs[m.name] = float((col * sizes).sum() / total) if m.per_sample else float(col.mean())
+                value = float((col * sizes).sum() / total) if m.per_sample else float(col.mean())
+            logs[m.name] = _stateful.finish(m.stateful, value)
         return logs
 
     @staticmethod
@@ -423,9 +431,7 @@ class Model:
             raise ValueError(f"this stateful model takes batches of exactly {fixed} samples, got {x.shape[0]}")
 
     def _batch_result(self, out, return_dict):
-        logs = {"loss": float(out[0, 0])}
-        for k, m in enumerate(self.desc.metrics):
-            logs[m.name] = float(out[0, 1 + k])
+        logs = self._aggregate(out[:1], [1])
         if return_dict:
             return dict(sorted(logs.items()))   # Keras 3 sorts the keys
         vals = [logs[k] for k in self.metrics_names]

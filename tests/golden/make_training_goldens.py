@@ -78,6 +78,7 @@ def add(name, run, prob, optimizer="keras.optimizers.SGD(learning_rate=0.1)", hi
     """One case; `sw` is None or 'random' (sample weights in [0, 2)) or 'zeros_some'; `hidden`
     the source of the layers between the input and the head; `tokens`: x are indices in [0, 10)."""
     seed = seed if seed is not None else 3000 + len(GOLDENS.manifest)
+    keras.backend.clear_session()        # metric objects' automatic names count from here
     x, y, default_head, loss, rng = problem(prob, seed)
     if tokens:
         x = np.floor(np.abs(x) * 4).clip(0, 9).astype(F32)
@@ -105,6 +106,8 @@ def add(name, run, prob, optimizer="keras.optimizers.SGD(learning_rate=0.1)", hi
     if seqc_optimizer:
         desc["seqc_compile"] = comp.replace(optimizer, seqc_optimizer)
     swb = arrays.get("sw")
+    # logs are stored per key (logs_<i> for desc["keys"][i]): a metric with several thresholds
+    # reports an array
     if run in ("train", "test"):
         logs = []
         for s in range(STEPS):
@@ -113,22 +116,25 @@ def add(name, run, prob, optimizer="keras.optimizers.SGD(learning_rate=0.1)", hi
             fn = model.train_on_batch if run == "train" else model.test_on_batch
             d = fn(x[sl], y[sl], return_dict=True, **kw)
             desc.setdefault("keys", list(d))
-            logs.append([float(d[k]) for k in desc["keys"]])
+            logs.append([np.asarray(d[k], np.float64) for k in desc["keys"]])
             if run == "train":
                 arrays.update(weights_dict(f"w{s + 1}", model.get_weights()))
-        arrays["logs"] = np.array(logs, np.float64)
+        for i in range(len(desc["keys"])):
+            arrays[f"logs_{i}"] = np.array([row[i] for row in logs])
         desc["steps"] = STEPS
     elif run == "evaluate":
         kw = {} if swb is None else {"sample_weight": swb}
         d = model.evaluate(x, y, batch_size=BS, verbose=0, return_dict=True, **kw)
         desc["keys"] = list(d)
-        arrays["result"] = np.array([float(d[k]) for k in desc["keys"]], np.float64)
+        for i, k in enumerate(desc["keys"]):
+            arrays[f"logs_{i}"] = np.asarray(d[k], np.float64)
     elif run == "fit":
         desc["fit_kwargs"] = fit_kwargs
         kw = eval(fit_kwargs, {"keras": keras, "np": np, "x": x, "y": y, "sw": swb})
         h = model.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0, **kw)
         desc["keys"] = list(h.history)
-        arrays["history"] = np.array([h.history[k] for k in desc["keys"]], np.float64)
+        for i, k in enumerate(desc["keys"]):
+            arrays[f"logs_{i}"] = np.array([np.asarray(e, np.float64) for e in h.history[k]])
         arrays.update(weights_dict("wend", model.get_weights()))
     else:
         raise KeyError(run)
@@ -246,11 +252,53 @@ def penalty_cases():
                    f"recurrent_constraint={C}MaxNorm(0.5), kernel_constraint='non_neg')")
 
 
+def metric_cases():
+    M = "keras.metrics."
+    opt = "keras.optimizers.SGD(learning_rate=0.5)"
+    conf = (f"[{M}Precision(), {M}Recall(), {M}AUC(), {M}TruePositives(), {M}TrueNegatives(), "
+            f"{M}FalsePositives(), {M}FalseNegatives(), {M}BinaryAccuracy(threshold=0.6)]")
+    thr = (f"[{M}Precision(thresholds=[0.3, 0.5, 0.7]), {M}Recall(thresholds=0.4), "
+           f"{M}TruePositives(thresholds=[0.2, 0.8]), {M}FalseNegatives([0.45, 0.55])]")
+    aucs = (f"[{M}AUC(num_thresholds=50, curve='PR'), {M}AUC(summation_method='minoring'), "
+            f"{M}AUC(curve='PR', summation_method='majoring'), {M}AUC(thresholds=[0.2, 0.5, 0.7]), "
+            f"{M}AUC(num_thresholds=7, curve='PR', summation_method='interpolation')]")
+    strings = "['precision', 'recall', 'auc', 'true_positives', 'false_negatives', 'accuracy', 'accuracy']"
+    # (no validation in fit with a count metric: Keras 3 on torch logs the count metrics' variables
+    # themselves, so validation's evaluate overwrites the training values it reports)
+    for key, mets in (("conf", conf), ("thresholds", thr), ("auc", aucs), ("strings", strings)):
+        for run in ("fit", "evaluate", "test"):
+            add(f"met_{key}_{run}_bce", run, "bce", optimizer=opt, metrics=mets)
+    add("met_validation_fit_bce", "fit", "bce", optimizer=opt,
+        metrics=f"[{M}Precision(), {M}Recall(thresholds=[0.3, 0.6]), {M}AUC(), {M}AUC(curve='PR')]",
+        fit_kwargs="dict(validation_data=(x[:16], y[:16]))")
+    add("met_auc_logits_fit_bce", "fit", "bce", optimizer="keras.optimizers.SGD(learning_rate=0.05)",
+        head="keras.layers.Dense(1)",
+        metrics=f"[{M}AUC(from_logits=True), {M}AUC(from_logits=True, curve='PR')]")
+    cat = (f"[{M}TopKCategoricalAccuracy(k=2), {M}TopKCategoricalAccuracy(k=3), {M}CategoricalAccuracy(), "
+           f"{M}Precision(), {M}Recall(thresholds=[0.2, 0.4]), {M}AUC()]")
+    sparse = (f"[{M}SparseTopKCategoricalAccuracy(k=2), {M}SparseTopKCategoricalAccuracy(k=1, name='top1'), "
+              f"{M}SparseCategoricalAccuracy()]")
+    reg = (f"[{M}MeanAbsoluteError(), {M}MeanSquaredError(), {M}RootMeanSquaredError(), "
+           f"{M}MeanAbsolutePercentageError(), 'mse', 'mae', 'mape', 'root_mean_squared_error']")
+    for prob, mets in (("cce", cat), ("scce", sparse), ("mse", reg)):
+        for run in ("fit", "evaluate", "test"):
+            add(f"met_{prob}_{run}", run, prob, optimizer=opt, metrics=mets)
+    # weighted: the counts and means weigh by the sample weights
+    wmets = f"[{M}Precision(), {M}AUC(), {M}Precision(thresholds=[0.3, 0.6]), {M}Recall()]"
+    add("met_weighted_fit_bce", "fit", "bce", optimizer=opt, sw="random", metrics=f"[{M}Precision()]",
+        weighted_metrics=wmets, fit_kwargs="dict(sample_weight=sw, validation_data=(x[:16], y[:16], sw[:16]))")
+    add("met_weighted_evaluate_bce", "evaluate", "bce", optimizer=opt, sw="zeros_some",
+        weighted_metrics=wmets[:-1] + f", {M}TruePositives(thresholds=[0.3, 0.6]), {M}FalseNegatives()]")
+    add("met_weighted_topk_fit_cce", "fit", "cce", optimizer=opt, sw="random",
+        metrics=f"[{M}TopKCategoricalAccuracy(k=2)]", weighted_metrics=f"[{M}TopKCategoricalAccuracy(k=2), "
+        f"{M}RootMeanSquaredError(), {M}Precision()]", fit_kwargs="dict(sample_weight=sw)")
+
+
 def main():
     for f in OUT.glob("training_*.npz"):
         f.unlink()
     only = set(sys.argv[1:])
-    for fn in (optimizer_cases, weight_cases, penalty_cases):
+    for fn in (optimizer_cases, weight_cases, penalty_cases, metric_cases):
         if not only or fn.__name__ in only:
             fn()
     meta = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
