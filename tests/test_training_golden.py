@@ -150,3 +150,33 @@ def test_optimizer_c_is_warning_free(opt, embedding, tmp_path):
     r = subprocess.run(["gcc", "-std=gnu11", "-fopenmp", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "model.c"],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_penalty_and_metric_c_is_warning_free(tmp_path):
+    """Regularizers (weights and activity), constraints of each kind, weighted and stateful
+    metrics in one model: its C compiles with -Wall -Wextra -Werror."""
+    import shutil
+    import subprocess
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not found")
+    R, C, M = keras.regularizers, keras.constraints, keras.metrics
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(4, activation="tanh", kernel_regularizer=R.L1L2(0.01, 0.02), bias_regularizer="l1",
+                           activity_regularizer=R.L2(0.1), kernel_constraint=C.MinMaxNorm(0.1, 1.0, 0.5),
+                           bias_constraint="non_neg"),
+        keras.layers.Dense(3, activation="softmax", activity_regularizer="l1", kernel_constraint=C.UnitNorm(1),
+                           bias_constraint=C.MaxNorm(1.0))])
+    model.compile(optimizer="nadam", loss="categorical_crossentropy",
+                  metrics=[M.Precision(), M.AUC(from_logits=True), M.TopKCategoricalAccuracy(k=2), "accuracy"],
+                  weighted_metrics=[M.Recall(thresholds=[0.2, 0.4]), M.RootMeanSquaredError(),
+                                    M.TopKCategoricalAccuracy(k=2)])
+    c, h = _c_source(model)
+    for marker in ("penalty_grad(m);", "apply_constraints(m);", "activity_grad_0(m, B);", "weighted_metric_",
+                   "weighted_loss_and_grad"):
+        assert marker in c, marker
+    (tmp_path / "model.c").write_text(c)
+    (tmp_path / "model.h").write_text(h)
+    r = subprocess.run(["gcc", "-std=gnu11", "-fopenmp", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "model.c"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
