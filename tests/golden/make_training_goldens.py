@@ -294,11 +294,20 @@ def metric_cases():
         f"{M}RootMeanSquaredError(), {M}Precision()]", fit_kwargs="dict(sample_weight=sw)")
 
 
+def sparse_embedding_cases():
+    """Weighted training through the row-sparse Embedding update (SGD with momentum, Adadelta)."""
+    hid = "keras.layers.Embedding(10, 3), keras.layers.Flatten()"
+    add("sw_train_embedding_sgd_cce", "train", "cce", optimizer="keras.optimizers.SGD(0.2, momentum=0.9)",
+        hidden=hid, tokens=True, sw="random", weighted_metrics="['accuracy']")
+    add("opt_adadelta_embedding_fit_cce", "fit", "cce", optimizer="keras.optimizers.Adadelta(1.0)", hidden=hid,
+        tokens=True, sw="random", fit_kwargs="dict(sample_weight=sw)")
+
+
 def main():
     for f in OUT.glob("training_*.npz"):
         f.unlink()
     only = set(sys.argv[1:])
-    for fn in (optimizer_cases, weight_cases, penalty_cases, metric_cases):
+    for fn in (optimizer_cases, weight_cases, penalty_cases, metric_cases, sparse_embedding_cases):
         if not only or fn.__name__ in only:
             fn()
     meta = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
