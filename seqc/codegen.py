@@ -116,6 +116,9 @@ int seqc_train(seqc_model *m, const float *x, const float *y, const int32_t *idx
 int seqc_evaluate(seqc_model *m, const float *x, const float *y, const int32_t *idx, long n, int batch, float *out);
 int seqc_predict(seqc_model *m, const float *x, long n, int batch, float *out);
 float seqc_gradients(seqc_model *m, const float *x, const float *y, int B, int training);
+int seqc_train_weighted(seqc_model *m, const float *x, const float *y, const float *sw, const int32_t *idx, long n, int batch, float *out);
+int seqc_evaluate_weighted(seqc_model *m, const float *x, const float *y, const float *sw, const int32_t *idx, long n, int batch, float *out);
+float seqc_gradients_weighted(seqc_model *m, const float *x, const float *y, const float *sw, int B, int training);
 void seqc_apply_gradients(seqc_model *m);
 int seqc_shard_gradients(seqc_model *m, const float *x, const float *y, const int32_t *idx, int n, float scale);
 void seqc_reset_states(seqc_model *m);
@@ -495,6 +498,7 @@ def generate(graph, flags, source="<api>"):
     shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
     work = wpack = 0
     emitted = {}           # kernel name -> its C: ops whose kernels render alike share them
+    activity = _activity_regularizers(graph, ctx)
     for op, kind in zip(graph.ops, kinds):
         for name, make in kind.shared_kernels(op, ctx):
             if name not in shared:
@@ -514,6 +518,9 @@ def generate(graph, flags, source="<api>"):
         b = kind.backward_call(op, ctx)
         if b is not None:
             bwd.append(CCode(b))
+        for k, t, *_ in activity:     # (reversed below: before the op's own backward)
+            if t is op.output:
+                bwd.append(CCode(f"activity_grad_{k}(m, B);"))
         used_acts |= kind.activations(op)
         used_grads |= kind.activation_grads(op)
         sc = kind.scratch(op, gemm)
@@ -535,6 +542,7 @@ def generate(graph, flags, source="<api>"):
         loss_c = CCode(render("loss_fused.c.j2", kind=loss.fused, n=n, rows=math.prod(out.shape[:-1]),
                               sparse=graph.y_shape[-1:] == (1,) and n > 1 and loss.fused == "softmax_xent"))
         loss_call = CCode(f"loss_fused(B, m->buf.y_true, {ctx.tensor(out)}, {ctx.grad(out)})")
+        loss_row_call = CCode(f"loss_fused(1, {_ROW['yt']}, {ctx.tensor(out)}{_ROW['yp']}, {ctx.grad(out)}{_ROW['yp']})")
     else:
         y_pred = _find_y_pred(loss.expr)
         if y_pred is None:   # a loss that ignores the prediction has a zero gradient
@@ -543,16 +551,33 @@ def generate(graph, flags, source="<api>"):
                                     loss.expr, grad_of=True, y_pred_node=y_pred)
         scratch = max(scratch, s)
         loss_call = CCode(_expr_call("loss_fn", args, ctx))
+        loss_row_call = CCode(_expr_call("loss_fn", args, ctx, row=True))
     terms = [t for op, k in zip(graph.ops, kinds) for t in k.loss_terms(op, ctx)]
     if terms:              # penalties ops add to the loss (ActivityRegularization)
         loss_call = CCode(" + ".join([loss_call] + terms))
-    metric_c, metric_calls = [], []
+    metric_c, metric_calls, weighted_calls = [], [], []
+    col = 0                # the metric's first value in a batch's output row
     for k, mt in enumerate(graph.metrics):
-        code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
-                                  f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
-        scratch = max(scratch, s)
-        metric_c.append(code)
-        metric_calls.append(CCode(f"out[{k}] = {_expr_call(f'metric_{k}', args, ctx)};"))
+        st = mt.stateful or {}
+        if st.get("kind") in ("confusion", "top_k"):     # keras/stateful_metrics.py: a kernel of its own
+            metric_c.append(CCode(render("metric_kernels.c.j2", k=k, st=st, n=out.size)))
+            if st["kind"] == "confusion":
+                sw = "weighted ? m->sample_weight : NULL" if mt.weighted else "NULL"
+                metric_calls.append(CCode(f"metric_{k}(B, m->buf.y_true, {ctx.tensor(out)}, {sw}, out + {col});"))
+                col += len(st["stats"]) * len(st["thresholds"])
+                continue
+            args = ("B", "yt", "yp")
+        else:
+            code, s, args = emit_expr(f"metric_{k}", f"metric {c_comment(mt.name)} "
+                                      f"({'per sample' if mt.per_sample else 'per batch'})", mt.expr)
+            scratch = max(scratch, s)
+            metric_c.append(code)
+        call = _expr_call(f'metric_{k}', args, ctx)
+        if getattr(mt, "weighted", False):   # weighted_metrics: per-row values, weighted (with sample weights)
+            weighted_calls.append((k, CCode(_expr_call(f'metric_{k}', args, ctx, row=True))))
+            call = f"weighted ? weighted_metric_{k}(m, B) : {call}"
+        metric_calls.append(CCode(f"out[{col}] = {call};"))
+        col += 1
 
     buffers, per_row = passes.plan_memory(graph, scratch)
     plain, nested = _struct_members(_in_model_order(graph, buffers))
@@ -569,6 +594,14 @@ def generate(graph, flags, source="<api>"):
                    prepare=any(opt.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm", "weight_decay")))
     if not opt_ctx["spans"]:       # nothing trainable: the update only counts
         opt_ctx["prepare"] = False
+    penalties_c = CCode(render(
+        "penalties.c.j2",
+        regs=[(p.offset, p.size, p.regularizer["l1"], p.regularizer["l2"], c_comment(f"{p.layer}.{p.role}"))
+              for p in graph.params if p.trainable and p.regularizer],
+        cons=[(p.offset, p.size, p.constraint, c_comment(f"{p.layer}.{p.role}"))
+              for p in graph.params if p.trainable and p.constraint],
+        activity=[(k, CCode(ctx.tensor(t)), CCode(ctx.grad(t)), t.size, spec["l1"], spec["l2"], name)
+                  for k, t, spec, name in activity]))
     optim_common_c = CCode(render("optim_common.c.j2", **opt_ctx))
     optim_c = CCode(render(f"optim_{kind}.c.j2", **opt_ctx) if opt_ctx["spans"] else
                     render("optim_none.c.j2", kind=kind))
@@ -581,11 +614,16 @@ def generate(graph, flags, source="<api>"):
     model_ctx = dict(
         name=graph.name, version=__version__, source=c_comment(source), summary=summary,
         n_params=graph.num_params, in_size=graph.input.size, out_size=out.size,
-        y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=len(graph.metrics),
+        y_size=math.prod(graph.y_shape), arena_per_row=per_row, num_metrics=col,
+        metrics_weighted=any(mt.weighted for mt in graph.metrics),
         buffers_plain=plain, buffers_nested=nested, arena=arena, weights=list(weights.items()),
         activations_c=act_c, gemm_c=gemm_c, kernels=list(shared.values()) + kernels, loss_c=loss_c, metric_c=metric_c,
-        optim_common_c=optim_common_c, optim_c=optim_c, forward_calls=fwd, backward_calls=bwd,
-        loss_call=loss_call, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
+        optim_common_c=optim_common_c, optim_c=optim_c, penalties_c=penalties_c,
+        weight_penalty=any(p.trainable and p.regularizer for p in graph.params),
+        any_penalty=bool(activity) or any(p.trainable and p.regularizer for p in graph.params),
+        constrained=any(p.trainable and p.constraint for p in graph.params), forward_calls=fwd, backward_calls=bwd,
+        loss_call=loss_call, loss_row_call=loss_row_call, loss_grad=CCode(ctx.grad(out)),
+        weighted_metric_calls=weighted_calls, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
         output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
         state_size=sum(size for _, size in states.values()), sparse=sparse,
         random_forward=random_fwd,
@@ -593,7 +631,8 @@ def generate(graph, flags, source="<api>"):
         random_backward=any(a.name == "training" for op, k in zip(graph.ops, kinds)
                             for a in (k.backward_args(op, ctx) or ())),
         uniform=random_fwd, team_size=any(k.uses_team_size or k.uses_gemm for k in kinds),
-        slot_init=kind in SLOT_INIT and bool(opt_ctx["spans"]))
+        slot_init=kind in SLOT_INIT and bool(opt_ctx["spans"]),
+        optimizer_members=[CCode(d) for d in OPTIMIZER_MEMBERS.get(kind, ())] if opt_ctx["spans"] else [])
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
     c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
@@ -601,14 +640,41 @@ def generate(graph, flags, source="<api>"):
     return c, h
 
 
-SLOT_INIT = ("adagrad",)   # optimizers whose slots start at a value other than 0 (init_slots)
+def _activity_regularizers(graph, ctx):
+    """[(k, tensor, {'l1', 'l2'}, layer name for comments)] of the layers' activity regularizers;
+    the tensor must be an op's output (its gradient is added before that op's backward)."""
+    out = []
+    outputs = {id(op.output) for op in graph.ops}
+    for k, (t, spec, layer) in enumerate(graph.activity):
+        if id(t) not in outputs:
+            from .errors import SeqcError
+            raise SeqcError(f"layer {layer.name!r}: an activity_regularizer on a {layer.kind} is not supported "
+                            "by seqc", layer.loc)
+        out.append((k, t, spec, c_comment(layer.name)))
+    return out
 
 
-def _expr_call(fn, args, ctx):
+SLOT_INIT = ("adagrad", "ftrl")   # optimizers whose slots start at a value other than 0 (init_slots)
+# optimizer state besides the per-weight slots: members of seqc_model (zeroed by calloc)
+OPTIMIZER_MEMBERS = {"nadam": ("float u_product;                   /* Nadam: u_1 ... u_t, for t = u_product_steps */",
+                               "int64_t u_product_steps;          /* 0: not computed yet */")}
+
+
+# the offsets of row r in the label and output buffers (per-row loss and metric calls)
+_ROW = {"yt": "m->buf.y_true + (long)r * Y_SIZE", "yp": " + (long)r * OUT_SIZE"}
+
+
+def _expr_call(fn, args, ctx, row=False):
+    """The call of an emitted loss/metric function on the batch, or with `row` on row r alone."""
     values = {"B": "B", "yt": "m->buf.y_true", "yp": ctx.tensor(ctx.graph.output),
               "dyp": ctx.grad(ctx.graph.output), "scratch": "m->buf.scratch"}
-    if ctx.graph.output_mask is not None:
-        values["ym"] = ctx.tensor(ctx.graph.output_mask)
+    mask = ctx.graph.output_mask
+    if mask is not None:
+        values["ym"] = ctx.tensor(mask)
+    if row:
+        values.update(B="1", yt=_ROW["yt"], yp=values["yp"] + _ROW["yp"], dyp=values["dyp"] + _ROW["yp"])
+        if mask is not None:
+            values["ym"] += f" + (long)r * {mask.size}"
     return f"{fn}({', '.join(values[a] for a in args)})"
 
 

@@ -55,6 +55,14 @@ class MetricInfo:
     name: str
     per_sample: bool                     # averaged over samples (else: the mean of batch values)
     expr: dict
+    weighted: bool = False               # of weighted_metrics: sample weights apply
+    stateful: Optional[dict] = None      # a stateful metric class (seqc/keras/stateful_metrics.py)
+
+    @property
+    def columns(self):
+        """The values the C writes for this metric per batch."""
+        from .runtime.metric_state import columns
+        return columns(self.stateful)
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,8 @@ _READERS = {
     "params": lambda rows: tuple(ParamInfo(r["name"], _shape(r["shape"]), r.get("initializer"),
                                            r.get("trainable", True), r.get("offset")) for r in rows),
     "loss": _maybe(lambda r: LossInfo(r["name"], r["fused"], r["expr"])),
-    "metrics": lambda rows: tuple(MetricInfo(r["name"], r["per_sample"], r["expr"]) for r in rows),
+    "metrics": lambda rows: tuple(MetricInfo(r["name"], r["per_sample"], r["expr"], r.get("weighted", False),
+                                                      r.get("stateful")) for r in rows),
     "optimizer": _maybe(lambda r: OptimizerInfo(r["kind"], dict(r["config"]))),
     "states": _maybe(lambda d: {k: tuple(v) for k, v in d.items()}),
     "script": _maybe(lambda r: ScriptSource(r["file"], r["text"], tuple(r["defines"]))),
@@ -207,7 +216,8 @@ def describe(graph, compile_spec=None, states=None):
         seqc_version=__version__, fused=tuple(graph.fused),
         y_shape=_shape(graph.y_shape),
         loss=LossInfo(graph.loss.name, graph.loss.fused, _plain(graph.loss.expr.to_json())),
-        metrics=tuple(MetricInfo(m.name, m.per_sample, _plain(m.expr.to_json())) for m in graph.metrics),
+        metrics=tuple(MetricInfo(m.name, m.per_sample, _plain(m.expr.to_json()) if m.expr is not None else {},
+                                  m.weighted, _plain(m.stateful)) for m in graph.metrics),
         optimizer=OptimizerInfo(graph.optimizer["kind"], _plain(graph.optimizer["config"])),
         sparse_labels=compile_spec is not None and compile_spec.loss.builtin == "sparse_categorical_crossentropy",
         num_classes=out[-1] if out else 1,

@@ -160,6 +160,10 @@ def _c_str(text):
 
 
 def render_main(desc, name):
+    for m in desc.metrics:
+        if m.stateful:
+            raise SeqcError(f"metric {m.name!r}: seqc export's program averages metrics over batches; a stateful "
+                            "metric class (precision, AUC, counts, top-k, RMSE) is not supported there yet")
     y_shape = tuple(desc.y_shape)
     ctx = dict(
         name=name, version=_version(),

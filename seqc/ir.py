@@ -37,6 +37,8 @@ class Param:
     offset: int = 0                  # element offset in the flat parameter arena
     layer: str = ""                  # the layer's C name (lower.c_names): 'dense_1'
     role: str = ""                   # 'kernel', 'recurrent_kernel', 'bias', 'embeddings'
+    regularizer: Optional[dict] = None   # {'l1', 'l2'}: the penalty added to the loss
+    constraint: Optional[dict] = None    # {'kind', ...; 'blocks': (outer, reduced, inner)} after each update
 
     @property
     def size(self):
@@ -71,6 +73,8 @@ class LossFn:
     per_sample: bool                 # True: averaged over samples; False: one value per batch
     fused: Optional[str] = None      # 'softmax_xent' / 'sigmoid_xent' when fusion applied
     options: dict = field(default_factory=dict)
+    weighted: bool = False           # a metric of compile's weighted_metrics (sample weights apply)
+    stateful: Optional[dict] = None  # a stateful metric's kernel and result (keras/stateful_metrics.py)
 
 
 @dataclass(eq=False)
@@ -93,6 +97,7 @@ class Graph:
     index_range: Optional[int] = None   # inputs are indices in [0, index_range) (an Embedding)
     sparse_update: Optional[dict] = None  # the Embedding updated by rows used (passes.plan_sparse_update)
     sparse_reason: str = ""
+    activity: list = field(default_factory=list)  # [(Tensor, {'l1', 'l2'})]: activity regularizers
 
     @property
     def output(self):

@@ -6,6 +6,8 @@ shapes and initializers) and appends ops. Errors name the layer and the source l
 user wrote it.
 """
 
+import math
+
 from . import ops, trace
 from .errors import SeqcError
 from .ir import Graph, LossFn, Op, Param, Tensor
@@ -27,8 +29,12 @@ class _Builder:
         return Tensor(f"t{self.count}", tuple(shape))
 
     def param(self, layer, role, shape, init):
+        reg = (layer.config.get("regularizers") or {}).get(role)
+        con = (layer.config.get("constraints") or {}).get(role)
+        if con is not None and "axis" in con:
+            con = dict(con, blocks=_norm_blocks(layer, role, tuple(shape), con["axis"]))
         p = Param(f"{layer.name}/{role}", tuple(shape), init, trainable=layer.config.get("trainable", True),
-                  layer=self.cnames[id(layer)], role=role)
+                  layer=self.cnames[id(layer)], role=role, regularizer=reg, constraint=con)
         self.params.append(p)
         return p
 
@@ -42,6 +48,18 @@ class _Builder:
             cname = f"{cname}_{getattr(attrs, 'act', kind)}"
         self.ops.append(Op(kind, layer.name, [x, *extra_inputs], y, params or {}, attrs, loc=layer.loc, cname=cname))
         return y
+
+
+def _norm_blocks(layer, role, shape, axis):
+    """A norm constraint's axes of a weight as (outer, reduced, inner) sizes: the axes must be
+    consecutive (Keras's usual 0, or [0, 1, 2] for a convolution kernel)."""
+    n = len(shape)
+    axes = sorted({a % n if -n <= a < n else a for a in axis})
+    if any(not 0 <= a < n for a in axes) or axes != list(range(axes[0], axes[-1] + 1)):
+        raise SeqcError(f"layer {layer.name!r}: the constraint of its {role} (shape {shape}) takes its norms over "
+                        f"axis={axis}; seqc supports valid, consecutive axes only", layer.loc)
+    lo, hi = axes[0], axes[-1] + 1
+    return (math.prod(shape[:lo]), math.prod(shape[lo:hi]), math.prod(shape[hi:]))
 
 
 def c_names(layers):
@@ -74,7 +92,7 @@ def lower_model(spec):
     b = _Builder(spec)
     b.cnames = c_names(spec.layers)
     x = Tensor("input", tuple(spec.input_shape))
-    rows, crows = [], []
+    rows, crows, activity = [], [], []
     for layer in spec.layers:
         fn = ops.LAYERS[layer.kind]
         n_before = len(b.params)
@@ -82,6 +100,8 @@ def lower_model(spec):
         if not getattr(fn, "supports_masking", False):
             _drop_mask(b, layer)
         _check_sizes(layer, x, b.params[n_before:], sum(p.size for p in b.params))
+        if layer.config.get("activity_regularizer"):
+            activity.append((x, layer.config["activity_regularizer"], layer))
         if layer.kind != "InputLayer":
             rows.append((layer.name, layer.config.get("class_name", layer.kind), x.shape,
                          sum(p.size for p in b.params[n_before:])))
@@ -98,6 +118,7 @@ def lower_model(spec):
     g.index_range = getattr(b, "index_range", None)
     g.layers = rows
     g.layer_cnames = crows
+    g.activity = activity
     return g
 
 
@@ -215,6 +236,9 @@ def attach_training(graph, compile_spec, y_shape):
         raise SeqcError(f"metric {m.name!r}: the model's output carries a mask (Keras weights metrics by it); "
                         "seqc does not support metrics on a masked output yet", m.loc or compile_spec.loc)
     for m in compile_spec.metrics:
+        if m.stateful and m.stateful["kind"] in ("confusion", "top_k"):
+            graph.metrics.append(_stateful_metric(m, y_shape, out, compile_spec))
+            continue
         fn = metrics.resolve(m, y_shape, out)
         e = _trace(fn, m, y_shape, out, f"metric {m.name!r}", m.options)
         if e.shape:    # per-sample values: mean over the non-batch axes, then over samples
@@ -222,5 +246,30 @@ def attach_training(graph, compile_spec, y_shape):
             e = trace.reduce("mean", e, None)
         else:
             per_sample = False
-        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample))
+            if m.weighted:
+                raise SeqcError(f"weighted_metrics: metric {m.name!r} returns one value per batch; "
+                                "seqc weights metrics that return one value per sample", m.loc or compile_spec.loc)
+        graph.metrics.append(LossFn(m.name, e, per_sample=per_sample, weighted=m.weighted, stateful=m.stateful))
     return graph
+
+
+def _stateful_metric(m, y_shape, out, compile_spec):
+    """A metric with its own kernel: confusion counts over labels shaped like the output, or a
+    top-k accuracy over a vector of class scores."""
+    st = dict(m.stateful)
+    loc = m.loc or compile_spec.loc
+    same = y_shape == out or y_shape == out + (1,) or y_shape + (1,) == out
+    if st["kind"] == "confusion" and not same:
+        raise SeqcError(f"metric {m.name!r} compares labels and predictions elementwise: labels of per-sample shape "
+                        f"{y_shape} do not match the output {out}", loc)
+    if st["kind"] == "top_k":
+        if len(out) != 1:
+            raise SeqcError(f"metric {m.name!r} needs a vector of class scores per sample, the output is {out}", loc)
+        want = (1,) if st["sparse"] else out
+        if math.prod(y_shape) != math.prod(want):
+            raise SeqcError(f"metric {m.name!r} needs labels of per-sample shape {want}, got {y_shape}", loc)
+        st["classes"] = out[0]
+        if st["k"] > out[0]:
+            raise SeqcError(f"metric {m.name!r}: k={st['k']} is more than the {out[0]} classes of the output "
+                            "(Keras's top_k fails: selected index k out of range)", loc)
+    return LossFn(m.name, None, per_sample=st["kind"] == "top_k", weighted=m.weighted, stateful=st)

@@ -52,6 +52,8 @@ def fuse_loss(graph):
     if loss.options.get("ignore_class") is not None or graph.output_mask is not None:
         return graph
     last = graph.ops[-1]
+    if any(t is last.output for t, *_ in graph.activity):   # its activity penalty needs d/d(output)
+        return graph
     kind = kind_of(last)
     act = last.attrs.act if kind.activation_epilogue or kind.is_activation else None
     fused = _FUSABLE.get((act, getattr(loss, "builtin", None)))
@@ -197,12 +199,14 @@ def _prod(shape):
 # the learning rate or the step number (see the catch_up_row of each optim_<kind>.c.j2):
 #   SGD: w unchanged; with momentum, m decays by mu^k and w moves by a geometric sum.
 #   Adagrad: nothing changes.  RMSprop: v (and the centered average) decay by rho^k; with
-#   momentum, the momentum decays and w moves by a geometric sum.
-# Not Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
+#   momentum, the momentum decays and w moves by a geometric sum.  Adadelta: both accumulators
+#   decay by rho^k, w does not move.
+# Not Adamax, Nadam, Lion, Ftrl (their g = 0 step moves w by an amount depending on the step's
+# learning rate and number), nor Adam: its g = 0 step still moves w by alpha_t m / (sqrt(v) + eps), with alpha_t depending
 # on the step's learning rate and bias correction and eps keeping the sum from a closed form.
 # Not with weight_decay: every row shrinks by lr_t * wd each step, with lr_t from the schedule
 # (or set by a callback between steps).
-SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad")
+SPARSE_OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta")
 
 
 def plan_sparse_update(graph, enabled=True):
@@ -225,6 +229,9 @@ def plan_sparse_update(graph, enabled=True):
                                "amount that depends on the step's learning rate (no closed form): dense update")
     elif cfg.get("weight_decay"):
         graph.sparse_reason = "weight_decay shrinks every row each step by lr_t * wd: dense update"
+    elif param.regularizer or param.constraint:
+        graph.sparse_reason = ("embeddings_regularizer / embeddings_constraint touch every row each step: "
+                               "dense update")
     else:
         graph.sparse_reason = "sparse"
         graph.sparse_update = {"op": emb, "param": param}

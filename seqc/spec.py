@@ -22,7 +22,7 @@ class LayerSpec:
 
 @dataclass
 class OptimizerSpec:
-    kind: str                      # 'SGD', 'RMSprop', 'Adagrad', 'Adam'
+    kind: str                      # 'SGD', 'RMSprop', 'Adagrad', 'Adam', 'Adadelta', 'Adamax', 'Nadam', 'Ftrl', 'Lion'
     config: dict                   # learning_rate, momentum, ... (Keras 3 names; `decay` kept)
     loc: Optional[SourceLoc] = None
 
@@ -35,6 +35,8 @@ class FunctionSpec:
     options: dict = field(default_factory=dict)   # from_logits, label_smoothing, ...
     expr: Any = None               # seqc.trace.Expr for a user function
     loc: Optional[SourceLoc] = None
+    weighted: bool = False         # a metric of compile's `weighted_metrics`
+    stateful: Optional[dict] = None   # a stateful metric class (seqc.keras.stateful_metrics)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from seqc import pipeline
 from seqc.keras import layers as L
 from seqc.keras import losses, metrics
 from seqc.keras.models import Sequential
-from seqc.keras.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from seqc.keras.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lion, Nadam, RMSprop
 from seqc.keras.schedules import ExponentialDecay, InverseTimeDecay
 from seqc.runtime.model import Model as RuntimeModel
 from seqc.spec import CompileSpec
@@ -51,6 +51,12 @@ OPTS = {
     "rmsprop_keras2_decay": (lambda: RMSprop(0.01, momentum=0.9, decay=0.05), True, False),
     "sgd_momentum_0.99": (lambda: SGD(0.02, momentum=0.99), True, False),
     "rmsprop_rho_0.99_momentum_0.99": (lambda: RMSprop(0.002, rho=0.99, momentum=0.99), True, False),
+    "adadelta": (lambda: Adadelta(1.0, rho=0.9), True, False),
+    "adadelta_clipnorm": (lambda: Adadelta(1.0, clipnorm=0.05), True, False),
+    "adamax": (lambda: Adamax(0.01), False, True),
+    "nadam": (lambda: Nadam(0.01), False, True),
+    "ftrl": (lambda: Ftrl(0.1), False, True),
+    "lion": (lambda: Lion(0.001), False, True),
 }
 
 
@@ -172,6 +178,9 @@ def test_sparse_path_is_in_the_generated_c():
 def test_dense_fallback_reasons():
     assert "Adam" in CACHE.get(("adam", True, "flatten"))[0].sparse_reason
     assert "Adam" in CACHE.get(("adamw", True, "flatten"))[0].sparse_reason
+    for name, kind in (("adamax", "Adamax"), ("nadam", "Nadam"), ("ftrl", "Ftrl"), ("lion", "Lion")):
+        assert f"{kind}: a zero-gradient step" in CACHE.get((name, True, "flatten"))[0].sparse_reason
+    assert CACHE.get(("adadelta", True, "flatten"))[0].sparse_reason == "sparse"
     assert "weight_decay" in CACHE.get(("sgd_weight_decay", True, "flatten"))[0].sparse_reason
     assert "forced" in CACHE.get(("sgd", False, "flatten"))[0].sparse_reason
 

@@ -270,7 +270,7 @@ def test_keras_argument_seqc_cannot_honour_is_refused(call):
 
 def test_compile_arguments_seqc_cannot_honour_are_refused():
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
-    for kwargs in ({"loss_weights": [2.0]}, {"weighted_metrics": ["mae"]}):
+    for kwargs in ({"loss_weights": [2.0]}, {"weighted_metrics": {"out": ["mae"]}}):
         with pytest.raises(SeqcError, match="not supported"):
             model.compile("sgd", "mse", **kwargs)
 

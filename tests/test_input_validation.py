@@ -121,9 +121,20 @@ def test_keras_accepts_these_and_so_does_seqc(mlp):
     assert np.allclose(mlp.predict(np.asfortranarray(X), verbose=0), mlp.predict(X, verbose=0))
 
 
-def test_sample_weight_is_refused_not_ignored(mlp):
-    for call in (lambda: mlp.evaluate(X, Y, sample_weight=np.ones(16), verbose=0),
-                 lambda: mlp.train_on_batch(X, Y, sample_weight=np.ones(16)),
-                 lambda: mlp.test_on_batch(X, Y, sample_weight=np.ones(16))):
-        with pytest.raises(ValueError, match="sample_weight"):
-            call()
+def test_bad_sample_weight_is_a_value_error_before_c(mlp):
+    w0 = mlp.get_weights()
+    for sw in (np.ones(15), np.ones((16, 2)), np.ones((16, 1, 1)), np.r_[np.ones(15), np.nan], "abc"):
+        for call in (lambda: mlp.evaluate(X, Y, sample_weight=sw, verbose=0),
+                     lambda: mlp.fit(X, Y, sample_weight=sw, verbose=0),
+                     lambda: mlp.train_on_batch(X, Y, sample_weight=sw),
+                     lambda: mlp.test_on_batch(X, Y, sample_weight=sw)):
+            with pytest.raises(ValueError, match="sample_weight|cardinality|numeric"):
+                call()
+    with pytest.raises(ValueError, match="class_weight"):
+        mlp.fit(X, Y, sample_weight=np.ones(16), class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(TypeError, match="class_weight"):
+        mlp.fit(X, Y, class_weight=[1.0, 2.0], verbose=0)
+    with pytest.raises(ValueError, match="class_weight"):
+        mlp.fit(X, Y, class_weight={0: float("nan")}, verbose=0)
+    for a, b in zip(w0, mlp.get_weights()):
+        assert np.array_equal(a, b)

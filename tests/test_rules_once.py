@@ -64,7 +64,7 @@ def test_legacy_optimizer_path_agrees(tmp_path):
 
 @pytest.mark.parametrize("call, message", [
     ("model.compile('sgd', loss=None)", "needs a `loss`"),
-    ("model.compile('sgd', 'mse', metrics=['mae', 'mae'])", "metric names must be unique"),
+    ("import keras; model.compile('sgd', 'mse', metrics=['mae', keras.metrics.MeanAbsoluteError(name='mae_1'), 'mae'])", "metric names must be unique"),
     ("model.compile('nope', 'mse')", "unsupported optimizer 'nope'"),
     ("model.compile('sgd', 'nope')", "unknown loss 'nope'"),
     ("model.compile('sgd', 'mse', metrics=['nope'])", "unknown metric 'nope'"),

@@ -19,6 +19,7 @@ SUBMODULES = {
     ("datasets",): "seqc.keras.datasets",
     **{("datasets", name): "seqc.keras.datasets." + name
        for name in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing")},
+    ("regularizers",): "seqc.keras.regularizers", ("constraints",): "seqc.keras.constraints",
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
@@ -32,7 +33,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
               "embeddings", "pooling", "wrappers", "merge", "local", "convolutional_recurrent", "reshaping",
               "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
-NOT_PROVIDED = {"applications", "regularizers", "constraints", "wrappers",
+NOT_PROVIDED = {"applications", "wrappers",
                 "mixed_precision", "export", "random", "config", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 

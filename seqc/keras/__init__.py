@@ -5,6 +5,7 @@
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
 from . import datasets, preprocessing  # noqa: F401
 from . import saving  # noqa: F401
+from . import constraints, regularizers  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 

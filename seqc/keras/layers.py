@@ -20,6 +20,8 @@ from ..spec import LayerSpec, snake_case
 from . import legacy as _legacy
 from . import validate as v
 from .layer_protocol import UserLayerAPI
+from . import constraints as _constraints
+from . import regularizers as _regularizers
 
 _name_counts = {}
 
@@ -139,7 +141,7 @@ class Layer(UserLayerAPI):
         return value
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, batch_input_shape=None, input_length=None, **kwargs):
+                 batch_size=None, batch_input_shape=None, input_length=None, activity_regularizer=None, **kwargs):
         owner = type(self).__name__
         if kwargs:
             first = next(iter(kwargs))
@@ -164,6 +166,20 @@ class Layer(UserLayerAPI):
             input_dim = v.integer(owner, "input_dim", input_dim)
             input_shape = (self.input_length, input_dim) if self.input_length is not None else (input_dim,)
         self.input_shape_arg = None if input_shape is None else v.shape(owner, "input_shape", input_shape)
+        self.activity_regularizer = _regularizers.spec_of(owner, "activity_regularizer", activity_regularizer)
+
+    # weight regularizers and constraints by weight role ('kernel', 'recurrent_kernel', 'bias', 'embeddings')
+    _weight_regularizers = _weight_constraints = None
+
+    def _set_penalties(self, regularizers, constraints):
+        """{role: identifier} of the layer's weight regularizer and constraint arguments (the
+        argument named `<role>_regularizer`, RNNs' recurrent one `recurrent_regularizer`)."""
+        owner = type(self).__name__
+        arg = {"recurrent_kernel": "recurrent"}
+        self._weight_regularizers = {r: s for r, x in regularizers.items() if (
+            s := _regularizers.spec_of(owner, f"{arg.get(r, r)}_regularizer", x)) is not None}
+        self._weight_constraints = {r: s for r, x in constraints.items() if (
+            s := _constraints.spec_of(owner, f"{arg.get(r, r)}_constraint", x)) is not None}
 
     def config(self):
         """The layer's normalised arguments (subclasses add theirs)."""
@@ -173,6 +189,13 @@ class Layer(UserLayerAPI):
         from .user_layers import spec_kind
         kind = spec_kind(self)       # 'UserLayer': a user subclass with its own call (user_layers.py)
         cfg = {"layer": self, "class_name": type(self).__name__} if kind == "UserLayer" else self.config()
+        if kind != "UserLayer":
+            if self._weight_regularizers:
+                cfg["regularizers"] = dict(self._weight_regularizers)
+            if self._weight_constraints:
+                cfg["constraints"] = dict(self._weight_constraints)
+            if self.activity_regularizer:
+                cfg["activity_regularizer"] = dict(self.activity_regularizer)
         cfg["trainable"] = self.trainable
         return LayerSpec(kind=kind, name=self.name, config=cfg, loc=self.loc,
                          auto_name=self._auto_name)
@@ -266,10 +289,10 @@ class Dense(_WeightsMixin, Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  **kwargs):
         self.units = v.integer("Dense", "units", units)
-        reject_unsupported("Dense", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                           activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                           bias_constraint=bias_constraint, lora_rank=lora_rank)
-        super().__init__(**kwargs)
+        reject_unsupported("Dense", lora_rank=lora_rank)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_penalties({"kernel": kernel_regularizer, "bias": bias_regularizer},
+                            {"kernel": kernel_constraint, "bias": bias_constraint})
         self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):
@@ -336,10 +359,9 @@ class _Conv(_WeightsMixin, Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         owner = type(self).__name__
-        reject_unsupported(owner, kernel_regularizer=kernel_regularizer,
-                           bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                           kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_penalties({"kernel": kernel_regularizer, "bias": bias_regularizer},
+                            {"kernel": kernel_constraint, "bias": bias_constraint})
         self.filters = v.integer(owner, "filters", filters)
         if v.integer(owner, "groups", groups) != 1:
             raise ValueError(f"{owner}: only groups=1 is supported by seqc (got groups={groups!r})")
@@ -519,8 +541,7 @@ class Embedding(Layer):
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
         input_dim = v.integer("Embedding", "input_dim", input_dim)
         output_dim = v.integer("Embedding", "output_dim", output_dim)
-        reject_unsupported("Embedding", embeddings_regularizer=embeddings_regularizer,
-                           embeddings_constraint=embeddings_constraint, lora_rank=lora_rank)
+        reject_unsupported("Embedding", lora_rank=lora_rank)
         self.mask_zero = v.boolean("Embedding", "mask_zero", mask_zero)
         if weights is not None:   # the initial embeddings, e.g. pretrained vectors (Keras: a matrix or [matrix])
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
@@ -539,6 +560,7 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
+        self._set_penalties({"embeddings": embeddings_regularizer}, {"embeddings": embeddings_constraint})
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = _initializers.get(embeddings_initializer)
@@ -548,8 +570,7 @@ class Embedding(Layer):
                 "embeddings_initializer": self.embeddings_initializer, "mask_zero": self.mask_zero}
 
 
-_RNN_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
-                    "kernel_constraint", "recurrent_constraint", "bias_constraint")
+_RNN_ROLES = {"kernel": "kernel", "recurrent": "recurrent_kernel", "bias": "bias"}
 _RNN_FLAGS = ("use_bias", "return_sequences", "go_backwards", "stateful", "unroll", "unit_forget_bias", "reset_after")
 
 
@@ -565,12 +586,15 @@ class _RNN(Layer):
         args = {k: x for k, x in args.items() if k not in ("self", "__class__")}
         kwargs = args.pop("kwargs")
         kwargs.pop("implementation", None)     # Keras's choice of kernel: the results are the same
-        reject_unsupported(owner, **{k: args.pop(k) for k in _RNN_UNSUPPORTED})
+        regularizers = {role: args.pop(f"{a}_regularizer") for a, role in _RNN_ROLES.items()}
+        constraints = {role: args.pop(f"{a}_constraint") for a, role in _RNN_ROLES.items()}
+        kwargs["activity_regularizer"] = args.pop("activity_regularizer")
         if v.boolean(owner, "return_state", args.pop("return_state")):
             raise ValueError(f"{owner}: return_state=True cannot be used in a Sequential model")
         if args.pop("use_cudnn", "auto") not in ("auto", True, False):
             raise ValueError(f"{owner}: `use_cudnn` must be 'auto', True or False")
         super().__init__(**kwargs)
+        self._set_penalties(regularizers, constraints)
         self.units = v.integer(owner, "units", args.pop("units"))
         for flag in _RNN_FLAGS:
             if flag in args:

@@ -77,10 +77,29 @@ SparseCategoricalCrossentropy = _metric_class("SparseCategoricalCrossentropy", "
                                               (_losses.FROM_LOGITS, _losses.AXIS))
 
 
+MeanAbsolutePercentageError = _metric_class("MeanAbsolutePercentageError", "mean_absolute_percentage_error")
+MeanSquaredLogarithmicError = _metric_class("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error")
+
+from .stateful_metrics import (AUC, FalseNegatives, FalsePositives, Precision, Recall,  # noqa: E402
+                               RootMeanSquaredError, SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy,
+                               TrueNegatives, TruePositives, sparse_top_k_categorical_accuracy,
+                               top_k_categorical_accuracy)
+from . import stateful_metrics as _stateful  # noqa: E402
+
+
 def get(identifier):
     """Resolve one metric identifier to a FunctionSpec; 'accuracy' is resolved later from shapes."""
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         return FunctionSpec(name=identifier, builtin="accuracy")
+    if isinstance(identifier, _stateful.StatefulMetric):
+        return identifier.spec()
+    if isinstance(identifier, str) and identifier in _stateful.BY_NAME:
+        return _stateful.BY_NAME[identifier]().spec()
+    if isinstance(identifier, type) and issubclass(identifier, _stateful.StatefulMetric):
+        return identifier().spec()
+    for fn, cls in _stateful.FUNCTIONS.items():
+        if identifier is fn:
+            return cls().spec()
     return _losses.function_spec(identifier, "metric", BUILTIN, ALIASES, Metric, also=("accuracy", "acc"))
 
 

@@ -199,9 +199,14 @@ class Sequential:
         user function's `def` line)."""
         if loss is None:
             raise SeqcError("compile() needs a `loss`", loc)
-        for arg, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
-            if value is not None:
-                raise SeqcError(f"compile(): `{arg}` is not supported by seqc yet (got {value!r})", loc)
+        if loss_weights is not None:
+            raise SeqcError(f"compile(): `loss_weights` is not supported by seqc yet (got {loss_weights!r})", loc)
+        if weighted_metrics and not isinstance(weighted_metrics, (list, tuple, dict)):
+            raise ValueError("Expected `weighted_metrics` argument to be a list, tuple, or dict. Received instead: "
+                             f"weighted_metrics={weighted_metrics} of type {type(weighted_metrics)}")
+        if isinstance(weighted_metrics, dict):
+            raise SeqcError("compile(): `weighted_metrics` as a dict (per output) is not supported by seqc "
+                            "(a Sequential model has one output): pass a list", loc)
         opt = _optimizers.get(optimizer)
         if opt is not optimizer:          # built here from a name: it was written at compile()
             opt.loc = loc
@@ -209,9 +214,26 @@ class Sequential:
             metrics = [metrics]
         metrics = list(metrics or [])
         mspecs = [_metrics.get(m) for m in metrics]
-        names = [m.name for m in mspecs]
+        # Keras 3's names in the logs (compile_utils): a repeated name gets _1, _2, ...; the
+        # weighted_metrics follow the metrics, a name already taken becoming weighted_<name>
+        weighted_metrics = list(weighted_metrics or [])
+        mspecs = [dataclasses.replace(fs) for fs in mspecs] + \
+            [dataclasses.replace(_metrics.get(raw), weighted=True) for raw in weighted_metrics]
+        counters = {}
+        for fs in mspecs:
+            name = fs.name
+            if name in counters and fs.weighted:
+                name = f"weighted_{name}"
+            if name not in counters:
+                counters[name] = 1
+            else:
+                counters[name] += 1
+                name = f"{name}_{counters[name] - 1}"
+            fs.name = name
+        names = [fs.name for fs in mspecs]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
+        metrics = metrics + weighted_metrics
         lspec = _losses.get(loss)
         for raw, fspec in zip([loss] + metrics, [lspec] + mspecs):
             fspec.loc = (loc_of(raw) if loc_of else None) or fspec.loc or loc

@@ -153,7 +153,74 @@ class AdamW(Adam):
         return s
 
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+class Adadelta(Optimizer):
+    """Adadelta: ag = rho ag + (1 - rho) g^2; d = -sqrt(ad + eps) g / sqrt(ag + eps);
+    ad = rho ad + (1 - rho) d^2; w += lr d."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("rho", 0.95, v.unit_interval),
+               Param("epsilon", 1e-7, v.non_negative))
+    default_name = "adadelta"
+
+
+class Adamax(Optimizer):
+    """Adamax: m += (g - m)(1 - beta_1); u = max(beta_2 u, |g|);
+    w -= lr m / ((1 - beta_1^t) (u + epsilon)), t = iterations + 1."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("beta_1", 0.9, v.unit_interval),
+               Param("beta_2", 0.999, v.unit_interval), Param("epsilon", 1e-7, v.non_negative))
+    default_name = "adamax"
+
+
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum and the momentum schedule
+    u_t = beta_1 (1 - 0.5 * 0.96^t), and the running product of the u_t."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("beta_1", 0.9, v.unit_interval),
+               Param("beta_2", 0.999, v.unit_interval), Param("epsilon", 1e-7, v.non_negative))
+    default_name = "nadam"
+
+
+def _at_most_zero(owner, arg, value):
+    value = v.real(owner, arg, value)
+    if value > 0:
+        raise ValueError(f"{owner}: `{arg}` needs to be negative or zero. Received: {arg}={value}.")
+    return value
+
+
+def _zero_or_more(owner, arg, value):
+    value = v.real(owner, arg, value)
+    if value < 0:
+        raise ValueError(f"{owner}: `{arg}` needs to be positive or zero. Received: {arg}={value}.")
+    return value
+
+
+class Ftrl(Optimizer):
+    """FTRL-proximal: accumulator a (starts at initial_accumulator_value) and linear term z;
+    a' = a + g^2; z += g + 2 l2_shrinkage w - (a'^-p - a^-p) / lr w; q = a'^-p / lr + 2 (l2 +
+    beta / (2 lr)); w = (clip(z, -l1, l1) - z) / q (p = learning_rate_power)."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("learning_rate_power", -0.5, _at_most_zero),
+               Param("initial_accumulator_value", 0.1, _zero_or_more),
+               Param("l1_regularization_strength", 0.0, _zero_or_more),
+               Param("l2_regularization_strength", 0.0, _zero_or_more),
+               Param("l2_shrinkage_regularization_strength", 0.0, _zero_or_more),
+               Param("beta", 0.0, lambda o, a, x: v.real(o, a, x)))
+    default_name = "ftrl"
+
+
+def _lion_beta_1(owner, arg, value):
+    value = v.real(owner, arg, value)
+    if value <= 0 or value > 1:
+        raise ValueError(f"{owner}: Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
+                         f"degenerates to SignSGD. Received: beta_1={value}.")
+    return value
+
+
+class Lion(Optimizer):
+    """Lion: w -= lr sign(beta_1 m + (1 - beta_1) g); m = beta_2 m + (1 - beta_2) g."""
+    _params = (Param("learning_rate", 0.001, _learning_rate), Param("beta_1", 0.9, _lion_beta_1),
+               Param("beta_2", 0.99, v.unit_interval))
+    default_name = "lion"
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW,
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "ftrl": Ftrl, "lion": Lion}
 
 
 def supported_message(name):
@@ -162,7 +229,8 @@ def supported_message(name):
 
 
 def get(identifier):
-    """An optimizer from a name ('sgd', 'rmsprop', 'adagrad', 'adam', 'adamw') or an object."""
+    """An optimizer from a name ('sgd', 'rmsprop', 'adagrad', 'adam', 'adamw', 'adadelta',
+    'adamax', 'nadam', 'ftrl', 'lion') or an object."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):

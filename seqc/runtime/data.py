@@ -177,20 +177,65 @@ def check_callbacks(callbacks):
     return flat
 
 
-def check_unweighted(sample_weight=None, class_weight=None):
-    if sample_weight is not None or class_weight is not None:
-        raise ValueError("seqc does not support class_weight / sample_weight yet")
+def check_sample_weight(sample_weight, n_rows, what="sample_weight"):
+    """One weight per sample: shape (n,) or (n, 1), finite; float32 (n,), or None."""
+    if sample_weight is None:
+        return None
+    arr = as_float_array(sample_weight, what)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"`{what}` must have one weight per sample, shape ({n_rows},) or ({n_rows}, 1); "
+                         f"got shape {_fmt(arr.shape)} (seqc does not weight the timesteps of a sample)")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"Data cardinality is ambiguous: x has {n_rows} samples, `{what}` has {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{what}` contains a non-finite value at index {int(np.argwhere(~np.isfinite(arr))[0][0])}")
+    return np.ascontiguousarray(arr)
+
+
+def check_class_weight(class_weight, sample_weight):
+    """Keras: a dict {class index: weight}; not together with sample_weight."""
+    if class_weight is None:
+        return None
+    if sample_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"`class_weight` must be a dict mapping class indices to weights, got {class_weight!r}")
+    out = {}
+    for k, w in class_weight.items():
+        if not _is_int(k):
+            raise TypeError(f"`class_weight` keys must be integer class indices, got {k!r}")
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(w):
+            raise ValueError(f"`class_weight[{k}]` must be a finite number, got {w!r}")
+        out[int(k)] = float(w)
+    return out
+
+
+def class_weight_to_sample_weight(class_weight, y):
+    """Keras 3's conversion: the class of a sample is argmax(y) for one-hot labels, else
+    round(y); the weight of a class absent from the dict is 1 (as Keras, keys for classes the
+    labels never take are ignored)."""
+    n = y.shape[0]
+    flat = y.reshape(n, -1)
+    if y.ndim > 2:
+        raise ValueError(f"`class_weight` needs one class per sample; the labels have shape {_fmt(y.shape)}")
+    cls = np.argmax(flat, axis=-1) if flat.shape[1] != 1 else np.round(flat[:, 0]).astype(np.int64)
+    sw = np.ones(n, np.float32)
+    for c, w in class_weight.items():
+        sw[cls == c] = w
+    return sw
 
 
 def check_validation_data(validation_data):
-    """(x_val, y_val) or (x_val, y_val, None); the arrays are checked by the caller."""
+    """(x_val, y_val) or (x_val, y_val, sample_weight_val); the arrays are checked by the
+    caller. Returns (x_val, y_val, sample_weight_val or None)."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("`validation_data` must be a tuple (x_val, y_val), got "
                          + (f"a {type(validation_data).__name__} of length {len(validation_data)}"
                             if isinstance(validation_data, (tuple, list)) else repr(type(validation_data).__name__)))
-    if len(validation_data) == 3 and validation_data[2] is not None:
-        raise ValueError("seqc does not support validation sample weights yet")
-    return validation_data[0], validation_data[1]
+    return validation_data[0], validation_data[1], (validation_data[2] if len(validation_data) == 3 else None)
 
 
 def same_label_shape(given, expected):

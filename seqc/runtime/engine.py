@@ -34,7 +34,7 @@ class Engine:
             raise MemoryError("seqc: could not allocate the model")
         self._m = self._ffi.gc(ptr, self._lib.seqc_destroy)
         self.n_params = int(self._lib.seqc_num_params())
-        self.n_metrics = len(desc.metrics)
+        self.n_metrics = sum(m.columns for m in desc.metrics)   # values per batch (confusion counts: several)
         self._params = self._view(self._lib.seqc_params(self._m), self.n_params)
         self._grads = self._view(self._lib.seqc_grads(self._m), self.n_params)
         self._slots = self._view(self._lib.seqc_slots(self._m), int(self._lib.seqc_num_slots()))
@@ -134,25 +134,34 @@ class Engine:
                     raise MemoryError(f"seqc: cannot allocate activations for batch size {batch}")
                 self.capacity = batch
 
-    def train(self, x, y, idx, batch):
-        """Train on rows idx (int32 array) in batches; returns (n_batches, 1 + n_metrics)."""
+    def train(self, x, y, idx, batch, sw=None):
+        """Train on rows idx (int32 array) in batches, with sample weights sw (float32, one per
+        row of x) or None; returns (n_batches, 1 + n_metrics)."""
         n = len(idx)
         out = np.empty((-(-n // batch), 1 + self.n_metrics), np.float32)
         with self.lock:
             self.reserve(batch)
-            rc = self._lib.seqc_train(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
-                                      self._p(out))
+            if sw is None:
+                rc = self._lib.seqc_train(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
+                                          self._p(out))
+            else:
+                rc = self._lib.seqc_train_weighted(self._m, self._p(x), self._p(y), self._p(sw),
+                                                   self._p(idx, "int32_t *"), n, batch, self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_train failed")
         return out
 
-    def evaluate(self, x, y, batch, idx=None):
+    def evaluate(self, x, y, batch, idx=None, sw=None):
         n = len(idx) if idx is not None else x.shape[0]
         out = np.empty((-(-n // batch), 1 + self.n_metrics), np.float32)
         with self.lock:
             self.reserve(batch)
-            rc = self._lib.seqc_evaluate(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
-                                         self._p(out))
+            if sw is None:
+                rc = self._lib.seqc_evaluate(self._m, self._p(x), self._p(y), self._p(idx, "int32_t *"), n, batch,
+                                             self._p(out))
+            else:
+                rc = self._lib.seqc_evaluate_weighted(self._m, self._p(x), self._p(y), self._p(sw),
+                                                      self._p(idx, "int32_t *"), n, batch, self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_evaluate failed")
         return out
@@ -170,11 +179,15 @@ class Engine:
             raise RuntimeError("seqc_predict failed")
         return out
 
-    def gradients(self, x, y, training=False):
-        """Loss and gradient (copy) on one batch, no update."""
+    def gradients(self, x, y, training=False, sw=None):
+        """Loss and gradient (copy) on one batch, no update; sample weights sw or None."""
         with self.lock:
             self.reserve(x.shape[0])
-            loss = self._lib.seqc_gradients(self._m, self._p(x), self._p(y), x.shape[0], int(training))
+            if sw is None:
+                loss = self._lib.seqc_gradients(self._m, self._p(x), self._p(y), x.shape[0], int(training))
+            else:
+                loss = self._lib.seqc_gradients_weighted(self._m, self._p(x), self._p(y), self._p(sw), x.shape[0],
+                                                         int(training))
             return float(loss), self._grads.copy()
 
     def shard_gradients(self, x, y, idx, scale):

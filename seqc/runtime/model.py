@@ -13,6 +13,7 @@ import numpy as np
 from . import callbacks as cbmod
 from . import data
 from .. import distributed, initializers
+from . import metric_state as _stateful
 from .engine import Engine
 
 _GLOBAL_SEED = [None]
@@ -199,22 +200,42 @@ class Model:
         return data.check_batch_size(batch_size, self.desc.batch_size or default)
 
     # ---- training ---------------------------------------------------------------------------
-    def _aggregate(self, out, sizes):
-        """Keras's epoch values from per-batch [loss, metrics...] rows and batch sizes."""
+    def _aggregate(self, out, sizes, wsums=None):
+        """Keras's epoch values from per-batch [loss, metrics...] rows and batch sizes; a
+        weighted metric's batch values (weighted means) weigh by the batch's weight sums
+        `wsums` (the batch sizes when there are no sample weights)."""
         # (elementwise products, not np.dot: a BLAS call would wake numpy's spinning threads)
         sizes = np.asarray(sizes, np.float64)
         total = sizes.sum()
         logs = {"loss": float((out[:, 0] * sizes).sum() / total)}
-        for k, m in enumerate(self.desc.metrics):
-            col = out[:, 1 + k].astype(np.float64)
-            logs[m.name] = float((col * sizes).sum() / total) if m.per_sample else float(col.mean())
+        c = 1
+        for m in self.desc.metrics:
+            if m.columns != 1 or (m.stateful and m.stateful["kind"] == "confusion"):   # counts: summed
+                logs[m.name] = _stateful.result(m.stateful, out[:, c:c + m.columns].astype(np.float64).sum(axis=0))
+                c += m.columns
+                continue
+            col = out[:, c].astype(np.float64)
+            c += 1
+            if m.weighted and wsums is not None:
+                ws = np.asarray(wsums, np.float64)[:len(col)]
+                wt = ws.sum()
+                value = float((col * ws).sum() / wt) if wt != 0 else 0.0
+            else:
+                value = float((col * sizes).sum() / total) if m.per_sample else float(col.mean())
+            logs[m.name] = _stateful.finish(m.stateful, value)
         return logs
+
+    @staticmethod
+    def _weight_sums(sw, rows, batch):
+        """The sums of the sample weights of each batch of `rows` (indices into sw)."""
+        w = sw[rows].astype(np.float64)
+        return [float(w[i:i + batch].sum()) for i in range(0, len(w), batch)]
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        data.check_unweighted(sample_weight, class_weight)
+        class_weight = data.check_class_weight(class_weight, sample_weight)
         verbose = data.check_verbose(verbose)
         requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
@@ -226,16 +247,19 @@ class Model:
         callbacks = data.check_callbacks(callbacks)
         x = self._x(x)
         n = x.shape[0]
+        sw = data.check_sample_weight(sample_weight, n)
         model, y = self._target(y, n)
         if model is not self:
             return model.fit(x, y, requested_batch, epochs, verbose, callbacks, validation_split, validation_data,
-                             shuffle, None, None, initial_epoch, steps_per_epoch, validation_steps,
+                             shuffle, class_weight, sw, initial_epoch, steps_per_epoch, validation_steps,
                              validation_batch_size, validation_freq)
+        swv = None
         if validation_data is not None:
-            xv, yv = data.check_validation_data(validation_data)
+            xv, yv, swv = data.check_validation_data(validation_data)
             xv = self._x(xv, "validation x")
             if xv.shape[0] == 0:
                 raise ValueError("`validation_data` has no samples")
+            swv = data.check_sample_weight(swv, xv.shape[0], "validation sample_weight")
             _, yv = self._target(yv, xv.shape[0], "validation y")
         elif validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))
@@ -243,9 +267,13 @@ class Model:
                 raise ValueError(f"validation_split={validation_split} leaves no rows to train or validate on "
                                  f"({n} samples)")
             xv, yv = x[split:], y[split:]
+            if sw is not None:
+                sw, swv = sw[:split], sw[split:]
             x, y, n = x[:split], y[:split], split
         else:
             xv = yv = None
+        if class_weight is not None:     # Keras: the training data only
+            sw = data.class_weight_to_sample_weight(class_weight, y)
         if n == 0:
             raise ValueError("fit needs at least one sample")
         fixed = self.desc.batch_size
@@ -283,7 +311,7 @@ class Model:
                 idx = _batch_shuffle(idx, batch_size, rng)
             if world is not None and shuffle:
                 world.bcast(idx)      # rank 0's permutation, drawn as one process draws it
-            outs, sizes = [], []
+            outs, sizes, wsums = [], [], []
             done = 0
             chunk = 1 if (per_batch or verbose == 1) else steps
             while done < steps:
@@ -292,21 +320,23 @@ class Model:
                     cbs.on_train_batch_begin(done)
                 t0 = time.perf_counter()
                 rows = idx[done * batch_size:min(n, (done + k) * batch_size)]
-                out = self._train_rows(world, x, y, rows, batch_size)
+                out = self._train_rows(world, x, y, rows, batch_size, sw)
                 dt = time.perf_counter() - t0
                 outs.append(out)
                 sizes.extend(min(batch_size, n - (done + j) * batch_size) for j in range(k))
+                if sw is not None:
+                    wsums.extend(self._weight_sums(sw, rows, batch_size))
                 done += k
-                running = self._aggregate(np.concatenate(outs), sizes)
+                running = self._aggregate(np.concatenate(outs), sizes, wsums if sw is not None else None)
                 cbs.on_train_batch_end(done - 1, running)
                 if self.stop_training:
                     break
                 if not per_batch and verbose == 1:   # refresh the bar about every 0.1 s
                     chunk = max(1, min(steps, int(0.1 / max(dt / k, 1e-9))))
-            logs = self._aggregate(np.concatenate(outs), sizes)
+            logs = self._aggregate(np.concatenate(outs), sizes, wsums if sw is not None else None)
             if xv is not None and should_validate(epoch):
                 vb = data.rows_per_batch(validation_batch_size or batch_size, xv.shape[0])
-                val = self._evaluate_arrays(xv, yv, vb, cbs)
+                val = self._evaluate_arrays(xv, yv, vb, cbs, swv)
                 logs.update({"val_" + k: v for k, v in val.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -330,12 +360,21 @@ class Model:
     def _verbose(self, verbose):
         return verbose if distributed.is_root() else 0     # progress: rank 0 only
 
-    def _train_rows(self, world, x, y, rows, batch_size):
+    def _train_rows(self, world, x, y, rows, batch_size, sw=None):
         """Train on rows (int32 indices into x, y) in batches: seqc_train, or under mpirun one
-        data-parallel step per batch. Per-batch [loss, metrics...] rows."""
+        data-parallel step per batch. Per-batch [loss, metrics...] rows. `sw`: sample weights."""
         if world is None:
-            return self._engine.train(x, y, rows, batch_size)
+            return self._engine.train(x, y, rows, batch_size, sw)
+        self._no_weights_under_mpi(sw)
         return distributed.train(world, self._engine, x, y, rows, batch_size)
+
+    def _no_weights_under_mpi(self, sw):
+        if sw is not None:
+            raise ValueError("sample_weight / class_weight under mpirun: not supported by seqc yet (train "
+                             "weighted in one process)")
+        if any(getattr(m, "stateful", None) for m in self.desc.metrics):
+            raise ValueError("metrics that accumulate over an epoch (Precision, Recall, AUC, ...) under mpirun: "
+                             "not supported by seqc yet")
 
     def _predict_batches(self, x, batch_size):
         """Outputs for every row of x (every rank: all rows)."""
@@ -346,37 +385,38 @@ class Model:
         distributed.sync_from_root(world, self._engine, optimizer=False)
         return distributed.predict(world, self._engine, x, batch_size)
 
-    def _evaluate_batches(self, x, y, batch_size):
+    def _evaluate_batches(self, x, y, batch_size, sw=None):
         """Per-batch [loss, metrics...] of rows in batches of batch_size (every rank: all rows)."""
         world = self._world()
         if world is None:
-            return self._engine.evaluate(x, y, batch_size)
+            return self._engine.evaluate(x, y, batch_size, sw=sw)
+        self._no_weights_under_mpi(sw)
         world.agree("evaluate", rows=x.shape[0], batch_size=batch_size)
         distributed.sync_from_root(world, self._engine, optimizer=False)
         return distributed.evaluate(world, self._engine, x, y, batch_size)
 
-    def _evaluate_arrays(self, x, y, batch_size, cbs=None):
+    def _evaluate_arrays(self, x, y, batch_size, cbs=None, sw=None):
         if cbs is not None:
             cbs.on_test_begin()
-        out = self._evaluate_batches(x, y, batch_size)
+        out = self._evaluate_batches(x, y, batch_size, sw)
         n = x.shape[0]
         sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
-        logs = self._aggregate(out, sizes)
+        logs = self._aggregate(out, sizes, None if sw is None else self._weight_sums(sw, np.arange(n), batch_size))
         if cbs is not None:
             cbs.on_test_end(logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        data.check_unweighted(sample_weight)
         verbose = data.check_verbose(verbose)
         requested_batch = batch_size
         batch_size = self._check_batch(batch_size)
         callbacks = data.check_callbacks(callbacks)
         x = self._x(x)
+        sw = data.check_sample_weight(sample_weight, x.shape[0])
         model, y = self._target(y, x.shape[0])
         if model is not self:
-            return model.evaluate(x, y, requested_batch, verbose, None, steps, callbacks, return_dict)
+            return model.evaluate(x, y, requested_batch, verbose, sw, steps, callbacks, return_dict)
         if x.shape[0] == 0:
             raise ValueError("evaluate needs at least one sample")
         self._check_stateful_rows(x.shape[0], "evaluate", requested_batch)
@@ -388,10 +428,10 @@ class Model:
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_test_begin()
-        out = self._evaluate_batches(x, y, batch_size)
+        out = self._evaluate_batches(x, y, batch_size, sw)
         n = x.shape[0]
         sizes = [min(batch_size, n - i * batch_size) for i in range(out.shape[0])]
-        logs = self._aggregate(out, sizes)
+        logs = self._aggregate(out, sizes, None if sw is None else self._weight_sums(sw, np.arange(n), batch_size))
         cbs.on_test_batch_end(steps_n - 1, logs)
         cbs.on_test_end(logs)
         if return_dict:
@@ -426,27 +466,30 @@ class Model:
         return self._engine.predict(x, x.shape[0])      # one batch: as predict_on_batch
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        data.check_unweighted(sample_weight, class_weight)
+        class_weight = data.check_class_weight(class_weight, sample_weight)
         x = self._x(x)
         self._check_batch_size(x)
+        sw = data.check_sample_weight(sample_weight, x.shape[0])
         model, y = self._target(y, x.shape[0])
         if model is not self:
-            return model.train_on_batch(x, y, return_dict=return_dict)
+            return model.train_on_batch(x, y, sample_weight=sw, class_weight=class_weight, return_dict=return_dict)
+        if class_weight is not None:
+            sw = data.class_weight_to_sample_weight(class_weight, y)
         world = self._world("train_on_batch")
         if world is not None:
             world.agree("train_on_batch", rows=x.shape[0])
             distributed.sync_from_root(world, self._engine)
-        out = self._train_rows(world, x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
+        out = self._train_rows(world, x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]), sw)
         return self._batch_result(out, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        data.check_unweighted(sample_weight)
         x = self._x(x)
         self._check_batch_size(x)
+        sw = data.check_sample_weight(sample_weight, x.shape[0])
         model, y = self._target(y, x.shape[0])
         if model is not self:
-            return model.test_on_batch(x, y, return_dict=return_dict)
-        out = self._engine.evaluate(x, y, max(1, x.shape[0]))
+            return model.test_on_batch(x, y, sample_weight=sw, return_dict=return_dict)
+        out = self._engine.evaluate(x, y, max(1, x.shape[0]), sw=sw)
         return self._batch_result(out, return_dict)
 
     def predict_on_batch(self, x):
@@ -462,9 +505,7 @@ class Model:
             raise ValueError(f"this stateful model takes batches of exactly {fixed} samples, got {x.shape[0]}")
 
     def _batch_result(self, out, return_dict):
-        logs = {"loss": float(out[0, 0])}
-        for k, m in enumerate(self.desc.metrics):
-            logs[m.name] = float(out[0, 1 + k])
+        logs = self._aggregate(out[:1], [1])
         if return_dict:
             return dict(sorted(logs.items()))   # Keras 3 sorts the keys
         vals = [logs[k] for k in self.metrics_names]
