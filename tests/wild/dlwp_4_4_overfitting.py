@@ -1,5 +1,5 @@
 # Source: fchollet/deep-learning-with-python-notebooks, first_edition/4.4-overfitting-and-underfitting.ipynb, code cells 1-6, 9, 10, 13-15, 22, 23 (commit dea84a4e12cc3bb3cb61ce952a0168bca113d315), MIT license.
-# seqc-wild: xfail keras.regularizers (being added): `kernel_regularizer=regularizers.l2(0.001)`
+# seqc-wild: runs
 # The notebook's code cells named above, in order (cells 17-21 are illustrative fragments
 # that do not run; each marked `# --- code cell N`; the other
 # cells plot with matplotlib or only display values).

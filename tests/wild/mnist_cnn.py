@@ -1,5 +1,5 @@
 # Source: keras-team/keras, examples/mnist_cnn.py (commit 05676872b9a772d21da0afab92dc515b3738e54d), MIT license.
-# seqc-wild: xfail the Adadelta optimizer (being added)
+# seqc-wild: runs
 # Changed for the test (marked `seqc-test`): MNIST's loading swapped for random arrays of its
 # shapes and dtypes (fewer rows), epochs cut to 1.
 '''Trains a simple convnet on the MNIST dataset.

@@ -1,5 +1,5 @@
 # Source: keras-team/keras, examples/mnist_transfer_cnn.py (commit 1a3ee8441933fc007be6b2beb47af67998d50737), MIT license.
-# seqc-wild: xfail the Adadelta optimizer (being added)
+# seqc-wild: runs
 # Changed for the test (marked `seqc-test`): MNIST's loading swapped for random arrays of its
 # shapes and dtypes (fewer rows), epochs cut to 1.
 '''Transfer learning toy example.
