@@ -13,8 +13,11 @@ if not os.environ.get("SEQC_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="seqc-test-cache-")
     os.environ["SEQC_CACHE_DIR"] = _OWN_CACHE
 
-if not os.environ.get("OMP_NUM_THREADS"):
-    os.environ["OMP_NUM_THREADS"] = "2"
+if not os.environ.get("OMP_NUM_THREADS") or os.environ.get("SEQC_TEST_OMP_DEFAULT"):
+    # two threads in one process; one each when pytest-xdist runs two worker processes (the
+    # README's command: `-n 2` in pyproject.toml), so that two workers share the two cores
+    os.environ["SEQC_TEST_OMP_DEFAULT"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -7,6 +7,7 @@ import math
 import numbers
 
 from ..errors import SeqcError
+from . import validate as _v
 
 
 def _real(owner, name, value):
@@ -94,26 +95,7 @@ _BY_NAME = {"MaxNorm": MaxNorm, "max_norm": MaxNorm, "NonNeg": NonNeg, "non_neg"
 
 def get(identifier):
     """A constraint from None, an object, a class, a string name or a {'class_name', 'config'} dict."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Could not interpret constraint identifier: {identifier}")
-        return cls(**identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Could not interpret constraint identifier: {identifier}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Constraint) and identifier is not Constraint:
-        return identifier()
-    if callable(identifier):
-        raise ValueError(f"a custom constraint ({identifier!r}) is not supported by seqc: use "
-                         "keras.constraints.MaxNorm, NonNeg, UnitNorm or MinMaxNorm")
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+    return _v.from_identifier(identifier, Constraint, _BY_NAME, "constraint", "keras.constraints.MaxNorm, NonNeg, UnitNorm or MinMaxNorm")
 
 
 def spec_of(owner, arg, identifier):

@@ -43,9 +43,7 @@ class _ConvTranspose(_L._WeightsMixin, _L.Layer):
                                      f"dimensions. At dimension {i}, `output_padding` is {p} but `strides` is "
                                      f"{s}. Received: output_padding={self.output_padding}, "
                                      f"strides={self.strides}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        _layers().check_strides_dilation(owner, self.strides, self.dilation_rate)
         self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):

@@ -348,6 +348,13 @@ def _data_format(owner, value):
     return "channels_last"
 
 
+def check_strides_dilation(owner, strides, dilation_rate):
+    """Keras's convolutions take strides > 1 or a dilation_rate > 1, not both."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                         f"Received: strides={strides} and dilation_rate={dilation_rate}")
+
+
 class _Conv(_WeightsMixin, Layer):
     """Convolution of `rank` spatial dimensions (channels last): `filters` output channels,
     kernel (*kernel_size, channels, filters); strides, 'valid'/'same' (Conv1D also 'causal')
@@ -370,9 +377,7 @@ class _Conv(_WeightsMixin, Layer):
         self.dilation_rate = v.int_tuple(owner, "dilation_rate", dilation_rate, self.rank)
         self.padding = _padding(owner, padding, allow_causal=self.rank == 1)
         self.data_format = _data_format(owner, data_format)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        check_strides_dilation(owner, self.strides, self.dilation_rate)
         self._set_weight_args(activation, use_bias, kernel_initializer, bias_initializer)
 
     def config(self):

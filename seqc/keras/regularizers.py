@@ -6,6 +6,7 @@ output, divided by the batch size, as Keras 3's Layer.__call__ does)."""
 import math
 
 from ..errors import SeqcError
+from . import validate as _v
 
 
 def _penalty(owner, name, value):
@@ -88,26 +89,7 @@ _BY_NAME = {"L1": L1, "l1": L1, "L2": L2, "l2": L2, "L1L2": L1L2, "l1l2": L1L2,
 def get(identifier):
     """A regularizer from None, an object, a class, Keras's string names ('l1', 'l2', 'l1l2',
     'L1', 'L2', 'L1L2') or a {'class_name', 'config'} dict."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
-        return cls(**identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        raise ValueError(f"a custom regularizer ({identifier!r}) is not supported by seqc: use "
-                         "keras.regularizers.L1, L2 or L1L2")
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+    return _v.from_identifier(identifier, Regularizer, _BY_NAME, "regularizer", "keras.regularizers.L1, L2 or L1L2")
 
 
 def spec_of(owner, arg, identifier):

@@ -192,3 +192,24 @@ class Declared:
             elif p.check is not None:
                 values[p.name] = p.check(owner, p.name, values[p.name])
         return values, extra
+
+
+def from_identifier(identifier, base, by_name, what, builtins):
+    """Keras's `get` of a regularizer / constraint: None, an object of `base`, a subclass, a name
+    in `by_name` or a {'class_name', 'config'} dict; a user's own callable is refused, naming
+    the `builtins` seqc has."""
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = by_name.get(identifier["class_name"])
+        if cls is not None:
+            return cls(**identifier.get("config", {}))
+    elif isinstance(identifier, str):
+        cls = by_name.get(identifier)
+        if cls is not None:
+            return cls()
+    elif isinstance(identifier, type) and issubclass(identifier, base) and identifier is not base:
+        return identifier()
+    elif callable(identifier):
+        raise ValueError(f"a custom {what} ({identifier!r}) is not supported by seqc: use {builtins}")
+    raise ValueError(f"Could not interpret {what} identifier: {identifier}")

@@ -20,7 +20,7 @@ from typing import Optional
 
 from ..errors import SeqcError
 from .activation import ActivationAttrs
-from .base import Arg, OpKind, register
+from .base import Arg, Elementwise, OpKind, register
 from .shapes import fmt
 
 
@@ -34,18 +34,9 @@ class ActParamAttrs:
 
 
 @register
-class ActParam(OpKind):
+class ActParam(Elementwise):
     kind = "act_param"
     template = "act_param.c.j2"
-
-    def forward_args(self, op, ctx):
-        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
-
-    def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
-                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
     def render(self, op, ctx):
         a = op.attrs

@@ -155,6 +155,20 @@ class Rearrange(OpKind):
         return ctx.render(self.template, op, **asdict(op.attrs))
 
 
+class Elementwise(OpKind):
+    """An op whose backward reads its input: forward(B, x, y) and, when it propagates a
+    gradient, backward(B, x, dy, dx)."""
+
+    def forward_args(self, op, ctx):
+        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
+
+    def backward_args(self, op, ctx):
+        if not op.needs_dx:
+            return None
+        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
+                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+
+
 KINDS = {}       # IR kind -> OpKind instance
 LAYERS = {}      # Keras layer class name -> lowering function
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import SeqcError
-from .base import Arg, Buf, OpKind, register
+from .base import Arg, Buf, Elementwise, OpKind, register
 from .shapes import fmt
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -133,19 +133,10 @@ class ActivityRegAttrs:
 
 
 @register
-class ActivityReg(OpKind):
+class ActivityReg(Elementwise):
     kind = "activity_reg"
     template = "activity_reg.c.j2"
     time_distributable = False   # its penalty is per batch of samples, not of slices
-
-    def forward_args(self, op, ctx):
-        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
-
-    def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)),
-                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
     def loss_terms(self, op, ctx):
         return [f"{ctx.fn(op)}_penalty(B, {ctx.x(op)})"]
