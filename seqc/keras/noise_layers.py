@@ -69,6 +69,12 @@ class SpatialDropout1D(_base()):
     def config(self):
         return {"rate": self.rate, "seed": self.seed}
 
+    def get_config(self):
+        config = super().get_config()       # Keras's SpatialDropout: no `trainable`, the dtype by name
+        config.pop("trainable")
+        config["dtype"] = "float32"
+        return config
+
 
 class SpatialDropout2D(_base()):
     """Drops whole channels (feature maps) of a (batch, rows, cols, channels) input in training."""
@@ -82,6 +88,12 @@ class SpatialDropout2D(_base()):
 
     def config(self):
         return {"rate": self.rate, "seed": self.seed}
+
+    def get_config(self):
+        config = super().get_config()       # Keras's SpatialDropout: no `trainable`, the dtype by name
+        config.pop("trainable")
+        config["dtype"] = "float32"
+        return config
 
 
 class ActivityRegularization(_base()):

@@ -90,13 +90,26 @@ def _is_initializer_spec(value):
     return isinstance(value, dict) and set(value) == {"class_name", "config"}
 
 
+def _init_signature(cls):
+    """The signature of the first constructor in cls's MRO that names its arguments (Keras 1's
+    Convolution2D(*args, **kwargs) passes them on to Conv2D's)."""
+    import inspect
+    for base in cls.__mro__:
+        init = base.__dict__.get("__init__")
+        if init is None:
+            continue
+        sig = inspect.signature(init)
+        if not any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
+            return sig.replace(parameters=list(sig.parameters.values())[1:])
+    return inspect.signature(cls)
+
+
 def layer_config(layer):
     """Keras 3's get_config() of a seqc layer, from the arguments its constructor recorded."""
-    import inspect
     cls = type(layer)
     config = {"name": layer.name, "trainable": layer.trainable, "dtype": dtype_policy()}
     arguments = getattr(layer, "_init_arguments", {})
-    for p in inspect.signature(cls).parameters.values():
+    for p in _init_signature(cls).parameters.values():
         if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.name in cls._config_exclude:
             continue
         value = arguments.get(p.name, p.default)
@@ -110,6 +123,21 @@ def layer_config(layer):
     return config
 
 
+def serialize_layer(layer):
+    """A nested layer as Keras serialises it (TimeDistributed's and Bidirectional's `layer`)."""
+    return {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(), "registered_name": None}
+
+
+def deserialize_layer(value, owner, arg="layer"):
+    """A seqc layer from a serialised nested layer ({"class_name", "config"}); a layer object as is."""
+    from .layers import Layer
+    if isinstance(value, Layer) or value is None:
+        return value
+    if not isinstance(value, dict) or "class_name" not in value:
+        raise ValueError(f"{owner}: `{arg}` in the config must be a serialised layer, got {value!r}")
+    return _layer_class(value["class_name"]).from_config(dict(value.get("config") or {}))
+
+
 # keys a Keras config may carry that seqc's constructors do not take, harmless at these values
 _INERT = {"zero_output_for_mask": (False,), "quantization_config": (None,), "activity_regularizer": (None,),
           "time_major": (False,), "implementation": (0, 1, 2), "ragged": (False,), "sparse": (False,),
@@ -118,7 +146,6 @@ _INERT = {"zero_output_for_mask": (False,), "quantization_config": (None,), "act
 
 def layer_from_config(cls, config):
     """A seqc layer from Keras's config dict of class `cls` (Keras 3's or Keras 2's)."""
-    import inspect
     owner = cls.__name__
     if not isinstance(config, dict):
         raise ValueError(f"{owner}: a layer config must be a dict, got {type(config).__name__}")
@@ -128,7 +155,7 @@ def layer_from_config(cls, config):
         dtype = (dtype.get("config") or {}).get("name")
     if dtype not in (None, "float32"):
         raise ValueError(f"{owner}: seqc computes in float32; the file's layer has dtype {dtype!r}")
-    params = inspect.signature(cls).parameters
+    params = _init_signature(cls).parameters
     takes = set(params) | {"name", "trainable", "input_shape", "input_dim", "batch_size", "batch_input_shape",
                            "input_length"}
     kwargs = {}

@@ -198,13 +198,56 @@ LAYER_CASES = [
     ("SimpleRNN", {"units": 2}), ("SimpleRNN", {"units": 2, "activation": "relu", "stateful": True}),
     ("RepeatVector", {"n": 2}), ("UpSampling1D", {}), ("UpSampling2D", {"size": (2, 3)}),
     ("Cropping1D", {}), ("Cropping1D", {"cropping": (2, 0)}), ("Cropping2D", {"cropping": 1}),
+    # the layer classes added since (a nested layer argument is {"class_name", "config"}: kwargs)
+    ("BatchNormalization", {}), ("BatchNormalization", {"momentum": 0.9, "epsilon": 1e-3, "center": False,
+                                                        "scale": False, "axis": 1}),
+    ("LayerNormalization", {}), ("LayerNormalization", {"epsilon": 1e-5, "center": False, "scale": False}),
+    ("ReLU", {}), ("ReLU", {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5}),
+    ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.1}), ("PReLU", {}), ("PReLU", {"shared_axes": [1]}),
+    ("ELU", {}), ("ELU", {"alpha": 0.5}), ("Softmax", {}), ("Softmax", {"axis": 1}),
+    ("GaussianNoise", {"stddev": 0.1}), ("GaussianNoise", {"stddev": 0.2, "seed": 4}),
+    ("GaussianDropout", {"rate": 0.2}), ("AlphaDropout", {"rate": 0.1}),
+    ("AlphaDropout", {"rate": 0.1, "seed": 2}),
+    ("SpatialDropout1D", {"rate": 0.2}), ("SpatialDropout2D", {"rate": 0.3, "seed": 1}),
+    ("ActivityRegularization", {}), ("ActivityRegularization", {"l1": 0.01, "l2": 0.02}),
+    ("Permute", {"dims": [2, 1]}), ("Masking", {}), ("Masking", {"mask_value": -1.0}),
+    ("Embedding", {"input_dim": 6, "output_dim": 3, "mask_zero": True}),
+    ("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 3, "name": "inner"}}}),
+    ("TimeDistributed", {"layer": {"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 3,
+                                                                       "name": "inner"}}}),
+    ("Bidirectional", {"layer": {"class_name": "LSTM", "config": {"units": 3, "name": "inner"}}}),
+    ("Bidirectional", {"layer": {"class_name": "GRU", "config": {"units": 2, "return_sequences": True,
+                                                                  "name": "inner"}}, "merge_mode": "sum"}),
+    ("Bidirectional", {"layer": {"class_name": "SimpleRNN", "config": {"units": 2, "name": "inner"}},
+                       "merge_mode": "mul",
+                       "backward_layer": {"class_name": "SimpleRNN", "config": {"units": 2, "go_backwards": True,
+                                                                                "name": "back"}}}),
+    ("Conv1DTranspose", {"filters": 2, "kernel_size": 3}),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3}),
+    ("Conv2DTranspose", {"filters": 3, "kernel_size": (2, 3), "strides": 2, "padding": "same",
+                         "activation": "relu"}),
+    ("DepthwiseConv1D", {"kernel_size": 3}), ("DepthwiseConv2D", {"kernel_size": 3}),
+    ("DepthwiseConv2D", {"kernel_size": 2, "depth_multiplier": 2, "strides": 2, "use_bias": False}),
+    ("SeparableConv1D", {"filters": 2, "kernel_size": 3}), ("SeparableConv2D", {"filters": 2, "kernel_size": 3}),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2, "padding": "same",
+                         "activation": "relu"}),
+    ("UpSampling2D", {"size": 2, "interpolation": "bilinear"}),
+    ("Convolution1D", {"filters": 2, "kernel_size": 3}), ("Convolution2D", {"filters": 2, "kernel_size": 3}),
 ]
+KERAS1_NAMES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"}   # Keras 3 keeps them as aliases
+
+
+def make_layer(cls, kwargs, **extra):
+    """A Keras layer from a LAYER_CASES entry (nested layers given as {"class_name", "config"})."""
+    kw = {k: make_layer(v["class_name"], v["config"]) if isinstance(v, dict) and "class_name" in v else v
+          for k, v in kwargs.items()}
+    return getattr(L, cls)(**kw, **extra)
 
 
 def layer_configs():
     out = []
     for cls, kwargs in LAYER_CASES:
-        cfg = getattr(L, cls)(**kwargs, name="layer").get_config()
+        cfg = make_layer(cls, kwargs, name="layer").get_config()
         out.append({"class": cls, "kwargs": strip_ids(json.loads(json.dumps(kwargs))),
                     "config": strip_ids(json.loads(json.dumps(keras.saving.serialize_keras_object(cfg))))})
     return out
