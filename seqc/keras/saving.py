@@ -197,7 +197,7 @@ def model_config(model):
     shapes = _layer_input_shapes(model)
     layers = [_input_layer_entry(model, batch_shape)]
     for layer, in_shape in zip(model.layers, shapes):
-        entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
+        entry = {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(),
                  "registered_name": None}
         if not layer._keras_built_at_init:
             entry["build_config"] = {"input_shape": [batch] + list(in_shape)}
@@ -286,6 +286,13 @@ def serialize_optimizer(opt):
 # ---------------------------------------------------------------------------------------------
 # reading a config back
 # ---------------------------------------------------------------------------------------------
+_SAFE_MODE = [True]      # load_model(safe_mode=...): Lambda.from_config reads it (Keras's safe mode scope)
+
+
+def safe_mode():
+    return _SAFE_MODE[-1]
+
+
 def _layer_class(class_name):
     from . import layers as L
     cls = L.LAYERS.get(class_name)
@@ -389,13 +396,52 @@ class LayerRef:
     kind: str                  # Keras class name
     name: str
     indices: list              # positions of its weights in get_weights()
+    inner: Optional[dict] = None    # a wrapper's inner layers: {"kind", "names": [forward, backward] or [layer]}
 
 
-def weight_paths(kind, n):
-    """Where a layer's n weights go under its group: [(subgroup, first, stop)]."""
+def weight_paths(kind, n, name, inner=None):
+    """Where a layer's n weights go under its group: [(subgroup, its `name` attribute, first,
+    stop)]. A recurrent layer keeps them in its cell (`cell/vars`); TimeDistributed in its
+    `layer`; Bidirectional in `forward_layer` and `backward_layer` (half each, cells again)."""
     if kind in CELL_LAYERS:
-        return [("vars", 0, 0), ("cell/vars", 0, n)]
-    return [("vars", 0, n)]
+        return [("vars", name, 0, 0), ("cell/vars", _cell_name(kind), 0, n)]
+    if kind in ("TimeDistributed", "Bidirectional"):
+        inner = inner or {"kind": None, "names": None}
+        subs = ["layer"] if kind == "TimeDistributed" else ["forward_layer", "backward_layer"]
+        names = inner["names"] or [f"{s.split('_')[0]}_{name}" if len(subs) > 1 else name for s in subs]
+        out, step = [("vars", name, 0, 0)], n // len(subs)
+        for k, (sub, sub_name) in enumerate(zip(subs, names)):
+            lo, hi = k * step, (k + 1) * step
+            if inner["kind"] in CELL_LAYERS or (inner["kind"] is None and kind == "Bidirectional"):
+                cell = _cell_name(inner["kind"]) if inner["kind"] else "cell"
+                out += [(f"{sub}/vars", sub_name, lo, lo), (f"{sub}/cell/vars", cell, lo, hi)]
+            else:
+                out.append((f"{sub}/vars", sub_name, lo, hi))
+        return out
+    return [("vars", name, 0, n)]
+
+
+def _read_subgroups(kind):
+    """The subgroups weight_paths may write for a layer kind, in order, as (path, required)."""
+    if kind in CELL_LAYERS:
+        return [("vars", False), ("cell/vars", True)]
+    if kind == "TimeDistributed":
+        return [("vars", False), ("layer/vars", False), ("layer/cell/vars", False)]
+    if kind == "Bidirectional":
+        return [("vars", False)] + [(f"{s}/{v}", False) for s in ("forward_layer", "backward_layer")
+                                    for v in ("vars", "cell/vars")]
+    return [("vars", False)]
+
+
+def layer_inner(layer):
+    """LayerRef.inner of a seqc layer object (None for a layer that wraps nothing)."""
+    kind = type(layer).__name__
+    if kind == "TimeDistributed":
+        return {"kind": layer.layer.kind, "names": [layer.layer.name]}
+    if kind == "Bidirectional":
+        forward, backward = layer._inner_configs()
+        return {"kind": layer.layer.kind, "names": [forward["config"]["name"], backward["config"]["name"]]}
+    return None
 
 
 def _cell_name(kind):
@@ -495,9 +541,9 @@ def write_weights_h5(f, model_name, refs, weights, optimizer=None):
     for ref in refs:
         key = _unique(snake_case(ref.kind), used)
         arrays = [weights[i] for i in ref.indices]
-        for sub, lo, hi in weight_paths(ref.kind, len(arrays)):
+        for sub, attr, lo, hi in weight_paths(ref.kind, len(arrays), ref.name, ref.inner):
             g = root.create_group(f"{key}/{sub}")
-            g.attrs["name"] = ref.name if sub == "vars" else _cell_name(ref.kind)
+            g.attrs["name"] = attr
             for j, a in enumerate(arrays[lo:hi]):
                 g.create_dataset(str(j), data=np.ascontiguousarray(a, np.float32))
     if optimizer is not None:
@@ -529,9 +575,9 @@ def read_weights_h5(f, layers, where):
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{where}: no weights for layer {name!r} ({kind}) at layers/{key}")
         arrays = []
-        for sub in ("vars", "cell/vars") if kind in CELL_LAYERS else ("vars",):
+        for sub, required in _read_subgroups(kind):
             g = group.get(sub)
-            if g is None and sub == "vars":
+            if g is None and not required:
                 continue
             if not isinstance(g, h5py.Group):
                 raise ValueError(f"{where}: layers/{key}/{sub} is missing")
@@ -830,7 +876,10 @@ def _is_sequential(model):
 
 def model_layer_refs(model):
     if _is_sequential(model):
-        return layer_refs([(type(l).__name__, l.name) for l in model.layers], _param_names(model))
+        refs = layer_refs([(l.kind, l.name) for l in model.layers], _param_names(model))
+        for ref, layer in zip(refs, model.layers):
+            ref.inner = layer_inner(layer)
+        return refs
     desc = model.desc
     return layer_refs([(l.kind, l.name) for l in desc.layers if l.kind != "InputLayer"],
                       [p.name for p in desc.params])
@@ -1041,7 +1090,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError("load_model: custom_objects are not supported by seqc")
     path = os.fspath(filepath)
     kf = read_model_file(path)
+    _SAFE_MODE.append(safe_mode is not False)
     try:
         return build_model(kf, compile=compile)
     except SeqcError as e:
         raise ValueError(f"{path}: {e.message if hasattr(e, 'message') else e}") from None
+    finally:
+        _SAFE_MODE.pop()
