@@ -48,7 +48,7 @@ def build(name):
     m = MANIFEST[name]
     dtype = "int32" if m["integer_input"] else "float32"
     model = keras.Sequential([L.Input(tuple(m["input_shape"]), name=m["input_name"], dtype=dtype)]
-                             + [getattr(L, l["class"])(**l["kwargs"]) for l in m["layers"]], name=m["model_name"])
+                             + [make_layer(l["class"], l["kwargs"]) for l in m["layers"]], name=m["model_name"])
     cls, kw = m["compile"]["optimizer"]
     model.compile(getattr(keras.optimizers, cls)(**kw), m["compile"]["loss"], metrics=m["compile"]["metrics"])
     return model
@@ -62,7 +62,9 @@ def data(name, n, seed):
         rng.normal(size=(n,) + shape).astype(np.float32)
     y = {"onehot3": lambda: np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)],
          "sparse2": lambda: rng.integers(0, 2, n).astype(np.int32),
-         "real1": lambda: rng.normal(size=(n, 1)).astype(np.float32)}[m["labels"]]()
+         "real1": lambda: rng.normal(size=(n, 1)).astype(np.float32),
+         "seq2": lambda: rng.normal(size=(n, shape[0], 2)).astype(np.float32),
+         "self": lambda: x.copy()}[m["labels"]]()
     return x, y
 
 

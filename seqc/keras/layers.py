@@ -466,6 +466,7 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (positive ints, at most one -1 for the rest)."""
+    _keras_built_at_init = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

@@ -112,3 +112,7 @@ class ActivityRegularization(_base()):
 LAYERS = {"GaussianNoise": GaussianNoise, "GaussianDropout": GaussianDropout, "AlphaDropout": AlphaDropout,
           "SpatialDropout1D": SpatialDropout1D, "SpatialDropout2D": SpatialDropout2D,
           "ActivityRegularization": ActivityRegularization}
+
+for _cls in (GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D,
+             ActivityRegularization):     # Keras builds them in the constructor: no build_config
+    _cls._keras_built_at_init = True

@@ -201,11 +201,23 @@ def model_config(model):
                  "registered_name": None}
         if not layer._keras_built_at_init:
             entry["build_config"] = {"input_shape": [batch] + list(in_shape)}
+        _nested_build_configs(layer, entry["config"], [batch] + list(in_shape))
         layers.append(entry)
     config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy(), "layers": layers,
               "build_input_shape": batch_shape}
     return {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None,
             "build_config": {"input_shape": batch_shape}}
+
+
+def _nested_build_configs(layer, config, input_shape):
+    """The build_config Keras writes for the built layers inside a wrapper of a model:
+    TimeDistributed's layer sees one time step, Bidirectional's layers the whole input."""
+    kind = type(layer).__name__
+    if kind == "TimeDistributed" and not layer.layer._keras_built_at_init:
+        config["layer"]["build_config"] = {"input_shape": [input_shape[0]] + list(input_shape[2:])}
+    elif kind == "Bidirectional":
+        for key in ("layer", "backward_layer"):
+            config[key]["build_config"] = {"input_shape": list(input_shape)}
 
 
 def _param_names(model):
@@ -1052,9 +1064,8 @@ def write_legacy_h5(f, model):
     g.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
     paths = {}
     for ref in refs:
-        cell = f"/{_cell_name(ref.kind)}" if ref.kind in CELL_LAYERS else ""
         for i in ref.indices:
-            paths[i] = f"{model.name}/{ref.name}{cell}/{names[i][len(ref.name) + 1:]}"
+            paths[i] = f"{model.name}/{ref.name}/{_legacy_weight_path(ref, names[i][len(ref.name) + 1:])}"
     for ref in sorted(refs, key=lambda r: r.name):
         lg = g.create_group(ref.name)
         lg.attrs["weight_names"] = np.array([paths[i].encode("utf8") for i in ref.indices])
@@ -1075,6 +1086,22 @@ def write_legacy_h5(f, model):
         og.attrs["weight_names"] = np.array([n.encode("utf8") for n in opt_names])
         for n, a in zip(opt_names, state.variables):
             og.create_dataset(n, data=a)
+
+
+def _legacy_weight_path(ref, role):
+    """A weight's path under its layer in Keras's legacy .h5 (its variable path): recurrent
+    weights in the cell, a wrapper's under its inner layers' names."""
+    if ref.kind in CELL_LAYERS:
+        return f"{_cell_name(ref.kind)}/{role}"
+    if ref.inner is None:
+        return role
+    inner_kind, names = ref.inner["kind"], ref.inner["names"]
+    name = names[0]
+    if ref.kind == "Bidirectional":
+        side = 1 if role.startswith("backward_") else 0
+        name, role = names[side], role.split("_", 1)[1]
+    cell = f"{_cell_name(inner_kind)}/" if inner_kind in CELL_LAYERS else ""
+    return f"{name}/{cell}{role}"
 
 
 def _is_trainable(model, i):

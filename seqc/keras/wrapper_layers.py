@@ -141,3 +141,4 @@ class Masking(_base()):
 
 
 LAYERS["Masking"] = Masking
+Masking._keras_built_at_init = True     # Keras builds it in the constructor: no build_config

@@ -59,8 +59,37 @@ MODELS = {
                              ("Dense", {"units": 2, "activation": "softmax", "name": "out"})],
                 {"optimizer": ["SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}],
                  "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}, "sparse2"),
+    # the layer kinds added since: a convnet with BatchNormalization, a bidirectional LSTM over a
+    # masked embedding, a TimeDistributed sequence-to-sequence model, a Conv2DTranspose autoencoder
+    # (no bias before BatchNormalization: its gradient is zero up to rounding, which Adam would amplify)
+    "bn_convnet": ((6, 6, 2), False, [("Conv2D", {"filters": 3, "kernel_size": 3, "use_bias": False, "name": "conv"}),
+                                      ("BatchNormalization", {"name": "bn"}),
+                                      ("ReLU", {"name": "relu"}),
+                                      ("MaxPooling2D", {"name": "pool"}),
+                                      ("Flatten", {"name": "flat"}),
+                                      ("Dense", {"units": 3, "activation": "softmax", "name": "out"})],
+                   {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "categorical_crossentropy",
+                    "metrics": ["accuracy"]}, "onehot3"),
+    "bilstm": ((6,), True, [("Embedding", {"input_dim": 20, "output_dim": 4, "mask_zero": True, "name": "emb"}),
+                            ("Bidirectional", {"layer": {"class_name": "LSTM",
+                                                         "config": {"units": 3, "name": "lstm_a"}},
+                                               "name": "bidi"}),
+                            ("Dense", {"units": 2, "activation": "softmax", "name": "out"})],
+               {"optimizer": ["RMSprop", {"learning_rate": 0.01}], "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"]}, "sparse2"),
+    "td_seq2seq": ((5, 3), False, [("LSTM", {"units": 4, "return_sequences": True, "name": "enc"}),
+                                   ("TimeDistributed", {"layer": {"class_name": "Dense",
+                                                                  "config": {"units": 2, "name": "proj"}},
+                                                        "name": "td"})],
+                   {"optimizer": ["SGD", {"learning_rate": 0.05, "momentum": 0.9}], "loss": "mse",
+                    "metrics": ["mae"]}, "seq2"),
+    "conv_ae": ((6, 6, 1), False, [("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same",
+                                               "activation": "relu", "name": "down"}),
+                                   ("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
+                                                        "padding": "same", "name": "up"})],
+                {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "self"),
 }
-RESUMED = ("convnet", "lstm")      # no dropout: the continued trajectory is deterministic
+RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae")   # deterministic continued trajectories
 BATCH, STEPS, RESUME_STEPS = 8, 3, 3
 
 
@@ -72,6 +101,10 @@ def data(name, n, seed):
         y = np.eye(3, dtype=F32)[rng.integers(0, 3, n)]
     elif labels == "sparse2":
         y = rng.integers(0, 2, n).astype(np.int32)
+    elif labels == "seq2":
+        y = rng.normal(size=(n, shape[0], 2)).astype(F32)
+    elif labels == "self":
+        y = x.copy()
     else:
         y = rng.normal(size=(n, 1)).astype(F32)
     return x, y
@@ -80,7 +113,7 @@ def data(name, n, seed):
 def build(name):
     shape, integer, layers, comp, _ = MODELS[name]
     model = keras.Sequential([keras.Input(shape, dtype="int32" if integer else "float32", name="input")]
-                             + [getattr(L, cls)(**kw) for cls, kw in layers], name=f"seq_{name}")
+                             + [make_layer(cls, kw) for cls, kw in layers], name=f"seq_{name}")
     return model
 
 
@@ -131,6 +164,8 @@ def keras2_weight_names(layer):
         return [f"{layer.name}/{cell}/{r}:0" for r in ("kernel", "recurrent_kernel", "bias")][:len(layer.weights)]
     if cls == "Embedding":
         return [f"{layer.name}/embeddings:0"]
+    if cls not in ("Dense", "Conv1D", "Conv2D"):     # the layers added since: their variable paths
+        return [f"{w.path}:0" for w in layer.weights]
     return [f"{layer.name}/{r}:0" for r in ("kernel", "bias")][:len(layer.weights)]
 
 
