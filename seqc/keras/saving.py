@@ -99,6 +99,8 @@ def _init_signature(cls):
         if init is None:
             continue
         sig = inspect.signature(init)
+        if base.__module__ == "seqc.keras.layers" and base.__name__ == "Layer":
+            return sig.replace(parameters=[])      # a user layer without its own constructor: the base keys only
         if not any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
             return sig.replace(parameters=list(sig.parameters.values())[1:])
     return inspect.signature(cls)
@@ -124,7 +126,12 @@ def layer_config(layer):
 
 
 def serialize_layer(layer):
-    """A nested layer as Keras serialises it (TimeDistributed's and Bidirectional's `layer`)."""
+    """A layer as Keras serialises it (in a Sequential's layers, TimeDistributed's `layer`...):
+    a user's own class by its module and registered name (its class name), as Keras does."""
+    cls = type(layer)
+    if not cls.__module__.startswith("seqc."):
+        return {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
+                "registered_name": cls.__name__}
     return {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(), "registered_name": None}
 
 
@@ -197,8 +204,7 @@ def model_config(model):
     shapes = _layer_input_shapes(model)
     layers = [_input_layer_entry(model, batch_shape)]
     for layer, in_shape in zip(model.layers, shapes):
-        entry = {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(),
-                 "registered_name": None}
+        entry = serialize_layer(layer)
         if not layer._keras_built_at_init:
             entry["build_config"] = {"input_shape": [batch] + list(in_shape)}
         _nested_build_configs(layer, entry["config"], [batch] + list(in_shape))
