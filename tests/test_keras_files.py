@@ -498,3 +498,48 @@ def test_read_saved_model_for_tools():
     legacy = saving.read_saved_model(GOLDEN / "lstm_keras2_model.h5")
     assert legacy.optimizer_variables is None and legacy.spec.compile.loss.builtin
     assert len(legacy.weights) == 5
+
+
+# ---- Lambda: Keras writes the lambda's code; loading it needs safe_mode=False ------------------
+def test_lambda_keras_file_needs_unsafe_mode():
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        keras.models.load_model(GOLDEN / "lambda.keras")
+    model = keras.models.load_model(GOLDEN / "lambda.keras", safe_mode=False)
+    z = np.load(GOLDEN / "lambda.npz")
+    close(model.predict(z["x"], verbose=0), z["pred"], "Keras's Lambda model in seqc")
+
+
+def test_lambda_round_trip(tmp_path):
+    def make(k):
+        return L.Lambda(lambda t: t * k + 1.0, name="lam")
+    model = keras.Sequential([L.Input((4,)), L.Dense(3), make(2.5), L.Dense(2)])
+    cfg = model.layers[1].get_config()
+    assert cfg["function"]["class_name"] == "__lambda__" and cfg["function"]["config"]["closure"] == [2.5]
+    assert set(cfg) == {"name", "trainable", "dtype", "function", "arguments"}
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        keras.models.load_model(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras", safe_mode=False)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_lambda_named_function_is_refused_on_load():
+    cfg = {"name": "lam", "function": {"module": "mymod", "class_name": "function", "config": "double",
+                                        "registered_name": "function"}, "arguments": {}}
+    with pytest.raises(ValueError, match="'double'"):
+        L.Lambda.from_config(cfg)
+
+
+def test_user_layer_config_is_keras_base_config():
+    class Scale(L.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, x):
+            return x * self.w
+    layer = Scale(name="s")
+    assert layer.get_config() == {"name": "s", "trainable": True, "dtype": saving.dtype_policy()}
+    model = keras.Sequential([L.Input((3,)), layer, L.Dense(2)])
+    entry = saving.model_config(model)["config"]["layers"][1]
+    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (__name__, "Scale", "Scale")

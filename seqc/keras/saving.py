@@ -216,9 +216,12 @@ def model_config(model):
 
 
 def _nested_build_configs(layer, config, input_shape):
-    """The build_config Keras writes for the built layers inside a wrapper of a model:
-    TimeDistributed's layer sees one time step, Bidirectional's layers the whole input."""
+    """What a layer's config becomes in a model (built): the build_config Keras writes for the
+    layers inside a wrapper (TimeDistributed's layer sees one time step, Bidirectional's layers
+    the whole input); LayerNormalization's axis as a list."""
     kind = type(layer).__name__
+    if kind == "LayerNormalization" and isinstance(config.get("axis"), int):
+        config["axis"] = [config["axis"]]        # Keras's build makes it a list
     if kind == "TimeDistributed" and not layer.layer._keras_built_at_init:
         config["layer"]["build_config"] = {"input_shape": [input_shape[0]] + list(input_shape[2:])}
     elif kind == "Bidirectional":
@@ -1099,6 +1102,8 @@ def _legacy_weight_path(ref, role):
     weights in the cell, a wrapper's under its inner layers' names."""
     if ref.kind in CELL_LAYERS:
         return f"{_cell_name(ref.kind)}/{role}"
+    if ref.kind in ("DepthwiseConv1D", "DepthwiseConv2D") and role == "depthwise_kernel":
+        return "kernel"                     # Keras 3's depthwise variable is named kernel
     if ref.inner is None:
         return role
     inner_kind, names = ref.inner["kind"], ref.inner["names"]

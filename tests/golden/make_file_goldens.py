@@ -88,8 +88,16 @@ MODELS = {
                                    ("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
                                                         "padding": "same", "name": "up"})],
                 {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "self"),
+    "conv_kinds": ((6, 6, 2), False, [("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "name": "dw"}),
+                                      ("PReLU", {"name": "prelu"}),
+                                      ("SeparableConv2D", {"filters": 3, "kernel_size": 3, "padding": "same",
+                                                           "name": "sep"}),
+                                      ("LayerNormalization", {"name": "ln"}),
+                                      ("Flatten", {"name": "flat"}),
+                                      ("Dense", {"units": 1, "name": "out"})],
+                   {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "real1"),
 }
-RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae")   # deterministic continued trajectories
+RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae", "conv_kinds")   # deterministic continued trajectories
 BATCH, STEPS, RESUME_STEPS = 8, 3, 3
 
 
@@ -370,6 +378,21 @@ def main():
     z = np.load(OUT / "lstm.npz")
     checks.append(("Keras 3 loads the hand-written Keras-2 full-model .h5",
                    np.array_equal(k2.predict(z["x"], verbose=0), z["pred"])))
+    # a Lambda layer: Keras writes the lambda's marshalled code; load_model needs safe_mode=False
+    keras.utils.set_random_seed(1)
+    lam = keras.Sequential([keras.Input((4,), name="input"), L.Dense(3, name="d"),
+                            L.Lambda(lambda t: t * 0.5 + 1.0, name="lam"), L.Dense(2, name="out")], name="seq_lambda")
+    lam.save(OUT / "lambda.keras")
+    xl = np.random.default_rng(3).normal(size=(5, 4)).astype(F32)
+    np.savez_compressed(OUT / "lambda.npz", x=xl, pred=lam.predict(xl, verbose=0))
+    again = keras.models.load_model(OUT / "lambda.keras", safe_mode=False)
+    checks.append(("Keras 3 reloads its Lambda .keras with safe_mode=False",
+                   np.array_equal(again.predict(xl, verbose=0), lam.predict(xl, verbose=0))))
+    try:
+        keras.models.load_model(OUT / "lambda.keras")
+        checks.append(("Keras 3 refuses the Lambda .keras in safe mode", False))
+    except ValueError as e:
+        checks.append(("Keras 3 refuses the Lambda .keras in safe mode", "safe_mode=False" in str(e)))
     manifest["_meta"] = {"keras": keras.__version__, "backend": keras.backend.backend(), "batch": BATCH,
                          "steps": STEPS, "resume_steps": RESUME_STEPS, "resumed": list(RESUMED)}
     with open(OUT / "files_manifest.json", "w") as fh:
