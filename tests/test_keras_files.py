@@ -396,7 +396,9 @@ def _seqc(*args, cwd):
                           timeout=600)
 
 
-@pytest.mark.parametrize("file,ref,resumed", [("lstm.keras", "lstm", True), ("mlp_legacy.h5", "mlp", False)])
+@pytest.mark.parametrize("file,ref,resumed", [("lstm.keras", "lstm", True), ("mlp_legacy.h5", "mlp", False),
+                                             ("bilstm.keras", "bilstm", False), ("bn_convnet.keras", "bn_convnet", True),
+                                             ("td_seq2seq.keras", "td_seq2seq", True)])
 def test_seqc_compile_saved_model(tmp_path, file, ref, resumed):
     shutil.copy(GOLDEN / file, tmp_path / file)
     r = _seqc("compile", file, "-o", "build", "--name", "saved", cwd=tmp_path)
