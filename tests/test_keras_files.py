@@ -545,3 +545,20 @@ def test_user_layer_config_is_keras_base_config():
     model = keras.Sequential([L.Input((3,)), layer, L.Dense(2)])
     entry = saving.model_config(model)["config"]["layers"][1]
     assert (entry["module"], entry["class_name"], entry["registered_name"]) == (__name__, "Scale", "Scale")
+
+
+def test_keras1_conv_names_are_written_as_keras_3_classes(tmp_path):
+    """Convolution1D/2D (Keras 1 names, aliases in Keras 3): Conv1D/Conv2D in config.json and
+    conv1d/conv2d groups in the weights, read back as the Keras 3 classes."""
+    model = keras.Sequential([L.Input((6, 6, 2)), L.Convolution2D(2, 3, 3, name="c"), L.Flatten(), L.Dense(1)])
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        config = json.loads(z.read("config.json"))
+        weights = structure(io.BytesIO(z.read("model.weights.h5")))
+    entry = config["config"]["layers"][1]
+    assert entry["class_name"] == "Conv2D" and entry["config"]["kernel_size"] == [3, 3]
+    assert "layers/conv2d/vars/0" in weights
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert type(again.layers[0]).__name__ == "Conv2D"
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
