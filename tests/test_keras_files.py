@@ -562,3 +562,30 @@ def test_keras1_conv_names_are_written_as_keras_3_classes(tmp_path):
     assert type(again.layers[0]).__name__ == "Conv2D"
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype(np.float32)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class Scale(L.Layer):
+    """The user layer of tests/golden/make_file_goldens.py, written with seqc.keras."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w + self.b)
+
+
+def test_user_layer_keras_file_with_custom_objects(tmp_path):
+    with pytest.raises(ValueError, match="'Scale'"):
+        keras.models.load_model(GOLDEN / "user_layer.keras")
+    with pytest.raises(ValueError, match="custom Layer subclasses"):
+        keras.models.load_model(GOLDEN / "user_layer.keras", custom_objects={"Scale": lambda x: x})
+    model = keras.models.load_model(GOLDEN / "user_layer.keras", custom_objects={"Scale": Scale})
+    z = np.load(GOLDEN / "user_layer.npz")
+    close(model.predict(z["x"], verbose=0), z["pred"], "Keras's user-layer model in seqc")
+    model.save(tmp_path / "again.keras")
+    with zipfile.ZipFile(GOLDEN / "user_layer.keras") as a, zipfile.ZipFile(tmp_path / "again.keras") as b:
+        want = structure(io.BytesIO(a.read("model.weights.h5")))
+        got = structure(io.BytesIO(b.read("model.weights.h5")))
+        assert normalised_config(json.loads(b.read("config.json")))["config"]["layers"][2]["class_name"] == "Scale"
+    assert sorted(k for k in got if k.startswith("layers/")) == sorted(k for k in want if k.startswith("layers/"))

@@ -308,14 +308,32 @@ def serialize_optimizer(opt):
 # reading a config back
 # ---------------------------------------------------------------------------------------------
 _SAFE_MODE = [True]      # load_model(safe_mode=...): Lambda.from_config reads it (Keras's safe mode scope)
+_CUSTOM_OBJECTS = [{}]   # load_model(custom_objects=...): the user's own Layer subclasses by name
 
 
 def safe_mode():
     return _SAFE_MODE[-1]
 
 
+def _custom_layer_classes(custom_objects):
+    """load_model's custom_objects: {name: a Layer subclass}; anything else is refused."""
+    from .layers import Layer
+    if custom_objects is None:
+        return {}
+    if not isinstance(custom_objects, dict):
+        raise TypeError(f"load_model: `custom_objects` must be a dict, got {type(custom_objects).__name__}")
+    for name, obj in custom_objects.items():
+        if not (isinstance(obj, type) and issubclass(obj, Layer)):
+            raise ValueError(f"load_model: custom object {name!r} is {obj!r}; seqc loads custom Layer subclasses "
+                             "only (custom losses, metrics and functions are not supported)")
+    return dict(custom_objects)
+
+
 def _layer_class(class_name):
     from . import layers as L
+    custom = _CUSTOM_OBJECTS[-1]
+    if class_name in custom:
+        return custom[class_name]
     cls = L.LAYERS.get(class_name)
     if cls is None or not isinstance(cls, type):
         raise ValueError(f"the file's model uses the layer class {class_name!r}, which seqc does not support "
@@ -1124,14 +1142,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """`keras.models.load_model`: a `.keras` file or a legacy full-model `.h5` file, as a
     seqc Sequential with the file's weights (compiled, with its optimizer state, when the
     file's model was compiled and `compile` is true)."""
-    if custom_objects:
-        raise ValueError("load_model: custom_objects are not supported by seqc")
+    custom = _custom_layer_classes(custom_objects)
     path = os.fspath(filepath)
-    kf = read_model_file(path)
     _SAFE_MODE.append(safe_mode is not False)
+    _CUSTOM_OBJECTS.append(custom)
     try:
+        kf = read_model_file(path)
         return build_model(kf, compile=compile)
     except SeqcError as e:
         raise ValueError(f"{path}: {e.message if hasattr(e, 'message') else e}") from None
     finally:
         _SAFE_MODE.pop()
+        _CUSTOM_OBJECTS.pop()

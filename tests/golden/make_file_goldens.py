@@ -280,6 +280,17 @@ LAYER_CASES = [
 KERAS1_NAMES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"}   # Keras 3 keeps them as aliases
 
 
+class Scale(L.Layer):
+    """A user layer (tests/test_keras_files.py defines the same with seqc.keras)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w + self.b)
+
+
 def make_layer(cls, kwargs, **extra):
     """A Keras layer from a LAYER_CASES entry (nested layers given as {"class_name", "config"})."""
     kw = {k: make_layer(v["class_name"], v["config"]) if isinstance(v, dict) and "class_name" in v else v
@@ -393,6 +404,18 @@ def main():
         checks.append(("Keras 3 refuses the Lambda .keras in safe mode", False))
     except ValueError as e:
         checks.append(("Keras 3 refuses the Lambda .keras in safe mode", "safe_mode=False" in str(e)))
+    # a user's own Layer subclass (add_weight in build): Keras writes it under its module and
+    # registered name; loaded with custom_objects
+    keras.utils.set_random_seed(1)
+    user = keras.Sequential([keras.Input((5,), name="input"), L.Dense(4, name="d"), Scale(name="s"),
+                             L.Dense(2, name="out")], name="seq_user")
+    user.set_weights([w + 0.1 * (i + 1) for i, w in enumerate(user.get_weights())])
+    user.save(OUT / "user_layer.keras")
+    xu = np.random.default_rng(4).normal(size=(5, 5)).astype(F32)
+    np.savez_compressed(OUT / "user_layer.npz", x=xu, pred=user.predict(xu, verbose=0))
+    again = keras.models.load_model(OUT / "user_layer.keras", custom_objects={"Scale": Scale})
+    checks.append(("Keras 3 reloads its user-layer .keras with custom_objects",
+                   np.array_equal(again.predict(xu, verbose=0), user.predict(xu, verbose=0))))
     manifest["_meta"] = {"keras": keras.__version__, "backend": keras.backend.backend(), "batch": BATCH,
                          "steps": STEPS, "resume_steps": RESUME_STEPS, "resumed": list(RESUMED)}
     with open(OUT / "files_manifest.json", "w") as fh:
