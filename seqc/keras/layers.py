@@ -703,6 +703,9 @@ class Convolution2D(Conv2D):
         super().__init__(*args, **kwargs)
 
 
+Convolution2D.__signature__ = inspect.signature(Conv2D)     # what it takes, as Keras's Conv2D alias
+
+
 # Keras's aliases
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
