@@ -4,8 +4,11 @@
 
 Writes tests/golden/files/:
 - `<model>.keras` (compiled, trained a few steps: optimizer state in it) and
-  `<model>.weights.h5` (save_weights of the same state) for four small models: an MLP, a
-  convnet, an LSTM model and an Embedding + GRU model;
+  `<model>.weights.h5` (save_weights of the same state) for small models: an MLP, a
+  convnet, an LSTM model, an Embedding + GRU model, and the later layer kinds (a BatchNorm
+  convnet, a Bidirectional LSTM over a masked Embedding, a TimeDistributed seq2seq, a
+  Conv2DTranspose autoencoder, depthwise / separable / PReLU / LayerNormalization);
+- `lambda.keras` and `user_layer.keras` (+ .npz): a Lambda and a user Layer subclass;
 - `<model>_keras2.h5`: the same weights in Keras 2's weights layout (`layer_names`,
   `weight_names`, `layer/kernel:0`, LSTM/GRU cell sub-paths), written with h5py and checked
   here by loading it into Keras 3;
