@@ -467,7 +467,8 @@ def test_default_weights_are_next_to_the_program(mlp):
     np.testing.assert_allclose(np.load(mlp.work / "od.npy"), mlp.model().predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["mlp.keras", "convnet.keras", "mlp_legacy.h5"])
+@pytest.mark.parametrize("name", ["mlp.keras", "convnet.keras", "mlp_legacy.h5", "bn_convnet.keras", "bilstm.keras",
+                                  "td_seq2seq.keras", "conv_kinds.keras"])
 def test_export_of_files_keras_wrote(name, tmp_path):
     """MODEL a file real Keras 3 wrote (tests/golden/files): the program predicts Keras's numbers
     from the file's weights."""

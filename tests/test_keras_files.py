@@ -48,7 +48,7 @@ def build(name):
     m = MANIFEST[name]
     dtype = "int32" if m["integer_input"] else "float32"
     model = keras.Sequential([L.Input(tuple(m["input_shape"]), name=m["input_name"], dtype=dtype)]
-                             + [getattr(L, l["class"])(**l["kwargs"]) for l in m["layers"]], name=m["model_name"])
+                             + [make_layer(l["class"], l["kwargs"]) for l in m["layers"]], name=m["model_name"])
     cls, kw = m["compile"]["optimizer"]
     model.compile(getattr(keras.optimizers, cls)(**kw), m["compile"]["loss"], metrics=m["compile"]["metrics"])
     return model
@@ -62,7 +62,9 @@ def data(name, n, seed):
         rng.normal(size=(n,) + shape).astype(np.float32)
     y = {"onehot3": lambda: np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)],
          "sparse2": lambda: rng.integers(0, 2, n).astype(np.int32),
-         "real1": lambda: rng.normal(size=(n, 1)).astype(np.float32)}[m["labels"]]()
+         "real1": lambda: rng.normal(size=(n, 1)).astype(np.float32),
+         "seq2": lambda: rng.normal(size=(n, shape[0], 2)).astype(np.float32),
+         "self": lambda: x.copy()}[m["labels"]]()
     return x, y
 
 
@@ -262,10 +264,17 @@ def test_round_trip_through_seqc_files(name, tmp_path):
     np.testing.assert_array_equal(again._runtime.engine.slots, model._runtime.engine.slots)
 
 
+def make_layer(cls, kwargs, **extra):
+    """A seqc layer from a golden LAYER_CASES entry (a nested layer as {"class_name", "config"})."""
+    kw = {k: make_layer(v["class_name"], v["config"]) if isinstance(v, dict) and "class_name" in v else v
+          for k, v in kwargs.items()}
+    return getattr(L, cls)(**kw, **extra)
+
+
 @pytest.mark.parametrize("case", range(len(MANIFEST["_layer_configs"])))
 def test_layer_get_config_is_keras(case):
     c = MANIFEST["_layer_configs"][case]
-    layer = getattr(L, c["class"])(**c["kwargs"], name="layer")
+    layer = make_layer(c["class"], c["kwargs"], name="layer")
     assert json.loads(json.dumps(layer.get_config())) == c["config"]
     again = type(layer).from_config(c["config"])
     assert again.get_config() == layer.get_config()
@@ -273,18 +282,18 @@ def test_layer_get_config_is_keras(case):
 
 def test_unknown_layer_class_is_named(tmp_path):
     cfg = json.loads(json.dumps(MANIFEST["mlp"]["config"]))
-    cfg["config"]["layers"][2]["class_name"] = "AlphaDropout"
+    cfg["config"]["layers"][2]["class_name"] = "MultiHeadAttention"
     path = tmp_path / "m.keras"
     with zipfile.ZipFile(GOLDEN / "mlp.keras") as src, zipfile.ZipFile(path, "w") as dst:
         for item in src.namelist():
             dst.writestr(item, json.dumps(cfg) if item == "config.json" else src.read(item))
-    with pytest.raises(ValueError, match="'AlphaDropout'"):
+    with pytest.raises(ValueError, match="'MultiHeadAttention'"):
         keras.models.load_model(path)
 
 
 def test_unsupported_config_value_is_named():
-    with pytest.raises(ValueError, match="mask_zero"):
-        L.Embedding.from_config({"input_dim": 3, "output_dim": 2, "mask_zero": True})
+    with pytest.raises(ValueError, match="lora_rank"):
+        L.Embedding.from_config({"input_dim": 3, "output_dim": 2, "lora_rank": 4})
     with pytest.raises(ValueError, match="foo"):
         L.Dense.from_config({"units": 3, "foo": 1})
 
@@ -387,7 +396,9 @@ def _seqc(*args, cwd):
                           timeout=600)
 
 
-@pytest.mark.parametrize("file,ref,resumed", [("lstm.keras", "lstm", True), ("mlp_legacy.h5", "mlp", False)])
+@pytest.mark.parametrize("file,ref,resumed", [("lstm.keras", "lstm", True), ("mlp_legacy.h5", "mlp", False),
+                                             ("bilstm.keras", "bilstm", False), ("bn_convnet.keras", "bn_convnet", True),
+                                             ("td_seq2seq.keras", "td_seq2seq", True)])
 def test_seqc_compile_saved_model(tmp_path, file, ref, resumed):
     shutil.copy(GOLDEN / file, tmp_path / file)
     r = _seqc("compile", file, "-o", "build", "--name", "saved", cwd=tmp_path)
@@ -489,3 +500,92 @@ def test_read_saved_model_for_tools():
     legacy = saving.read_saved_model(GOLDEN / "lstm_keras2_model.h5")
     assert legacy.optimizer_variables is None and legacy.spec.compile.loss.builtin
     assert len(legacy.weights) == 5
+
+
+# ---- Lambda: Keras writes the lambda's code; loading it needs safe_mode=False ------------------
+def test_lambda_keras_file_needs_unsafe_mode():
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        keras.models.load_model(GOLDEN / "lambda.keras")
+    model = keras.models.load_model(GOLDEN / "lambda.keras", safe_mode=False)
+    z = np.load(GOLDEN / "lambda.npz")
+    close(model.predict(z["x"], verbose=0), z["pred"], "Keras's Lambda model in seqc")
+
+
+def test_lambda_round_trip(tmp_path):
+    def make(k):
+        return L.Lambda(lambda t: t * k + 1.0, name="lam")
+    model = keras.Sequential([L.Input((4,)), L.Dense(3), make(2.5), L.Dense(2)])
+    cfg = model.layers[1].get_config()
+    assert cfg["function"]["class_name"] == "__lambda__" and cfg["function"]["config"]["closure"] == [2.5]
+    assert set(cfg) == {"name", "trainable", "dtype", "function", "arguments"}
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        keras.models.load_model(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras", safe_mode=False)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_lambda_named_function_is_refused_on_load():
+    cfg = {"name": "lam", "function": {"module": "mymod", "class_name": "function", "config": "double",
+                                        "registered_name": "function"}, "arguments": {}}
+    with pytest.raises(ValueError, match="'double'"):
+        L.Lambda.from_config(cfg)
+
+
+def test_user_layer_config_is_keras_base_config():
+    class Scale(L.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, x):
+            return x * self.w
+    layer = Scale(name="s")
+    assert layer.get_config() == {"name": "s", "trainable": True, "dtype": saving.dtype_policy()}
+    model = keras.Sequential([L.Input((3,)), layer, L.Dense(2)])
+    entry = saving.model_config(model)["config"]["layers"][1]
+    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (__name__, "Scale", "Scale")
+
+
+def test_keras1_conv_names_are_written_as_keras_3_classes(tmp_path):
+    """Convolution1D/2D (Keras 1 names, aliases in Keras 3): Conv1D/Conv2D in config.json and
+    conv1d/conv2d groups in the weights, read back as the Keras 3 classes."""
+    model = keras.Sequential([L.Input((6, 6, 2)), L.Convolution2D(2, 3, 3, name="c"), L.Flatten(), L.Dense(1)])
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        config = json.loads(z.read("config.json"))
+        weights = structure(io.BytesIO(z.read("model.weights.h5")))
+    entry = config["config"]["layers"][1]
+    assert entry["class_name"] == "Conv2D" and entry["config"]["kernel_size"] == [3, 3]
+    assert "layers/conv2d/vars/0" in weights
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert type(again.layers[0]).__name__ == "Conv2D"
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class Scale(L.Layer):
+    """The user layer of tests/golden/make_file_goldens.py, written with seqc.keras."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w + self.b)
+
+
+def test_user_layer_keras_file_with_custom_objects(tmp_path):
+    with pytest.raises(ValueError, match="'Scale'"):
+        keras.models.load_model(GOLDEN / "user_layer.keras")
+    with pytest.raises(ValueError, match="custom Layer subclasses"):
+        keras.models.load_model(GOLDEN / "user_layer.keras", custom_objects={"Scale": lambda x: x})
+    model = keras.models.load_model(GOLDEN / "user_layer.keras", custom_objects={"Scale": Scale})
+    z = np.load(GOLDEN / "user_layer.npz")
+    close(model.predict(z["x"], verbose=0), z["pred"], "Keras's user-layer model in seqc")
+    model.save(tmp_path / "again.keras")
+    with zipfile.ZipFile(GOLDEN / "user_layer.keras") as a, zipfile.ZipFile(tmp_path / "again.keras") as b:
+        want = structure(io.BytesIO(a.read("model.weights.h5")))
+        got = structure(io.BytesIO(b.read("model.weights.h5")))
+        assert normalised_config(json.loads(b.read("config.json")))["config"]["layers"][2]["class_name"] == "Scale"
+    assert sorted(k for k in got if k.startswith("layers/")) == sorted(k for k in want if k.startswith("layers/"))

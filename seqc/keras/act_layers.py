@@ -95,3 +95,6 @@ class Softmax(_base()):
 
 
 LAYERS = {"ReLU": ReLU, "LeakyReLU": LeakyReLU, "PReLU": PReLU, "ELU": ELU, "Softmax": Softmax}
+
+for _cls in (ReLU, LeakyReLU, ELU, Softmax):     # Keras builds them in the constructor: no build_config
+    _cls._keras_built_at_init = True

@@ -493,6 +493,7 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (positive ints, at most one -1 for the rest)."""
+    _keras_built_at_init = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -729,6 +730,9 @@ class Convolution2D(Conv2D):
         if "nb_row" in kwargs or "nb_col" in kwargs:
             kwargs["kernel_size"] = (kwargs.pop("nb_row", None), kwargs.pop("nb_col", None))
         super().__init__(*args, **kwargs)
+
+
+Convolution2D.__signature__ = inspect.signature(Conv2D)     # what it takes, as Keras's Conv2D alias
 
 
 # Keras's aliases

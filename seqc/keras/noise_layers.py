@@ -69,6 +69,12 @@ class SpatialDropout1D(_base()):
     def config(self):
         return {"rate": self.rate, "seed": self.seed}
 
+    def get_config(self):
+        config = super().get_config()       # Keras's SpatialDropout: no `trainable`, the dtype by name
+        config.pop("trainable")
+        config["dtype"] = "float32"
+        return config
+
 
 class SpatialDropout2D(_base()):
     """Drops whole channels (feature maps) of a (batch, rows, cols, channels) input in training."""
@@ -82,6 +88,12 @@ class SpatialDropout2D(_base()):
 
     def config(self):
         return {"rate": self.rate, "seed": self.seed}
+
+    def get_config(self):
+        config = super().get_config()       # Keras's SpatialDropout: no `trainable`, the dtype by name
+        config.pop("trainable")
+        config["dtype"] = "float32"
+        return config
 
 
 class ActivityRegularization(_base()):
@@ -100,3 +112,7 @@ class ActivityRegularization(_base()):
 LAYERS = {"GaussianNoise": GaussianNoise, "GaussianDropout": GaussianDropout, "AlphaDropout": AlphaDropout,
           "SpatialDropout1D": SpatialDropout1D, "SpatialDropout2D": SpatialDropout2D,
           "ActivityRegularization": ActivityRegularization}
+
+for _cls in (GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D,
+             ActivityRegularization):     # Keras builds them in the constructor: no build_config
+    _cls._keras_built_at_init = True

@@ -90,13 +90,28 @@ def _is_initializer_spec(value):
     return isinstance(value, dict) and set(value) == {"class_name", "config"}
 
 
+def _init_signature(cls):
+    """The signature of the first constructor in cls's MRO that names its arguments (Keras 1's
+    Convolution2D(*args, **kwargs) passes them on to Conv2D's)."""
+    import inspect
+    for base in cls.__mro__:
+        init = base.__dict__.get("__init__")
+        if init is None:
+            continue
+        sig = inspect.signature(init)
+        if base.__module__ == "seqc.keras.layers" and base.__name__ == "Layer":
+            return sig.replace(parameters=[])      # a user layer without its own constructor: the base keys only
+        if not any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
+            return sig.replace(parameters=list(sig.parameters.values())[1:])
+    return inspect.signature(cls)
+
+
 def layer_config(layer):
     """Keras 3's get_config() of a seqc layer, from the arguments its constructor recorded."""
-    import inspect
     cls = type(layer)
     config = {"name": layer.name, "trainable": layer.trainable, "dtype": dtype_policy()}
     arguments = getattr(layer, "_init_arguments", {})
-    for p in inspect.signature(cls).parameters.values():
+    for p in _init_signature(cls).parameters.values():
         if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.name in cls._config_exclude:
             continue
         value = arguments.get(p.name, p.default)
@@ -110,6 +125,26 @@ def layer_config(layer):
     return config
 
 
+def serialize_layer(layer):
+    """A layer as Keras serialises it (in a Sequential's layers, TimeDistributed's `layer`...):
+    a user's own class by its module and registered name (its class name), as Keras does."""
+    cls = type(layer)
+    if not cls.__module__.startswith("seqc."):
+        return {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
+                "registered_name": cls.__name__}
+    return {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(), "registered_name": None}
+
+
+def deserialize_layer(value, owner, arg="layer"):
+    """A seqc layer from a serialised nested layer ({"class_name", "config"}); a layer object as is."""
+    from .layers import Layer
+    if isinstance(value, Layer) or value is None:
+        return value
+    if not isinstance(value, dict) or "class_name" not in value:
+        raise ValueError(f"{owner}: `{arg}` in the config must be a serialised layer, got {value!r}")
+    return _layer_class(value["class_name"]).from_config(dict(value.get("config") or {}))
+
+
 # keys a Keras config may carry that seqc's constructors do not take, harmless at these values
 _INERT = {"zero_output_for_mask": (False,), "quantization_config": (None,), "activity_regularizer": (None,),
           "time_major": (False,), "implementation": (0, 1, 2), "ragged": (False,), "sparse": (False,),
@@ -118,7 +153,6 @@ _INERT = {"zero_output_for_mask": (False,), "quantization_config": (None,), "act
 
 def layer_from_config(cls, config):
     """A seqc layer from Keras's config dict of class `cls` (Keras 3's or Keras 2's)."""
-    import inspect
     owner = cls.__name__
     if not isinstance(config, dict):
         raise ValueError(f"{owner}: a layer config must be a dict, got {type(config).__name__}")
@@ -128,7 +162,7 @@ def layer_from_config(cls, config):
         dtype = (dtype.get("config") or {}).get("name")
     if dtype not in (None, "float32"):
         raise ValueError(f"{owner}: seqc computes in float32; the file's layer has dtype {dtype!r}")
-    params = inspect.signature(cls).parameters
+    params = _init_signature(cls).parameters
     takes = set(params) | {"name", "trainable", "input_shape", "input_dim", "batch_size", "batch_input_shape",
                            "input_length"}
     kwargs = {}
@@ -170,15 +204,29 @@ def model_config(model):
     shapes = _layer_input_shapes(model)
     layers = [_input_layer_entry(model, batch_shape)]
     for layer, in_shape in zip(model.layers, shapes):
-        entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
-                 "registered_name": None}
+        entry = serialize_layer(layer)
         if not layer._keras_built_at_init:
             entry["build_config"] = {"input_shape": [batch] + list(in_shape)}
+        _nested_build_configs(layer, entry["config"], [batch] + list(in_shape))
         layers.append(entry)
     config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy(), "layers": layers,
               "build_input_shape": batch_shape}
     return {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None,
             "build_config": {"input_shape": batch_shape}}
+
+
+def _nested_build_configs(layer, config, input_shape):
+    """What a layer's config becomes in a model (built): the build_config Keras writes for the
+    layers inside a wrapper (TimeDistributed's layer sees one time step, Bidirectional's layers
+    the whole input); LayerNormalization's axis as a list."""
+    kind = type(layer).__name__
+    if kind == "LayerNormalization" and isinstance(config.get("axis"), int):
+        config["axis"] = [config["axis"]]        # Keras's build makes it a list
+    if kind == "TimeDistributed" and not layer.layer._keras_built_at_init:
+        config["layer"]["build_config"] = {"input_shape": [input_shape[0]] + list(input_shape[2:])}
+    elif kind == "Bidirectional":
+        for key in ("layer", "backward_layer"):
+            config[key]["build_config"] = {"input_shape": list(input_shape)}
 
 
 def _param_names(model):
@@ -259,8 +307,33 @@ def serialize_optimizer(opt):
 # ---------------------------------------------------------------------------------------------
 # reading a config back
 # ---------------------------------------------------------------------------------------------
+_SAFE_MODE = [True]      # load_model(safe_mode=...): Lambda.from_config reads it (Keras's safe mode scope)
+_CUSTOM_OBJECTS = [{}]   # load_model(custom_objects=...): the user's own Layer subclasses by name
+
+
+def safe_mode():
+    return _SAFE_MODE[-1]
+
+
+def _custom_layer_classes(custom_objects):
+    """load_model's custom_objects: {name: a Layer subclass}; anything else is refused."""
+    from .layers import Layer
+    if custom_objects is None:
+        return {}
+    if not isinstance(custom_objects, dict):
+        raise TypeError(f"load_model: `custom_objects` must be a dict, got {type(custom_objects).__name__}")
+    for name, obj in custom_objects.items():
+        if not (isinstance(obj, type) and issubclass(obj, Layer)):
+            raise ValueError(f"load_model: custom object {name!r} is {obj!r}; seqc loads custom Layer subclasses "
+                             "only (custom losses, metrics and functions are not supported)")
+    return dict(custom_objects)
+
+
 def _layer_class(class_name):
     from . import layers as L
+    custom = _CUSTOM_OBJECTS[-1]
+    if class_name in custom:
+        return custom[class_name]
     cls = L.LAYERS.get(class_name)
     if cls is None or not isinstance(cls, type):
         raise ValueError(f"the file's model uses the layer class {class_name!r}, which seqc does not support "
@@ -362,13 +435,52 @@ class LayerRef:
     kind: str                  # Keras class name
     name: str
     indices: list              # positions of its weights in get_weights()
+    inner: Optional[dict] = None    # a wrapper's inner layers: {"kind", "names": [forward, backward] or [layer]}
 
 
-def weight_paths(kind, n):
-    """Where a layer's n weights go under its group: [(subgroup, first, stop)]."""
+def weight_paths(kind, n, name, inner=None):
+    """Where a layer's n weights go under its group: [(subgroup, its `name` attribute, first,
+    stop)]. A recurrent layer keeps them in its cell (`cell/vars`); TimeDistributed in its
+    `layer`; Bidirectional in `forward_layer` and `backward_layer` (half each, cells again)."""
     if kind in CELL_LAYERS:
-        return [("vars", 0, 0), ("cell/vars", 0, n)]
-    return [("vars", 0, n)]
+        return [("vars", name, 0, 0), ("cell/vars", _cell_name(kind), 0, n)]
+    if kind in ("TimeDistributed", "Bidirectional"):
+        inner = inner or {"kind": None, "names": None}
+        subs = ["layer"] if kind == "TimeDistributed" else ["forward_layer", "backward_layer"]
+        names = inner["names"] or [f"{s.split('_')[0]}_{name}" if len(subs) > 1 else name for s in subs]
+        out, step = [("vars", name, 0, 0)], n // len(subs)
+        for k, (sub, sub_name) in enumerate(zip(subs, names)):
+            lo, hi = k * step, (k + 1) * step
+            if inner["kind"] in CELL_LAYERS or (inner["kind"] is None and kind == "Bidirectional"):
+                cell = _cell_name(inner["kind"]) if inner["kind"] else "cell"
+                out += [(f"{sub}/vars", sub_name, lo, lo), (f"{sub}/cell/vars", cell, lo, hi)]
+            else:
+                out.append((f"{sub}/vars", sub_name, lo, hi))
+        return out
+    return [("vars", name, 0, n)]
+
+
+def _read_subgroups(kind):
+    """The subgroups weight_paths may write for a layer kind, in order, as (path, required)."""
+    if kind in CELL_LAYERS:
+        return [("vars", False), ("cell/vars", True)]
+    if kind == "TimeDistributed":
+        return [("vars", False), ("layer/vars", False), ("layer/cell/vars", False)]
+    if kind == "Bidirectional":
+        return [("vars", False)] + [(f"{s}/{v}", False) for s in ("forward_layer", "backward_layer")
+                                    for v in ("vars", "cell/vars")]
+    return [("vars", False)]
+
+
+def layer_inner(layer):
+    """LayerRef.inner of a seqc layer object (None for a layer that wraps nothing)."""
+    kind = type(layer).__name__
+    if kind == "TimeDistributed":
+        return {"kind": layer.layer.kind, "names": [layer.layer.name]}
+    if kind == "Bidirectional":
+        forward, backward = layer._inner_configs()
+        return {"kind": layer.layer.kind, "names": [forward["config"]["name"], backward["config"]["name"]]}
+    return None
 
 
 def _cell_name(kind):
@@ -468,9 +580,9 @@ def write_weights_h5(f, model_name, refs, weights, optimizer=None):
     for ref in refs:
         key = _unique(snake_case(ref.kind), used)
         arrays = [weights[i] for i in ref.indices]
-        for sub, lo, hi in weight_paths(ref.kind, len(arrays)):
+        for sub, attr, lo, hi in weight_paths(ref.kind, len(arrays), ref.name, ref.inner):
             g = root.create_group(f"{key}/{sub}")
-            g.attrs["name"] = ref.name if sub == "vars" else _cell_name(ref.kind)
+            g.attrs["name"] = attr
             for j, a in enumerate(arrays[lo:hi]):
                 g.create_dataset(str(j), data=np.ascontiguousarray(a, np.float32))
     if optimizer is not None:
@@ -502,9 +614,9 @@ def read_weights_h5(f, layers, where):
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{where}: no weights for layer {name!r} ({kind}) at layers/{key}")
         arrays = []
-        for sub in ("vars", "cell/vars") if kind in CELL_LAYERS else ("vars",):
+        for sub, required in _read_subgroups(kind):
             g = group.get(sub)
-            if g is None and sub == "vars":
+            if g is None and not required:
                 continue
             if not isinstance(g, h5py.Group):
                 raise ValueError(f"{where}: layers/{key}/{sub} is missing")
@@ -803,7 +915,10 @@ def _is_sequential(model):
 
 def model_layer_refs(model):
     if _is_sequential(model):
-        return layer_refs([(type(l).__name__, l.name) for l in model.layers], _param_names(model))
+        refs = layer_refs([(l.kind, l.name) for l in model.layers], _param_names(model))
+        for ref, layer in zip(refs, model.layers):
+            ref.inner = layer_inner(layer)
+        return refs
     desc = model.desc
     return layer_refs([(l.kind, l.name) for l in desc.layers if l.kind != "InputLayer"],
                       [p.name for p in desc.params])
@@ -976,9 +1091,8 @@ def write_legacy_h5(f, model):
     g.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
     paths = {}
     for ref in refs:
-        cell = f"/{_cell_name(ref.kind)}" if ref.kind in CELL_LAYERS else ""
         for i in ref.indices:
-            paths[i] = f"{model.name}/{ref.name}{cell}/{names[i][len(ref.name) + 1:]}"
+            paths[i] = f"{model.name}/{ref.name}/{_legacy_weight_path(ref, names[i][len(ref.name) + 1:])}"
     for ref in sorted(refs, key=lambda r: r.name):
         lg = g.create_group(ref.name)
         lg.attrs["weight_names"] = np.array([paths[i].encode("utf8") for i in ref.indices])
@@ -1001,6 +1115,24 @@ def write_legacy_h5(f, model):
             og.create_dataset(n, data=a)
 
 
+def _legacy_weight_path(ref, role):
+    """A weight's path under its layer in Keras's legacy .h5 (its variable path): recurrent
+    weights in the cell, a wrapper's under its inner layers' names."""
+    if ref.kind in CELL_LAYERS:
+        return f"{_cell_name(ref.kind)}/{role}"
+    if ref.kind in ("DepthwiseConv1D", "DepthwiseConv2D") and role == "depthwise_kernel":
+        return "kernel"                     # Keras 3's depthwise variable is named kernel
+    if ref.inner is None:
+        return role
+    inner_kind, names = ref.inner["kind"], ref.inner["names"]
+    name = names[0]
+    if ref.kind == "Bidirectional":
+        side = 1 if role.startswith("backward_") else 0
+        name, role = names[side], role.split("_", 1)[1]
+    cell = f"{_cell_name(inner_kind)}/" if inner_kind in CELL_LAYERS else ""
+    return f"{name}/{cell}{role}"
+
+
 def _is_trainable(model, i):
     desc = model._runtime.desc if _is_sequential(model) else model.desc
     return desc.params[i].trainable
@@ -1010,11 +1142,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """`keras.models.load_model`: a `.keras` file or a legacy full-model `.h5` file, as a
     seqc Sequential with the file's weights (compiled, with its optimizer state, when the
     file's model was compiled and `compile` is true)."""
-    if custom_objects:
-        raise ValueError("load_model: custom_objects are not supported by seqc")
+    custom = _custom_layer_classes(custom_objects)
     path = os.fspath(filepath)
-    kf = read_model_file(path)
+    _SAFE_MODE.append(safe_mode is not False)
+    _CUSTOM_OBJECTS.append(custom)
     try:
+        kf = read_model_file(path)
         return build_model(kf, compile=compile)
     except SeqcError as e:
         raise ValueError(f"{path}: {e.message if hasattr(e, 'message') else e}") from None
+    finally:
+        _SAFE_MODE.pop()
+        _CUSTOM_OBJECTS.pop()

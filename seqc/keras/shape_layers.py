@@ -39,5 +39,16 @@ class TimeDistributed(_base()):
     def config(self):
         return {"layer": self.layer.spec()}
 
+    def _config_value(self, arg, value):
+        from .saving import serialize_layer
+        return serialize_layer(self.layer) if arg == "layer" else value
+
+    @classmethod
+    def from_config(cls, config):
+        from .saving import deserialize_layer, layer_from_config
+        config = dict(config)
+        config["layer"] = deserialize_layer(config.get("layer"), "TimeDistributed")
+        return layer_from_config(cls, config)
+
 
 LAYERS = {"Permute": Permute, "TimeDistributed": TimeDistributed}

@@ -65,6 +65,93 @@ class Lambda(_base()):
     def config(self):
         return {"function": self.function, "arguments": self.arguments}
 
+    def get_config(self):
+        """Keras 3's: a Python lambda as its marshalled code (base64), defaults and closure
+        values; a named function by module and name; `output_shape` only when given."""
+        import json
+        from .saving import dtype_policy
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policy(),
+                  "function": _function_config(self.function, "function")}
+        if self.output_shape_arg is not None:
+            out = self.output_shape_arg
+            config["output_shape"] = _function_config(out, "output_shape") if callable(out) else list(out)
+        config["arguments"] = self.arguments
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError):
+            raise ValueError(f"Lambda {self.name!r}: its `arguments` or the closure of its function hold values "
+                             "that cannot be written to a Keras config (JSON)") from None
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """As Keras: a serialised Python lambda is only loaded when unsafe deserialisation is
+        allowed (load_model(..., safe_mode=False)); a named function is not looked up."""
+        from .saving import layer_from_config
+        config = dict(config)
+        for key in ("function", "output_shape"):
+            if key in config and isinstance(config[key], dict):
+                config[key] = _function_from_config(config[key], key)
+        if isinstance(config.get("output_shape"), list):
+            config["output_shape"] = tuple(config["output_shape"])
+        return layer_from_config(cls, config)
+
+
+def _function_config(fn, what):
+    import base64
+    import marshal
+    if getattr(fn, "__name__", None) == "<lambda>" and hasattr(fn, "__code__"):
+        closure = [c.cell_contents for c in fn.__closure__] if fn.__closure__ else None
+        return {"class_name": "__lambda__",
+                "config": {"code": base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii"),
+                           "defaults": list(fn.__defaults__) if fn.__defaults__ else fn.__defaults__,
+                           "closure": closure}}
+    name = getattr(fn, "__name__", None)
+    if name is None:
+        raise ValueError(f"Lambda: cannot write the `{what}` {fn!r} to a Keras config")
+    return {"module": getattr(fn, "__module__", None) or "builtins", "class_name": "function", "config": name,
+            "registered_name": "function"}
+
+
+UNSAFE_LAMBDA = ("Requested the deserialization of a `Lambda` layer whose `function` is a Python lambda. This "
+                 "carries a potential risk of arbitrary code execution and thus it is disallowed by default. If "
+                 "you trust the source of the artifact, you can override this error by passing `safe_mode=False` "
+                 "to the loading function.")
+
+
+def _function_from_config(value, what):
+    import base64
+    import binascii
+    import builtins
+    import marshal
+    import types
+    from . import saving
+    if value.get("class_name") != "__lambda__":
+        raise ValueError(f"Lambda: the file's `{what}` is the function {value.get('config')!r} of module "
+                         f"{value.get('module')!r}; seqc does not look up custom objects (only Python lambdas "
+                         "written in the file are loaded, with safe_mode=False)")
+    if saving.safe_mode():
+        raise ValueError(UNSAFE_LAMBDA)
+    cfg = value.get("config") or {}
+    try:
+        code = marshal.loads(base64.decodebytes(str(cfg.get("code", "")).encode("ascii")))
+    except (ValueError, EOFError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise ValueError(f"Lambda: the file's `{what}` cannot be read (it was written by another Python "
+                         "version, or the code is damaged)") from None
+    if not isinstance(code, types.CodeType):
+        raise ValueError(f"Lambda: the file's `{what}` is not Python code")
+
+    def cell(v):
+        return (lambda: v).__closure__[0]
+    closure = tuple(cell(v) for v in cfg["closure"]) if cfg.get("closure") else None
+    defaults = tuple(cfg["defaults"]) if cfg.get("defaults") else None
+    from .. import keras as _keras
+    globs = {"__builtins__": builtins, "keras": _keras, "ops": _keras.ops}
+    try:
+        return types.FunctionType(code, globs, code.co_name, defaults, closure)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Lambda: the file's `{what}` cannot be rebuilt ({e})") from None
+
 
 class InputSpec:
     """keras.layers.InputSpec: what a user layer accepts; seqc checks ndim / min_ndim / max_ndim /

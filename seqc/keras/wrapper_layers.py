@@ -68,6 +68,47 @@ class Bidirectional(_base()):
                 arrays.append(a)
             self._initial_weights = arrays
 
+    _config_exclude = ("weights",)
+
+    def _inner_configs(self):
+        """Keras's forward and backward layer configs: copies of `layer` named forward_<name> /
+        backward_<name> (the backward one going backwards) unless `backward_layer` is given, their
+        zero_output_for_mask forced to return_sequences."""
+        from .saving import serialize_layer
+
+        def named(config, prefix):
+            name = config["config"]["name"]
+            config["config"]["name"] = prefix + (name[len(prefix):] if name.startswith(prefix) else name)
+            return config
+        forward = named(serialize_layer(self.layer), "forward_")
+        if self.backward_layer is not None:
+            backward = serialize_layer(self.backward_layer)
+        else:
+            backward = named(serialize_layer(self.layer), "backward_")
+            backward["config"]["go_backwards"] = True
+        for c in (forward, backward):
+            c["config"]["zero_output_for_mask"] = c["config"]["return_sequences"]
+        return forward, backward
+
+    def _config_value(self, arg, value):
+        if arg in ("layer", "backward_layer"):
+            return self._inner_configs()[arg == "backward_layer"]
+        return value
+
+    @classmethod
+    def from_config(cls, config):
+        from .saving import deserialize_layer, layer_from_config
+        config = dict(config)
+        for arg in ("layer", "backward_layer"):
+            value = config.get(arg)
+            if isinstance(value, dict) and isinstance(value.get("config"), dict):
+                inner = dict(value["config"])        # Bidirectional sets it to return_sequences
+                if inner.get("zero_output_for_mask") == inner.get("return_sequences", False):
+                    inner.pop("zero_output_for_mask", None)
+                value = {**value, "config": inner}
+            config[arg] = deserialize_layer(value, "Bidirectional", arg)
+        return layer_from_config(cls, config)
+
     def config(self):
         def inner(l):
             return None if l is None else {"kind": type(l).__name__, "name": l.name, "config": l.config()}
@@ -100,3 +141,4 @@ class Masking(_base()):
 
 
 LAYERS["Masking"] = Masking
+Masking._keras_built_at_init = True     # Keras builds it in the constructor: no build_config

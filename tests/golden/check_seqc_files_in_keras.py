@@ -56,7 +56,49 @@ for name in MODELS:
     again.save(f"{out}/{name}_again.keras")
     arrays["pred_again"] = again.predict(x, verbose=0)
     np.savez(f"{out}/{name}.npz", **arrays)
+# the other layer kinds with weights (and Lambda, a user layer with add_weight): written by seqc
+from seqc.keras import layers as L
+exec(EXTRA, globals())
+rng = np.random.default_rng(5)
+for name, (shape, make) in extra_models(keras, L).items():
+    model = make()
+    model.compile("adam", "mse")
+    x = rng.normal(size=(6,) + shape).astype(np.float32)
+    model.train_on_batch(x, np.zeros((6,) + model.output_shape[1:], np.float32))    # weights off their init
+    model.save(f"{out}/x_{name}.keras")
+    model.save_weights(f"{out}/x_{name}.weights.h5")
+    np.savez(f"{out}/x_{name}.npz", x=x, pred=model.predict(x, verbose=0))
 print("seqc side done")
+'''
+
+# models built the same way by seqc.keras (child process) and by Keras (here): `keras` and `L` are
+# either's module; loaded here with load_model (safe_mode=False for the Lambda) and load_weights
+EXTRA = r'''
+class Scale(L.Layer):
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w + self.b)
+
+
+def extra_models(keras, L):
+    def seq(shape, layers):
+        return lambda: keras.Sequential([keras.Input(shape)] + layers(), name="x")
+    return {
+        "conv2d_kinds": ((8, 8, 2), seq((8, 8, 2), lambda: [
+            L.DepthwiseConv2D(3, depth_multiplier=2), L.PReLU(), L.SeparableConv2D(3, 3, padding="same"),
+            L.LayerNormalization(), L.Conv2DTranspose(2, 3, strides=2), L.BatchNormalization(),
+            L.UpSampling2D(interpolation="bilinear"), L.Flatten(), L.Dense(2)])),
+        "conv1d_kinds": ((8, 3), seq((8, 3), lambda: [
+            L.Conv1DTranspose(2, 3), L.ELU(), L.DepthwiseConv1D(2), L.SeparableConv1D(4, 3), L.LeakyReLU(),
+            L.Permute((2, 1)), L.TimeDistributed(L.Dense(3)), L.Softmax(),
+            L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="sum"),
+            L.Bidirectional(L.SimpleRNN(2)), L.Dense(1)])),
+        "lambda_user": ((5,), seq((5,), lambda: [
+            L.Dense(4), L.Lambda(lambda t: t * 0.5 + 1.0), Scale(), L.Dense(2)])),
+    }
 '''
 
 
@@ -65,7 +107,7 @@ def main():
     python = os.environ.get("SEQC_PYTHON") or shutil.which("python3")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     env["PYTHONPATH"] = str(ROOT)
-    code = f"ROOT = {str(ROOT)!r}; OUT = {str(out)!r}\n" + SEQC_SIDE
+    code = f"ROOT = {str(ROOT)!r}; OUT = {str(out)!r}; EXTRA = {EXTRA!r}\n" + SEQC_SIDE
     r = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout, r.stderr)
@@ -107,6 +149,22 @@ def main():
         line["ok"] = ok
         bad += not ok
         results.append(line)
+        print(json.dumps(line))
+    from keras import layers as L
+    space = {"keras": keras, "L": L}
+    exec(EXTRA, space)
+    for name, (shape, make) in space["extra_models"](keras, L).items():
+        z = np.load(out / f"x_{name}.npz")
+        loaded = keras.models.load_model(out / f"x_{name}.keras", safe_mode=False,
+                                         custom_objects={"Scale": space["Scale"]})
+        d1 = float(np.abs(loaded.predict(z["x"], verbose=0) - z["pred"]).max())
+        fresh = make()
+        fresh.load_weights(out / f"x_{name}.weights.h5")
+        d2 = float(np.abs(fresh.predict(z["x"], verbose=0) - z["pred"]).max())
+        line = {"model": name, "layers": [type(l).__name__ for l in fresh.layers],
+                "load_model max|diff|": d1, "load_weights max|diff|": d2}
+        line["ok"] = d1 <= 1e-5 and d2 <= 1e-5
+        bad += not line["ok"]
         print(json.dumps(line))
     shutil.rmtree(out)
     print("all ok" if not bad else f"{bad} FAILED")

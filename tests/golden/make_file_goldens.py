@@ -4,8 +4,11 @@
 
 Writes tests/golden/files/:
 - `<model>.keras` (compiled, trained a few steps: optimizer state in it) and
-  `<model>.weights.h5` (save_weights of the same state) for four small models: an MLP, a
-  convnet, an LSTM model and an Embedding + GRU model;
+  `<model>.weights.h5` (save_weights of the same state) for small models: an MLP, a
+  convnet, an LSTM model, an Embedding + GRU model, and the later layer kinds (a BatchNorm
+  convnet, a Bidirectional LSTM over a masked Embedding, a TimeDistributed seq2seq, a
+  Conv2DTranspose autoencoder, depthwise / separable / PReLU / LayerNormalization);
+- `lambda.keras` and `user_layer.keras` (+ .npz): a Lambda and a user Layer subclass;
 - `<model>_keras2.h5`: the same weights in Keras 2's weights layout (`layer_names`,
   `weight_names`, `layer/kernel:0`, LSTM/GRU cell sub-paths), written with h5py and checked
   here by loading it into Keras 3;
@@ -59,8 +62,45 @@ MODELS = {
                              ("Dense", {"units": 2, "activation": "softmax", "name": "out"})],
                 {"optimizer": ["SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}],
                  "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}, "sparse2"),
+    # the layer kinds added since: a convnet with BatchNormalization, a bidirectional LSTM over a
+    # masked embedding, a TimeDistributed sequence-to-sequence model, a Conv2DTranspose autoencoder
+    # (no bias before BatchNormalization: its gradient is zero up to rounding, which Adam would amplify)
+    "bn_convnet": ((6, 6, 2), False, [("Conv2D", {"filters": 3, "kernel_size": 3, "use_bias": False, "name": "conv"}),
+                                      ("BatchNormalization", {"name": "bn"}),
+                                      ("ReLU", {"name": "relu"}),
+                                      ("MaxPooling2D", {"name": "pool"}),
+                                      ("Flatten", {"name": "flat"}),
+                                      ("Dense", {"units": 3, "activation": "softmax", "name": "out"})],
+                   {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "categorical_crossentropy",
+                    "metrics": ["accuracy"]}, "onehot3"),
+    "bilstm": ((6,), True, [("Embedding", {"input_dim": 20, "output_dim": 4, "mask_zero": True, "name": "emb"}),
+                            ("Bidirectional", {"layer": {"class_name": "LSTM",
+                                                         "config": {"units": 3, "name": "lstm_a"}},
+                                               "name": "bidi"}),
+                            ("Dense", {"units": 2, "activation": "softmax", "name": "out"})],
+               {"optimizer": ["RMSprop", {"learning_rate": 0.01}], "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"]}, "sparse2"),
+    "td_seq2seq": ((5, 3), False, [("LSTM", {"units": 4, "return_sequences": True, "name": "enc"}),
+                                   ("TimeDistributed", {"layer": {"class_name": "Dense",
+                                                                  "config": {"units": 2, "name": "proj"}},
+                                                        "name": "td"})],
+                   {"optimizer": ["SGD", {"learning_rate": 0.05, "momentum": 0.9}], "loss": "mse",
+                    "metrics": ["mae"]}, "seq2"),
+    "conv_ae": ((6, 6, 1), False, [("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same",
+                                               "activation": "relu", "name": "down"}),
+                                   ("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
+                                                        "padding": "same", "name": "up"})],
+                {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "self"),
+    "conv_kinds": ((6, 6, 2), False, [("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "name": "dw"}),
+                                      ("PReLU", {"name": "prelu"}),
+                                      ("SeparableConv2D", {"filters": 3, "kernel_size": 3, "padding": "same",
+                                                           "name": "sep"}),
+                                      ("LayerNormalization", {"name": "ln"}),
+                                      ("Flatten", {"name": "flat"}),
+                                      ("Dense", {"units": 1, "name": "out"})],
+                   {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "real1"),
 }
-RESUMED = ("convnet", "lstm")      # no dropout: the continued trajectory is deterministic
+RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae", "conv_kinds")   # deterministic continued trajectories
 BATCH, STEPS, RESUME_STEPS = 8, 3, 3
 
 
@@ -72,6 +112,10 @@ def data(name, n, seed):
         y = np.eye(3, dtype=F32)[rng.integers(0, 3, n)]
     elif labels == "sparse2":
         y = rng.integers(0, 2, n).astype(np.int32)
+    elif labels == "seq2":
+        y = rng.normal(size=(n, shape[0], 2)).astype(F32)
+    elif labels == "self":
+        y = x.copy()
     else:
         y = rng.normal(size=(n, 1)).astype(F32)
     return x, y
@@ -80,7 +124,7 @@ def data(name, n, seed):
 def build(name):
     shape, integer, layers, comp, _ = MODELS[name]
     model = keras.Sequential([keras.Input(shape, dtype="int32" if integer else "float32", name="input")]
-                             + [getattr(L, cls)(**kw) for cls, kw in layers], name=f"seq_{name}")
+                             + [make_layer(cls, kw) for cls, kw in layers], name=f"seq_{name}")
     return model
 
 
@@ -131,6 +175,8 @@ def keras2_weight_names(layer):
         return [f"{layer.name}/{cell}/{r}:0" for r in ("kernel", "recurrent_kernel", "bias")][:len(layer.weights)]
     if cls == "Embedding":
         return [f"{layer.name}/embeddings:0"]
+    if cls not in ("Dense", "Conv1D", "Conv2D"):     # the layers added since: their variable paths
+        return [f"{w.path}:0" for w in layer.weights]
     return [f"{layer.name}/{r}:0" for r in ("kernel", "bias")][:len(layer.weights)]
 
 
@@ -198,13 +244,67 @@ LAYER_CASES = [
     ("SimpleRNN", {"units": 2}), ("SimpleRNN", {"units": 2, "activation": "relu", "stateful": True}),
     ("RepeatVector", {"n": 2}), ("UpSampling1D", {}), ("UpSampling2D", {"size": (2, 3)}),
     ("Cropping1D", {}), ("Cropping1D", {"cropping": (2, 0)}), ("Cropping2D", {"cropping": 1}),
+    # the layer classes added since (a nested layer argument is {"class_name", "config"}: kwargs)
+    ("BatchNormalization", {}), ("BatchNormalization", {"momentum": 0.9, "epsilon": 1e-3, "center": False,
+                                                        "scale": False, "axis": 1}),
+    ("LayerNormalization", {}), ("LayerNormalization", {"epsilon": 1e-5, "center": False, "scale": False}),
+    ("ReLU", {}), ("ReLU", {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5}),
+    ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.1}), ("PReLU", {}), ("PReLU", {"shared_axes": [1]}),
+    ("ELU", {}), ("ELU", {"alpha": 0.5}), ("Softmax", {}), ("Softmax", {"axis": 1}),
+    ("GaussianNoise", {"stddev": 0.1}), ("GaussianNoise", {"stddev": 0.2, "seed": 4}),
+    ("GaussianDropout", {"rate": 0.2}), ("AlphaDropout", {"rate": 0.1}),
+    ("AlphaDropout", {"rate": 0.1, "seed": 2}),
+    ("SpatialDropout1D", {"rate": 0.2}), ("SpatialDropout2D", {"rate": 0.3, "seed": 1}),
+    ("ActivityRegularization", {}), ("ActivityRegularization", {"l1": 0.01, "l2": 0.02}),
+    ("Permute", {"dims": [2, 1]}), ("Masking", {}), ("Masking", {"mask_value": -1.0}),
+    ("Embedding", {"input_dim": 6, "output_dim": 3, "mask_zero": True}),
+    ("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 3, "name": "inner"}}}),
+    ("TimeDistributed", {"layer": {"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 3,
+                                                                       "name": "inner"}}}),
+    ("Bidirectional", {"layer": {"class_name": "LSTM", "config": {"units": 3, "name": "inner"}}}),
+    ("Bidirectional", {"layer": {"class_name": "GRU", "config": {"units": 2, "return_sequences": True,
+                                                                  "name": "inner"}}, "merge_mode": "sum"}),
+    ("Bidirectional", {"layer": {"class_name": "SimpleRNN", "config": {"units": 2, "name": "inner"}},
+                       "merge_mode": "mul",
+                       "backward_layer": {"class_name": "SimpleRNN", "config": {"units": 2, "go_backwards": True,
+                                                                                "name": "back"}}}),
+    ("Conv1DTranspose", {"filters": 2, "kernel_size": 3}),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3}),
+    ("Conv2DTranspose", {"filters": 3, "kernel_size": (2, 3), "strides": 2, "padding": "same",
+                         "activation": "relu"}),
+    ("DepthwiseConv1D", {"kernel_size": 3}), ("DepthwiseConv2D", {"kernel_size": 3}),
+    ("DepthwiseConv2D", {"kernel_size": 2, "depth_multiplier": 2, "strides": 2, "use_bias": False}),
+    ("SeparableConv1D", {"filters": 2, "kernel_size": 3}), ("SeparableConv2D", {"filters": 2, "kernel_size": 3}),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2, "padding": "same",
+                         "activation": "relu"}),
+    ("UpSampling2D", {"size": 2, "interpolation": "bilinear"}),
+    ("Convolution1D", {"filters": 2, "kernel_size": 3}), ("Convolution2D", {"filters": 2, "kernel_size": 3}),
 ]
+KERAS1_NAMES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D"}   # Keras 3 keeps them as aliases
+
+
+class Scale(L.Layer):
+    """A user layer (tests/test_keras_files.py defines the same with seqc.keras)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="b")
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w + self.b)
+
+
+def make_layer(cls, kwargs, **extra):
+    """A Keras layer from a LAYER_CASES entry (nested layers given as {"class_name", "config"})."""
+    kw = {k: make_layer(v["class_name"], v["config"]) if isinstance(v, dict) and "class_name" in v else v
+          for k, v in kwargs.items()}
+    return getattr(L, cls)(**kw, **extra)
 
 
 def layer_configs():
     out = []
     for cls, kwargs in LAYER_CASES:
-        cfg = getattr(L, cls)(**kwargs, name="layer").get_config()
+        cfg = make_layer(cls, kwargs, name="layer").get_config()
         out.append({"class": cls, "kwargs": strip_ids(json.loads(json.dumps(kwargs))),
                     "config": strip_ids(json.loads(json.dumps(keras.saving.serialize_keras_object(cfg))))})
     return out
@@ -292,6 +392,33 @@ def main():
     z = np.load(OUT / "lstm.npz")
     checks.append(("Keras 3 loads the hand-written Keras-2 full-model .h5",
                    np.array_equal(k2.predict(z["x"], verbose=0), z["pred"])))
+    # a Lambda layer: Keras writes the lambda's marshalled code; load_model needs safe_mode=False
+    keras.utils.set_random_seed(1)
+    lam = keras.Sequential([keras.Input((4,), name="input"), L.Dense(3, name="d"),
+                            L.Lambda(lambda t: t * 0.5 + 1.0, name="lam"), L.Dense(2, name="out")], name="seq_lambda")
+    lam.save(OUT / "lambda.keras")
+    xl = np.random.default_rng(3).normal(size=(5, 4)).astype(F32)
+    np.savez_compressed(OUT / "lambda.npz", x=xl, pred=lam.predict(xl, verbose=0))
+    again = keras.models.load_model(OUT / "lambda.keras", safe_mode=False)
+    checks.append(("Keras 3 reloads its Lambda .keras with safe_mode=False",
+                   np.array_equal(again.predict(xl, verbose=0), lam.predict(xl, verbose=0))))
+    try:
+        keras.models.load_model(OUT / "lambda.keras")
+        checks.append(("Keras 3 refuses the Lambda .keras in safe mode", False))
+    except ValueError as e:
+        checks.append(("Keras 3 refuses the Lambda .keras in safe mode", "safe_mode=False" in str(e)))
+    # a user's own Layer subclass (add_weight in build): Keras writes it under its module and
+    # registered name; loaded with custom_objects
+    keras.utils.set_random_seed(1)
+    user = keras.Sequential([keras.Input((5,), name="input"), L.Dense(4, name="d"), Scale(name="s"),
+                             L.Dense(2, name="out")], name="seq_user")
+    user.set_weights([w + 0.1 * (i + 1) for i, w in enumerate(user.get_weights())])
+    user.save(OUT / "user_layer.keras")
+    xu = np.random.default_rng(4).normal(size=(5, 5)).astype(F32)
+    np.savez_compressed(OUT / "user_layer.npz", x=xu, pred=user.predict(xu, verbose=0))
+    again = keras.models.load_model(OUT / "user_layer.keras", custom_objects={"Scale": Scale})
+    checks.append(("Keras 3 reloads its user-layer .keras with custom_objects",
+                   np.array_equal(again.predict(xu, verbose=0), user.predict(xu, verbose=0))))
     manifest["_meta"] = {"keras": keras.__version__, "backend": keras.backend.backend(), "batch": BATCH,
                          "steps": STEPS, "resume_steps": RESUME_STEPS, "resumed": list(RESUMED)}
     with open(OUT / "files_manifest.json", "w") as fh:
