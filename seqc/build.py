@@ -111,12 +111,22 @@ def _probe(flags):
     return r.stdout if r.returncode == 0 else None
 
 
-@functools.lru_cache(maxsize=None)
 def default_flags():
-    """-O3, the host's ISA when the compiler knows it (portable fallback otherwise) with the
+    """The flags of a build now (SEQC_OPT is read at each call; the rest is probed once)."""
+    return _default_flags(os.environ.get("SEQC_OPT", "-O3"))
+
+
+default_flags.cache_clear = lambda: _default_flags.cache_clear()
+
+
+@functools.lru_cache(maxsize=None)
+def _default_flags(opt):
+    """-O3 (SEQC_OPT=-O1 / -O2 to compile faster: the test suite does), the host's ISA when the compiler knows it (portable fallback otherwise) with the
     vector width measured to pay on this host (vectorwidth.py), OpenMP if available. SEQC_CFLAGS replaces the arch part (e.g. SEQC_CFLAGS=-march=x86-64-v2);
     SEQC_SANITIZE=1 adds the sanitizers (see sanitize_flags)."""
-    base = ["-O3", "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
+    if opt not in ("-O1", "-O2", "-O3"):
+        raise BuildError(f"SEQC_OPT must be -O1, -O2 or -O3, got {opt!r}")
+    base = [opt, "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
             "-fno-math-errno"]
     arch = os.environ.get("SEQC_CFLAGS")
     if arch is not None:

@@ -420,7 +420,7 @@ def memo_key(source, defines, name, path, seq_len=None):
     h = hashlib.sha256()
     for part in (__version__, build.source_id(), _compiler_fingerprint(), _host_fingerprint(),
                  os.environ.get("CC", ""), os.environ.get("SEQC_CFLAGS", "<unset>"),
-                 os.environ.get("SEQC_SANITIZE", ""), os.environ.get("SEQC_VECTOR_WIDTH", ""),
+                 os.environ.get("SEQC_SANITIZE", ""), os.environ.get("SEQC_VECTOR_WIDTH", ""), os.environ.get("SEQC_OPT", ""),
                  " ".join(build.default_flags()), name,
                  os.path.basename(path), repr(sorted((k, repr(v)) for k, v in defines.items())),
                  repr(seq_len)):

@@ -1,4 +1,4 @@
-"""Test session setup: a private build cache and a bounded OpenMP thread count.
+"""Test session setup: a private build cache, -O1 builds and a bounded OpenMP thread count.
 
 SEQC_CACHE_DIR is pointed at a fresh temporary directory (removed at the end of the session)
 only when the caller has not chosen one: set it yourself to reuse compiled models between
@@ -12,6 +12,11 @@ _OWN_CACHE = None
 if not os.environ.get("SEQC_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="seqc-test-cache-")
     os.environ["SEQC_CACHE_DIR"] = _OWN_CACHE
+
+# The suite compiles its few thousand small models at -O1: a third of -O3's compile time, which
+# is most of the suite's. tests/test_release_build.py builds the tutorial models with the
+# shipping flags (-O3) and checks them against the goldens. An explicit SEQC_OPT is kept.
+os.environ.setdefault("SEQC_OPT", "-O1")
 
 if not os.environ.get("OMP_NUM_THREADS") or os.environ.get("SEQC_TEST_OMP_DEFAULT"):
     # two threads in one process; one each when pytest-xdist runs two worker processes (the

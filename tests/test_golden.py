@@ -28,6 +28,20 @@ import seqc.activations
 from seqc import keras
 from seqc.keras import backend as K
 
+
+@pytest.fixture(autouse=True, scope="module")
+def shipping_flags():
+    """The tutorial models' goldens run on the C as it ships (-O3), whatever the suite's
+    SEQC_OPT (tests/conftest.py builds the other tests' models at -O1)."""
+    saved = os.environ.get("SEQC_OPT")
+    os.environ["SEQC_OPT"] = "-O3"
+    yield
+    if saved is None:
+        os.environ.pop("SEQC_OPT", None)
+    else:
+        os.environ["SEQC_OPT"] = saved
+
+
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 CASES = {k: v for k, v in MANIFEST.items() if not k.startswith("_")}

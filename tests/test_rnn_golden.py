@@ -12,6 +12,20 @@ from seqc.keras import backend as K
 from seqc.keras import layers as L
 from seqc.keras.models import Sequential
 
+
+@pytest.fixture(autouse=True, scope="module")
+def shipping_flags():
+    """The tutorial models' goldens run on the C as it ships (-O3), whatever the suite's
+    SEQC_OPT (tests/conftest.py builds the other tests' models at -O1)."""
+    saved = os.environ.get("SEQC_OPT")
+    os.environ["SEQC_OPT"] = "-O3"
+    yield
+    if saved is None:
+        os.environ.pop("SEQC_OPT", None)
+    else:
+        os.environ["SEQC_OPT"] = saved
+
+
 HERE = os.path.join(os.path.dirname(__file__), "golden")
 MANIFEST = json.load(open(os.path.join(HERE, "rnn_manifest.json")))
 CASES = {k: v for k, v in MANIFEST.items() if not k.startswith("_") and "jax" not in k}
