@@ -44,9 +44,15 @@ def test_compiler_failure_is_one_line_naming_the_build_log(tmp_path, monkeypatch
     assert not [f for f in os.listdir(next(tmp_path.iterdir())) if f.endswith(".so")]
 
 
-def test_flags_have_optimisation_and_warnings():
+def test_flags_have_optimisation_and_warnings(monkeypatch):
+    monkeypatch.delenv("SEQC_OPT", raising=False)        # what ships (the suite runs at -O1)
     flags = build.default_flags()
-    assert "-O3" in flags and "-Wall" in flags
+    assert "-O3" in flags and "-Wall" in flags and "-Wextra" in flags
+    monkeypatch.setenv("SEQC_OPT", "-O1")
+    assert "-O1" in build.default_flags() and "-O3" not in build.default_flags()
+    monkeypatch.setenv("SEQC_OPT", "-O9; rm -rf /")
+    with pytest.raises(BuildError, match="SEQC_OPT"):
+        build.default_flags()
 
 
 def test_portable_flags_build_and_agree(monkeypatch, tmp_path):

@@ -471,6 +471,7 @@ def test_package_model_writes_and_reads_keras_weights(tmp_path):
     r = _seqc("compile", "convnet.keras", "-o", "build", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     sys.path.insert(0, str(tmp_path / "build"))
+    sys.modules.pop("convnet", None)        # another test's package of the same name (one worker process)
     try:
         import convnet
         model = convnet.Model(seed=0)

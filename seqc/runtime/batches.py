@@ -143,11 +143,12 @@ def _ran_out(what):
 def _train_batch(model, x, y, sw):
     if y is None:
         raise ValueError("fit: every batch needs labels: (x, y) or (x, y, sample_weight)")
-    data.check_unweighted(sw, None)
     x = model._x(x)
     target, y = model._target(y, x.shape[0])
-    out = target._engine.train(x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]))
-    return target, out[0], x.shape[0]
+    if sw is not None:
+        sw = data.check_sample_weight(sw, x.shape[0])
+    out = target._engine.train(x, y, np.arange(x.shape[0], dtype=np.int32), max(1, x.shape[0]), sw)
+    return target, out[0], x.shape[0], sw
 
 
 def fit(model, source, epochs, initial_epoch, steps_per_epoch, verbose, callbacks, validation_data,
@@ -161,23 +162,26 @@ def fit(model, source, epochs, initial_epoch, steps_per_epoch, verbose, callback
     logs = {}
     for epoch in range(initial_epoch, epochs):
         cbs.on_epoch_begin(epoch)
-        outs, sizes = [], []
+        outs, sizes, wsums = [], [], []      # wsums: each batch's weight sum (weighted metrics)
+        weighted = False
         for step, (x, y, sw) in enumerate(batches.epoch()):
             cbs.on_train_batch_begin(step)
-            target, out, n = _train_batch(model, x, y, sw)
+            target, out, n, sw = _train_batch(model, x, y, sw)
             if target is not model:          # labels of another shape: the re-specialised model trains on
                 return target.fit(source, epochs=epochs, verbose=verbose, callbacks=callbacks,
                                   validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
                                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
             outs.append(out)
             sizes.append(n)
-            cbs.on_train_batch_end(step, model._aggregate(np.asarray(outs), sizes))
+            weighted = weighted or sw is not None
+            wsums.append(float(sw.sum()) if sw is not None else float(n))
+            cbs.on_train_batch_end(step, model._aggregate(np.asarray(outs), sizes, wsums if weighted else None))
             if model.stop_training:
                 break
         if not outs:
             _ran_out("training")
             break
-        logs = model._aggregate(np.asarray(outs), sizes)
+        logs = model._aggregate(np.asarray(outs), sizes, wsums if weighted else None)
         if validation_data is not None:
             if is_batch_source(validation_data):
                 val = evaluate_logs(model, validation_data, validation_steps, cbs)
@@ -199,20 +203,24 @@ def evaluate_logs(model, source, steps, cbs=None):
     """Loss and metrics over a batch source (Keras's evaluate), as a dict."""
     if cbs is not None:
         cbs.on_test_begin()
-    outs, sizes = [], []
+    outs, sizes, wsums = [], [], []
+    weighted = False
     for step, (x, y, sw) in enumerate(Batches(source, steps, what="validation data" if cbs else "x").epoch()):
         if y is None:
             raise ValueError("evaluate: every batch needs labels: (x, y) or (x, y, sample_weight)")
-        data.check_unweighted(sw, None)
         x = model._x(x)
         target, y = model._target(y, x.shape[0])
-        outs.append(target._engine.evaluate(x, y, max(1, x.shape[0]))[0])
+        if sw is not None:
+            sw = data.check_sample_weight(sw, x.shape[0])
+        outs.append(target._engine.evaluate(x, y, max(1, x.shape[0]), sw=sw)[0])
         sizes.append(x.shape[0])
+        weighted = weighted or sw is not None
+        wsums.append(float(sw.sum()) if sw is not None else float(x.shape[0]))
         if cbs is not None:
-            cbs.on_test_batch_end(step, model._aggregate(np.asarray(outs), sizes))
+            cbs.on_test_batch_end(step, model._aggregate(np.asarray(outs), sizes, wsums if weighted else None))
     if not outs:
         raise ValueError("evaluate: the data has no batches")
-    logs = model._aggregate(np.asarray(outs), sizes)
+    logs = model._aggregate(np.asarray(outs), sizes, wsums if weighted else None)
     if cbs is not None:
         cbs.on_test_end(logs)
     return logs
