@@ -405,8 +405,12 @@ def _seqc_stacked_lstm(stateful):
         LSTM, Dense = keras.layers.LSTM, keras.layers.Dense
         model = keras.models.Sequential()
         if stateful:
-            model.add(LSTM(32, return_sequences=True, stateful=True,
-                           batch_input_shape=(STATEFUL_BATCH, LSTM_STEPS, LSTM_FEATURES)))
+            if _is_seqc(keras):                    # the tutorial's Keras 2 spelling
+                model.add(LSTM(32, return_sequences=True, stateful=True,
+                               batch_input_shape=(STATEFUL_BATCH, LSTM_STEPS, LSTM_FEATURES)))
+            else:                                  # Keras 3 spells it as an Input
+                model.add(keras.Input(batch_shape=(STATEFUL_BATCH, LSTM_STEPS, LSTM_FEATURES)))
+                model.add(LSTM(32, return_sequences=True, stateful=True))
             model.add(LSTM(32, return_sequences=True, stateful=True))
             model.add(LSTM(32, stateful=True))
         else:
