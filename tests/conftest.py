@@ -28,10 +28,11 @@ if not os.environ.get("OMP_NUM_THREADS") or os.environ.get("SEQC_TEST_OMP_DEFAUL
 def pytest_terminal_summary(terminalreporter):
     """After the tests: how far seqc is from the Keras goldens (when those tests ran)."""
     import sys
-    module = sys.modules.get("test_golden") or sys.modules.get("tests.test_golden")
-    text = module.golden_summary() if module is not None else ""
-    if text:
-        terminalreporter.write_line(text)
+    for name in ("test_golden", "test_convx_golden"):
+        module = sys.modules.get(name) or sys.modules.get("tests." + name)
+        text = module.golden_summary() if module is not None else ""
+        if text:
+            terminalreporter.write_line(text)
 
 
 def pytest_unconfigure(config):

@@ -4,6 +4,7 @@ respect to the output is a fixed random array), output shapes as Keras computes 
 argument and shape errors. Their Keras goldens are in test_convx_golden.py."""
 import numpy as np
 import pytest
+from fd_params import check_param_gradients
 
 import seqc.keras as keras
 from seqc.errors import SeqcError
@@ -64,37 +65,7 @@ def build(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_match_finite_differences(name):
-    model = build(name)
-    eng = model._runtime._engine
-    rng = np.random.default_rng(1)
-    shape = CASES[name][0]
-    x = rng.normal(size=(3,) + shape).astype(np.float32)
-    out_shape = model.predict(x, verbose=0).shape
-    r = (rng.normal(size=out_shape) / np.sqrt(np.prod(out_shape))).astype(np.float32)   # loss of order 1
-    w0 = eng.params.copy()
-    eng.params[:] = rng.normal(scale=0.5, size=w0.shape)
-    loss, g = eng.gradients(x, r.reshape(3, -1))
-
-    def f(p):
-        eng.params[:] = p
-        return eng.gradients(x, r.reshape(3, -1))[0]
-
-    p0 = eng.params.copy()
-    h = 1e-2
-    checked = 0
-    for i in rng.choice(len(p0), size=min(48, len(p0)), replace=False):
-        fd = []
-        for step in (h, h / 2):
-            pp, pm = p0.copy(), p0.copy()
-            pp[i] += step
-            pm[i] -= step
-            fd.append((f(pp) - f(pm)) / (2 * step))
-        if abs(fd[0] - fd[1]) > 1e-2 * (1 + abs(fd[1])):
-            continue          # a kink within the step
-        checked += 1
-        assert g[i] == pytest.approx(fd[1], rel=3e-2, abs=3e-3 * float(np.abs(g).max())), (name, i)
-    assert checked >= min(24, len(p0) // 2)
-    eng.params[:] = p0
+    check_param_gradients(build(name), CASES[name][0], name, samples=48, min_checked=24)
 
 
 # Keras 3.15's output shapes and weight shapes for these layers (printed by Keras for this table)
