@@ -28,7 +28,7 @@ if not os.environ.get("OMP_NUM_THREADS") or os.environ.get("SEQC_TEST_OMP_DEFAUL
 def pytest_terminal_summary(terminalreporter):
     """After the tests: how far seqc is from the Keras goldens (when those tests ran)."""
     import sys
-    for name in ("test_golden", "test_convx_golden"):
+    for name in ("test_golden", "test_convx_golden", "test_user_layers"):
         module = sys.modules.get(name) or sys.modules.get("tests." + name)
         text = module.golden_summary() if module is not None else ""
         if text:
