@@ -137,8 +137,8 @@ def target_vector_floats(flags):
     """float lanes of the widest vector the flags target (decides the GEMM tile)."""
     from .build import target_features
     feats = target_features(flags)
-    if "__AVX512F__" in feats:
-        return 16
+    if "__AVX512F__" in feats and "-mprefer-vector-width=256" not in flags:
+        return 16      # (the width measured to pay on this host: seqc/vectorwidth.py)
     if "__AVX__" in feats:
         return 8
     return 4

@@ -30,7 +30,7 @@ def _geometry(op, gemm):
     work, work_total = offsets([     # per-thread scratch, in floats
         ("xpad", (a.H + a.PT + pad_b) * (a.W + a.PL + pad_r) * a.C if padded else 0),
         ("dzpad", (a.H + (a.KH - 1) * a.DH) * (a.W + (a.KW - 1) * a.DW) * a.F if dx_direct else 0),
-        ("dw", KK * a.F),
+        ("dw", -(-KK // gemm["gemm_mr"]) * gemm["gemm_mr"] * a.F),   # rows padded to the dW tiles' MR
         ("db", a.F),
         ("dcol", a.OH * a.OW * KK if op.needs_dx and not dx_direct else 0)])
     wpack, wpack_total = offsets([   # the kernel in NR-wide panels; for dx, the flipped kernel

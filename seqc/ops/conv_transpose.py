@@ -65,7 +65,7 @@ def _geometry(op, gemm):
         ("col", 0 if direct else a.H * a.W * KK),    # forward: x W^T, one sample
         ("xpad", HX * WX * a.C if direct else 0),    # forward, stride 1: x zero-bordered
         ("dzpad", HD * WD * a.F),
-        ("dw", KK * a.C),
+        ("dw", -(-KK // gemm["gemm_mr"]) * gemm["gemm_mr"] * a.C),   # rows padded to the dW tiles' MR
         ("db", a.F)])
     wpack, wpack_total = offsets([
         ("fwd", a.KH * a.KW * a.C * panels(a.F) if direct else a.C * KK),   # flipped panels, or W^T
