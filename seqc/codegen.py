@@ -485,12 +485,18 @@ def _spans(params, sparse_off):
     return spans
 
 
+def gemm_context(flags):
+    """The GEMM's blocking for the target the flags build for: tiles of MR rows x NR = two
+    vectors. AVX-512 has 32 vector registers: an 8 x 32 tile keeps 16 accumulators; with 16
+    registers, 6 x 2 vectors."""
+    vec = target_vector_floats(flags)
+    return dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
+                gemm_nc=2 * vec * 32)
+
+
 def generate(graph, flags, source="<api>"):
     """C source and header for a graph that has passed run_passes. Returns (c, h)."""
-    vec = target_vector_floats(flags)
-    # AVX-512 has 32 vector registers: an 8 x 32 tile keeps 16 accumulators; 16 registers: 6 x 2 vectors
-    gemm = dict(vec_floats=vec, gemm_mr=8 if vec == 16 else 6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96,
-                gemm_nc=2 * vec * 32)
+    gemm = gemm_context(flags)
     states = passes.state_layout(graph)
     ctx = Context(graph, gemm, states)
     kinds = [ops.kind_of(op) for op in graph.ops]

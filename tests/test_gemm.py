@@ -49,8 +49,7 @@ DENSE_K, DENSE_NS = 300, (37, 64)
 
 def native_ctx():
     """codegen.generate's GEMM context for the default flags."""
-    vec = codegen.target_vector_floats(build.default_flags())
-    return dict(vec_floats=vec, gemm_mr=6, gemm_nr=2 * vec, gemm_kc=256, gemm_mc=96, gemm_nc=2 * vec * 32)
+    return codegen.gemm_context(build.default_flags())
 
 
 SMALL_CTX = dict(vec_floats=4, gemm_mr=6, gemm_nr=8, gemm_kc=64, gemm_mc=12, gemm_nc=16)
