@@ -1,0 +1,62 @@
+"""The optimizer update over a large weight (>= 32768 floats: a parallel loop over its elements,
+seqc/templates/optim_loops.j2's parallel_span) gives the same bits on one thread and on two, for
+every optimizer family and its options (each element's update reads that element only)."""
+import os
+
+import numpy as np
+import pytest
+
+from seqc import keras, pipeline
+from seqc.keras import layers as L
+
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(0.05),
+    "sgd_nesterov": lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop_centered_momentum": lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "adagrad": lambda: keras.optimizers.Adagrad(0.05),
+    "adadelta": lambda: keras.optimizers.Adadelta(1.0),
+    "adam_amsgrad": lambda: keras.optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.1),
+    "adamax": lambda: keras.optimizers.Adamax(0.01),
+    "nadam": lambda: keras.optimizers.Nadam(0.01),
+    "ftrl": lambda: keras.optimizers.Ftrl(0.05, l1_regularization_strength=0.01, l2_shrinkage_regularization_strength=0.01),
+    "lion": lambda: keras.optimizers.Lion(0.001),
+}
+
+
+def _train(opt, threads):
+    model = keras.Sequential([keras.Input((300,)), L.Dense(200, activation="tanh"), L.Dense(3)])
+    model.compile(optimizer=OPTIMIZERS[opt](), loss="mse")
+    rng = np.random.default_rng(0)
+    w0 = [rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(w0)
+    engine = model._runtime._engine
+    engine.set_threads(threads)
+    assert engine.get_threads() == min(threads, os.cpu_count())
+    x = rng.normal(size=(16, 300)).astype(np.float32)
+    y = rng.normal(size=(16, 3)).astype(np.float32)
+    losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+    w = model.get_weights()
+    assert not np.array_equal(w[0], w0[0])          # the large kernel moved
+    return model, losses, w
+
+
+def test_large_spans_update_in_parallel():
+    """The generated update splits the 60,000-float kernel over the threads and leaves the small
+    spans (biases, the 600-float output kernel) serial."""
+    model, _, _ = _train("adam_amsgrad", 1)
+    _, _, c = pipeline.compile_spec(model.spec())
+    update = c[c.index("static void optimizer_update"):]
+    update = update[:update.index("\n}\n")]
+    assert update.count("#pragma omp parallel for schedule(static) num_threads(m->team.threads)") == 1
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_one_thread_and_two_give_the_same_bits(opt, request):
+    from two_threads import rerun_with_two_threads
+    if rerun_with_two_threads(request):
+        return
+    _, losses1, w1 = _train(opt, 1)
+    _, losses2, w2 = _train(opt, 2)
+    assert losses1 == losses2
+    assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
