@@ -166,6 +166,35 @@ def convert_to_tensor(x, dtype=None):
     return x if _sym(x) else np.asarray(x, dtype or np.float32)
 
 
+def convert_to_numpy(x):
+    """keras.ops.convert_to_numpy: a numpy array of data (a model's output, a variable)."""
+    if isinstance(x, Expr):
+        raise ValueError("keras.ops.convert_to_numpy: a traced tensor inside a user layer, loss or metric has no "
+                         "value yet; it works on data (model outputs, weights)")
+    return np.asarray(x)
+
+
+def get_value(x):
+    """K.get_value: the value of a variable (or array) as numpy."""
+    return convert_to_numpy(x)
+
+
+eval = get_value
+
+
+def set_value(x, value):
+    """K.set_value(variable, value): `variable.assign(value)` (a model's weight, an optimizer's
+    learning rate attribute is set directly by assignment in seqc)."""
+    if not hasattr(x, "assign"):
+        raise ValueError(f"K.set_value: expected a variable (layer.kernel, model.weights[i]), got {type(x).__name__}")
+    x.assign(value)
+
+
+def count_params(x):
+    """K.count_params: the number of elements of a variable or array."""
+    return int(np.prod(getattr(x, "shape", np.shape(x))))
+
+
 def int_shape(x):
     return tuple(None if d == _t.B else d for d in x.shape) if _sym(x) else np.shape(x)
 

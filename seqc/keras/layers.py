@@ -224,9 +224,38 @@ class Layer(UserLayerAPI):
             raise ValueError(f"layer {self.name!r} has no weights yet: add it to a model with a known input shape")
         self._model.set_layer_weights(self, weights)
 
+    # Keras 3's variables (seqc/keras/variables.py): live views of the model's weights
     @property
     def weights(self):
-        return self.get_weights()
+        if self._model is None:
+            return []
+        from .variables import model_variables
+        return model_variables(self._model, self)
+
+    variables = weights
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self.weights if not w.trainable]
+
+    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
+
+    _WEIGHT_ATTRIBUTES = frozenset(("kernel", "bias", "recurrent_kernel", "embeddings", "gamma", "beta",
+                                    "moving_mean", "moving_variance", "alpha", "depthwise_kernel",
+                                    "pointwise_kernel"))
+
+    def __getattr__(self, name):
+        """`layer.kernel`, `layer.bias`, ... (Keras's weight attributes) once the layer's model is
+        built; only called for names the layer does not otherwise have."""
+        if name in Layer._WEIGHT_ATTRIBUTES and self.__dict__.get("_model") is not None:
+            for w in self.weights:
+                if w.name == name:
+                    return w
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def count_params(self):
         return int(sum(w.size for w in self.get_weights()))

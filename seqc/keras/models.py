@@ -496,6 +496,24 @@ class Sequential:
     def __call__(self, x, training=False):
         return self._rt(x)(x)
 
+    # Keras 3's variables (seqc/keras/variables.py): live views of the weights, [] until built
+    @property
+    def weights(self):
+        from .variables import model_variables
+        return model_variables(self)
+
+    variables = weights
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self.weights if not w.trainable]
+
+    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
+
     def get_weights(self):
         if self._runtime is not None:
             return self._runtime.get_weights()
@@ -608,7 +626,11 @@ class Sequential:
 
     @property
     def metrics_names(self):
-        return self._rt().metrics_names if self._compile is not None else []
+        """Keras 3's: ['loss'], then 'compile_metrics' for all the compiled metrics together
+        (evaluate's list has their values in the order of the compile call)."""
+        if self._compile is None:
+            return []
+        return ["loss"] + (["compile_metrics"] if len(self._rt().metrics_names) > 1 else [])
 
     @property
     def metrics(self):

@@ -1089,10 +1089,7 @@ def write_legacy_h5(f, model):
     g.attrs["layer_names"] = np.array([r.name.encode("utf8") for r in refs])
     g.attrs["backend"] = b"torch"
     g.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
-    paths = {}
-    for ref in refs:
-        for i in ref.indices:
-            paths[i] = f"{model.name}/{ref.name}/{_legacy_weight_path(ref, names[i][len(ref.name) + 1:])}"
+    paths = variable_paths(model, refs, names)
     for ref in sorted(refs, key=lambda r: r.name):
         lg = g.create_group(ref.name)
         lg.attrs["weight_names"] = np.array([paths[i].encode("utf8") for i in ref.indices])
@@ -1113,6 +1110,15 @@ def write_legacy_h5(f, model):
         og.attrs["weight_names"] = np.array([n.encode("utf8") for n in opt_names])
         for n, a in zip(opt_names, state.variables):
             og.create_dataset(n, data=a)
+
+
+def variable_paths(model, refs=None, names=None):
+    """{weight index: its Keras 3 variable path} ('sequential/dense/kernel',
+    'sequential/lstm/lstm_cell/kernel'), as `variable.path` and a legacy .h5 name them."""
+    refs = model_layer_refs(model) if refs is None else refs
+    names = _all_param_names(model) if names is None else names
+    return {i: f"{model.name}/{ref.name}/{_legacy_weight_path(ref, names[i][len(ref.name) + 1:])}"
+            for ref in refs for i in ref.indices}
 
 
 def _legacy_weight_path(ref, role):
