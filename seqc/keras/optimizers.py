@@ -5,6 +5,8 @@ The update formulas live in seqc/templates/optim_*.c.j2. Keras-2 arguments found
 keep their Keras-2 meaning: `lr=` is `learning_rate=`, and `decay=d` makes the learning rate
 at update t equal to lr / (1 + d t).
 """
+import numpy as np
+
 from ..errors import SeqcError
 from ..spec import OptimizerSpec
 from . import schedules  # noqa: F401  (keras.optimizers.schedules)
@@ -93,7 +95,19 @@ class Optimizer(v.Declared):
         return 0 if self._engine is None else self._engine.get_iterations()
 
     def get_config(self):
-        return {**self.config, "name": self.name}
+        """Keras 3's optimizer config (as a .keras file holds it; the learning rate as its float32
+        variable reads, the current one once compiled)."""
+        from .saving import serialize_optimizer
+        config = serialize_optimizer(self)["config"]
+        if self._engine is not None and not isinstance(self._learning_rate, LearningRateSchedule):
+            config["learning_rate"] = float(np.float32(self._engine.get_learning_rate()))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The optimizer of a Keras config (get_config's, or a file's)."""
+        from .saving import deserialize_optimizer
+        return deserialize_optimizer({"class_name": cls.__name__, "config": dict(config)})
 
     def spec(self):
         cfg = dict(self.config)

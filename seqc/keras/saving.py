@@ -273,6 +273,10 @@ def _serialize_function(fn, module):
         return fn
     if isinstance(fn, (list, tuple)):
         return [_serialize_function(f, module) for f in fn]
+    from .stateful_metrics import StatefulMetric
+    if isinstance(fn, StatefulMetric):                          # AUC, Precision, TopK...: their arguments
+        return {"module": module, "class_name": type(fn).__name__, "config": _plain(fn.get_config()),
+                "registered_name": None}
     if hasattr(fn, "fn_name") and hasattr(fn, "options"):      # a Loss / Metric object
         config = {"name": fn.name, **_plain(fn.options)}
         if module == "keras.losses":

@@ -7,6 +7,7 @@ by the sample weights when the metric is a weighted one); the runtime sums the c
 epoch and derives the value from the sums (`result`), as Keras's metric variables accumulate.
 A top-k accuracy is a per-sample metric of its own kernel, averaged as the built-in metrics.
 """
+import inspect
 import numbers
 
 import numpy as np
@@ -44,14 +45,28 @@ def _auto_name(owner, name, base):
 
 
 class StatefulMetric:
-    """Base: `spec()` is the FunctionSpec the compile step records."""
+    """Base: `spec()` is the FunctionSpec the compile step records; `get_config()` Keras's
+    config (the constructor's arguments as given, with the name and dtype), which the class
+    (seqc's or Keras's) takes back."""
     stateful = None
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
+        except TypeError:
+            bound = None            # __init__ raises Python's own error for these arguments
+        if bound is not None:
+            bound.apply_defaults()
+            obj._init_args = {k: x for k, x in bound.arguments.items() if k not in ("self", "name", "dtype")}
+        return obj
 
     def spec(self):
         return FunctionSpec(name=self.name, builtin=None, stateful=dict(self.stateful))
 
     def get_config(self):
-        return {"name": self.name, **{k: x for k, x in self.stateful.items() if k not in ("kind", "stats", "result")}}
+        args = {k: (list(x) if isinstance(x, tuple) else x) for k, x in getattr(self, "_init_args", {}).items()}
+        return {"name": self.name, "dtype": "float32", **args}
 
 
 class _Confusion(StatefulMetric):
