@@ -20,6 +20,7 @@ from ..spec import LayerSpec, snake_case
 from . import legacy as _legacy
 from . import validate as v
 from .layer_protocol import UserLayerAPI
+from .variables import HasVariables
 from . import constraints as _constraints
 from . import regularizers as _regularizers
 
@@ -81,7 +82,7 @@ class _WeightsMixin:
         self.bias_initializer = _initializers.get(bias_initializer)
 
 
-class Layer(UserLayerAPI):
+class Layer(UserLayerAPI, HasVariables):
     """Base of the layers: name, trainable, dtype (float32) and the input arguments a first
     layer may take (Keras 3's input_shape / input_dim / batch_size; Keras 2's
     batch_input_shape and input_length). An unknown keyword is an error, as in Keras; Keras 1's
@@ -224,25 +225,12 @@ class Layer(UserLayerAPI):
             raise ValueError(f"layer {self.name!r} has no weights yet: add it to a model with a known input shape")
         self._model.set_layer_weights(self, weights)
 
-    # Keras 3's variables (seqc/keras/variables.py): live views of the model's weights
-    @property
-    def weights(self):
+    def _variables(self):
+        """Keras 3's variables (`weights`, `trainable_weights`...: seqc/keras/variables.py)."""
         if self._model is None:
             return []
         from .variables import model_variables
         return model_variables(self._model, self)
-
-    variables = weights
-
-    @property
-    def trainable_weights(self):
-        return [w for w in self.weights if w.trainable]
-
-    @property
-    def non_trainable_weights(self):
-        return [w for w in self.weights if not w.trainable]
-
-    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
 
     _WEIGHT_ATTRIBUTES = frozenset(("kernel", "bias", "recurrent_kernel", "embeddings", "gamma", "beta",
                                     "moving_mean", "moving_variance", "alpha", "depthwise_kernel",

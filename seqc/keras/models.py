@@ -19,9 +19,10 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
 from . import validate as _validate
+from .variables import HasVariables
 
 
-class Sequential:
+class Sequential(HasVariables):
     """A linear stack of layers. compile() generates and builds its C (when the input shape is
     known), after which fit / evaluate / predict run there with Keras's semantics."""
 
@@ -496,23 +497,10 @@ class Sequential:
     def __call__(self, x, training=False):
         return self._rt(x)(x)
 
-    # Keras 3's variables (seqc/keras/variables.py): live views of the weights, [] until built
-    @property
-    def weights(self):
+    def _variables(self):
+        """Keras 3's variables (`weights`, `trainable_weights`...: seqc/keras/variables.py), [] until built."""
         from .variables import model_variables
         return model_variables(self)
-
-    variables = weights
-
-    @property
-    def trainable_weights(self):
-        return [w for w in self.weights if w.trainable]
-
-    @property
-    def non_trainable_weights(self):
-        return [w for w in self.weights if not w.trainable]
-
-    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
 
     def get_weights(self):
         if self._runtime is not None:

@@ -89,6 +89,26 @@ for _name in ("lt", "le", "gt", "ge"):
         f"__{_name}__"))
 
 
+class HasVariables:
+    """`weights`, `trainable_weights`, `non_trainable_weights` and their `variables` aliases, for
+    a class whose `_variables()` lists its Variables (Sequential, Layer)."""
+
+    @property
+    def weights(self):
+        return self._variables()
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._variables() if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._variables() if not w.trainable]
+
+    variables = weights
+    trainable_variables, non_trainable_variables = trainable_weights, non_trainable_weights
+
+
 def model_variables(model, layer=None):
     """The variables of a built model (of one of its layers), in get_weights() order."""
     if not model.built:
