@@ -1,5 +1,6 @@
 """Activation, noise and shape layers (issue 10: ReLU, LeakyReLU, PReLU, ELU, Softmax, the noise
-layers, ActivityRegularization, Dense on 3-D inputs, TimeDistributed, Permute) against real
+layers, ActivityRegularization, Dense on 3-D inputs, TimeDistributed, Permute; and Rescaling,
+Identity, ZeroPadding1D) against real
 Keras 3 (tests/golden/make_actlayers_goldens.py): the output for fixed weights, the loss
 test_on_batch reports, and five SGD and Adam steps (losses and weights). The noise layers are
 random in training: Keras's goldens check their inference output (the identity); their training
@@ -138,6 +139,11 @@ GRAD_MODELS = {
     "td_conv": ((3, 5, 5, 1), lambda: [L.TimeDistributed(L.Conv2D(2, 2, activation="tanh")),
                                        L.TimeDistributed(L.AveragePooling2D()), L.TimeDistributed(L.Flatten()),
                                        L.TimeDistributed(L.Dense(3)), L.Flatten(), L.Dense(2)], False),
+    "rescaling_per_channel": ((4, 3), lambda: [L.Dense(3), L.Rescaling([0.5, 2.0, -1.5], offset=[0.1, 0.0, 0.3]),
+                                               L.Identity(), L.Flatten(), L.Dense(3)], False),
+    "rescaling_scalar": ((5,), lambda: [L.Dense(6), L.Rescaling(-0.7, offset=0.2), L.Dense(3)], False),
+    "zero_padding1d": ((5, 2), lambda: [L.Conv1D(3, 2), L.ZeroPadding1D((2, 1)), L.Conv1D(2, 2), L.Flatten(),
+                                        L.Dense(3)], False),
 }
 
 
@@ -262,6 +268,11 @@ def test_leaky_relu_alpha_is_the_deprecated_spelling():
     (lambda: L.ActivityRegularization(l1=-1), "l1"),
     (lambda: L.Permute((1, 3)), "dims"),
     (lambda: L.TimeDistributed("dense"), "Layer"),
+    (lambda: L.Rescaling("1/255"), "scale"),
+    (lambda: L.Rescaling(1.0, offset=float("nan")), "offset"),
+    (lambda: L.Rescaling([[1.0, 2.0]]), "flat list"),
+    (lambda: L.ZeroPadding1D(-1), "padding"),
+    (lambda: L.ZeroPadding1D((1, 2, 3)), "padding"),
 ])
 def test_bad_arguments_are_clear_errors(make, match):
     with pytest.raises(ValueError, match=match):
@@ -276,6 +287,8 @@ def test_bad_arguments_are_clear_errors(make, match):
     ((4, 3), lambda: [L.Permute((2, 1, 3))], "dims"),
     ((6,), lambda: [L.TimeDistributed(L.Dense(2))], "at least 3"),
     ((4, 3), lambda: [L.TimeDistributed(L.ActivityRegularization(0.1))], "TimeDistributed"),
+    ((4, 3), lambda: [L.Rescaling([1.0, 2.0])], "3 channels"),
+    ((4, 3, 2), lambda: [L.ZeroPadding1D(1)], "steps, channels"),
 ])
 def test_bad_shapes_are_clear_errors(shape, layers, match):
     from seqc.errors import SeqcError
@@ -321,6 +334,11 @@ model.add(layers.Permute((2, 1)))
 model.add(layers.Permute((2, 1)))
 model.add(TimeDistributed(Dense(len(chars))))
 model.add(layers.Softmax(axis=-1))
+model.add(layers.Rescaling(2.0, offset=-1.0))
+model.add(layers.Identity())
+model.add(layers.ZeroPadding1D(1))
+model.add(layers.Flatten())
+model.add(Dense(len(chars), activation="softmax"))
 model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
 '''
 
@@ -333,12 +351,15 @@ def test_static_front_end_reads_the_layers(tmp_path):
     spec = parse_script(str(path))
     assert [l.kind for l in spec.layers][4:] == [
         "TimeDistributed", "LeakyReLU", "PReLU", "ReLU", "ELU", "GaussianNoise", "SpatialDropout1D",
-        "ActivityRegularization", "Permute", "Permute", "TimeDistributed", "Softmax"]
+        "ActivityRegularization", "Permute", "Permute", "TimeDistributed", "Softmax", "Rescaling", "Identity",
+        "ZeroPadding1D", "Flatten", "Dense"]
+    assert spec.layers[16].config["scale"] == 2.0 and spec.layers[18].config["padding"] == [1, 1]
     td = spec.layers[4].config["layer"]
     assert td.kind == "Dense" and td.config["units"] == 8
     assert spec.layers[6].config["shared_axes"] == [1]
     assert spec.layers[7].config == {"max_value": 3.0, "negative_slope": 0.0, "threshold": 0.1, "trainable": True}
     desc, _, _ = compile_spec(spec)
-    assert [tuple(r.output_shape) for r in desc.layers][-4:] == [(8, 4), (4, 8), (4, 12), (4, 12)]
-    assert [tuple(p.shape) for p in desc.params][6:] == [(16, 8), (8,), (1, 8), (8, 12), (12,)]
+    assert [tuple(r.output_shape) for r in desc.layers][-9:] == [(8, 4), (4, 8), (4, 12), (4, 12), (4, 12),
+                                                                 (4, 12), (6, 12), (72,), (12,)]
+    assert [tuple(p.shape) for p in desc.params][6:] == [(16, 8), (8,), (1, 8), (8, 12), (12,), (72, 12), (12,)]
     assert any("softmax + categorical_crossentropy: fused loss" in f for f in desc.fused)

@@ -30,6 +30,8 @@
   depthwise    DepthwiseConv1D/2D, the    ops/depthwise.py   templates/depthwise.c.j2
                first op of SeparableConv1D/2D (then a 1x1 conv)
   user_layer   Lambda, Layer subclasses   ops/user_layer.py  templates/user_layer.c.j2
+  rescale      Rescaling                  ops/rescale.py     templates/rescale.c.j2
+  (no op / pad2d) Identity, ZeroPadding1D ops/rescale.py     (an alias; templates/pad2d.c.j2)
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 
 Adding a layer kind: a module here with its OpKind subclass (@register) and `lower_<Layer>`
@@ -37,13 +39,13 @@ functions, imported below; its template; its Keras class in seqc/keras/layers.py
 """
 from . import (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                pool, resample, reshape, rnn, time_distributed)
-from . import conv_transpose, depthwise, user_layer
+from . import conv_transpose, depthwise, rescale, user_layer
 from .base import KINDS, LAYERS, Arg, Buf, OpKind, Scratch, kind_of, register_layers
 
 for _module in (act_layers, activation, bidirectional, conv, dense, dropout, embedding, masking, noise, norm, permute,
                 pool, resample, reshape, rnn, time_distributed):
     register_layers(_module)
-for _module in (conv_transpose, depthwise, user_layer):   # transposed, depthwise, separable convs; user layers
+for _module in (conv_transpose, depthwise, rescale, user_layer):   # transposed, depthwise, separable convs; rescaling; user layers
     register_layers(_module)
 
 __all__ = ["KINDS", "LAYERS", "Arg", "Buf", "OpKind", "Scratch", "kind_of"]

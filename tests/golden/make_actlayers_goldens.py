@@ -1,7 +1,8 @@
 """Golden reference data for the activation, noise and shape layers of issue 10 (ReLU,
 LeakyReLU, PReLU, ELU, Softmax, GaussianNoise, GaussianDropout, AlphaDropout,
 SpatialDropout1D/2D, ActivityRegularization, Dense on 3-D inputs, TimeDistributed, Permute and
-a seq2seq-addition-style model), from real Keras 3 (torch backend).
+a seq2seq-addition-style model; then Rescaling, Identity and ZeroPadding1D), from real Keras 3
+(torch backend).
 
     KERAS_BACKEND=torch /work/venv-torch/bin/python tests/golden/make_actlayers_goldens.py
 
@@ -113,6 +114,18 @@ CASES = [
                                    L("LSTM", units=16, return_sequences=True),
                                    L("TimeDistributed", layer=dense(12, activation="softmax"))],
      "categorical_crossentropy", False),
+    # scaling, pass-through and 1-D padding (seqc/keras/prep_layers.py)
+    ("rescaling_scalar", (6, 5, 3), [L("Rescaling", scale=0.4, offset=-0.25),
+                                     L("Conv2D", filters=2, kernel_size=2)] + HEAD, "mse", False),
+    ("rescaling_per_channel", (4, 3), [dense(3), L("Rescaling", scale=[0.5, 2.0, -1.0], offset=[0.1, 0.0, 0.3])]
+     + HEAD, "mse", False),
+    ("rescaling_scale_list_offset_scalar", (5,), [dense(4), L("Rescaling", scale=[0.5, 2.0, -1.0, 3.0], offset=0.25),
+                                                  dense(3)], "mse", False),
+    ("identity", (6,), [dense(8, activation="tanh"), L("Identity"), dense(3)], "mse", False),
+    ("zero_padding1d", (7, 3), [L("ZeroPadding1D", padding=[1, 2]), L("Conv1D", filters=2, kernel_size=3)] + HEAD,
+     "mse", False),
+    ("zero_padding1d_int_after_conv", (5, 2), [L("Conv1D", filters=3, kernel_size=2), L("ZeroPadding1D", padding=2),
+                                               L("Conv1D", filters=2, kernel_size=2)] + HEAD, "mse", False),
 ]
 
 
