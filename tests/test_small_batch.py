@@ -1,0 +1,142 @@
+"""Dense's small-batch path (dense.c.j2 `_gemv`, taken when a batch has fewer than GEMM_MR rows)
+against its batched path (the GEMM driver) and a float64 numpy reference.
+
+The same rows are predicted once inside a batch of 16 (the GEMM path) and once as a batch of
+1, 2 or 7 (the small path); the outputs agree to float rounding. The shapes cover an N that is
+not a multiple of the vector width (37, 10, 5), an N above the 128-column block with a narrower
+last block (300 = 128 + 128 + 44), a K above the GEMM's K block (300 > GEMM_KC = 256), a saved
+pre-activation (gelu) and a Dense on 3-D input (rows = batch x 3). Training steps take the small
+path too: the gradient of 2 rows equals the gradient of those rows repeated 4 times (8 rows,
+the GEMM path).
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import seqc.keras as keras
+from seqc.keras.utils import set_random_seed
+
+L = keras.layers
+SMALL = (1, 2, 7)
+
+
+def _mlp():
+    """The tutorial MLP (examples/mlp_softmax.py)."""
+    m = keras.models.Sequential([L.Dense(64, activation="relu", input_dim=20), L.Dropout(0.5),
+                                 L.Dense(64, activation="relu"), L.Dropout(0.5), L.Dense(10, activation="softmax")])
+    m.compile(loss="categorical_crossentropy", optimizer="sgd")
+    return m
+
+
+def _odd():
+    """Widths that are not multiples of the vector width, K > GEMM_KC, N > 128 with a tail."""
+    m = keras.models.Sequential([keras.Input(shape=(300,)), L.Dense(37, activation="tanh"),
+                                 L.Dense(300, activation="gelu"), L.Dense(300, activation="relu"),
+                                 L.Dense(5)])
+    m.compile(loss="mse", optimizer="sgd")
+    return m
+
+
+def _seq():
+    """Dense on (batch, 3, 11): 3 GEMM rows per sample."""
+    m = keras.models.Sequential([keras.Input(shape=(3, 11)), L.Dense(13, activation="elu"), L.Flatten(),
+                                 L.Dense(4, activation="sigmoid")])
+    m.compile(loss="binary_crossentropy", optimizer="sgd")
+    return m
+
+
+BUILDERS = {"mlp": (_mlp, (20,)), "odd": (_odd, (300,)), "seq": (_seq, (3, 11))}
+_models = {}
+
+
+def model(key):
+    if key not in _models:
+        set_random_seed(7)
+        build, shape = BUILDERS[key]
+        m = build()
+        # weights away from 0 and biases non-zero, so that every term counts
+        rng = np.random.default_rng(1)
+        m.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) for w in m.get_weights()])
+        _models[key] = (m, shape)
+    return _models[key]
+
+
+def data(shape, rows=16, seed=0):
+    return np.random.default_rng(seed).normal(0, 1, (rows,) + shape).astype(np.float32)
+
+
+def reference(m, x):
+    """float64 forward of a Sequential of Dense layers (and Flatten / Dropout) from its weights."""
+    acts = {"relu": lambda v: np.maximum(v, 0), "tanh": np.tanh, "linear": lambda v: v,
+            "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+            "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))),
+            "gelu": lambda v: 0.5 * v * (1 + np.vectorize(math.erf)(v / math.sqrt(2))),
+            "softmax": lambda v: np.exp(v - v.max(-1, keepdims=True)) / np.exp(v - v.max(-1, keepdims=True)).sum(
+                -1, keepdims=True)}
+    w = iter(m.get_weights())
+    v = x.astype(np.float64)
+    for layer in m.layers:
+        kind = type(layer).__name__
+        if kind == "Dense":
+            v = acts[layer.get_config()["activation"]](v @ next(w) + next(w))
+        elif kind == "Flatten":
+            v = v.reshape(len(v), -1)
+    return v
+
+
+@pytest.mark.parametrize("key", sorted(BUILDERS))
+def test_small_path_is_generated(key):
+    """Each Dense of the model has the small path and picks it below GEMM_MR rows."""
+    m, _ = model(key)
+    source = _source(m)
+    n_dense = sum(type(layer).__name__ == "Dense" for layer in m.layers)
+    assert source.count("_gemv(") >= 2 * n_dense, "every Dense defines and calls a small-batch path"
+    assert "< GEMM_MR)" in source
+
+
+def _source(m):
+    """The generated C the model runs (kept beside its library in the build cache)."""
+    d = os.path.dirname(m._runtime._engine.lib_path)
+    (c,) = [f for f in os.listdir(d) if f.endswith(".c")]
+    with open(os.path.join(d, c)) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("key", sorted(BUILDERS))
+@pytest.mark.parametrize("rows", SMALL)
+def test_small_batch_matches_batched_path(key, rows):
+    m, shape = model(key)
+    x = data(shape)
+    batched = m.predict(x, batch_size=16, verbose=0)          # 16 (or 48) GEMM rows
+    for start in (0, 16 - rows):
+        small = m.predict_on_batch(x[start:start + rows])
+        # float rounding: relative to the outputs' scale (an element may cancel to near 0)
+        np.testing.assert_allclose(small, batched[start:start + rows], rtol=1e-5, atol=1e-6 * np.abs(batched).max())
+        np.testing.assert_allclose(np.asarray(m(x[start:start + rows])), small, rtol=0, atol=0)
+    np.testing.assert_allclose(batched, reference(m, x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("key", sorted(BUILDERS))
+def test_small_batch_matches_reference(key):
+    m, shape = model(key)
+    x = data(shape, rows=7, seed=3)
+    for rows in SMALL:
+        np.testing.assert_allclose(m.predict_on_batch(x[:rows]), reference(m, x[:rows]), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["odd", "seq"])
+def test_small_batch_gradients_match_batched_path(key):
+    """The training forward at 2 rows (small path; gelu and elu save their pre-activation) gives
+    the gradient that the same rows repeated to 8 (the GEMM path) give: the mean is the same."""
+    m, shape = model(key)
+    x = data(shape, rows=2, seed=5)
+    y_shape = m._runtime.desc.y_shape
+    y = np.random.default_rng(6).random((2,) + tuple(y_shape)).astype(np.float32)
+    engine = m._runtime._engine
+    loss2, g2 = engine.gradients(x, y)
+    loss8, g8 = engine.gradients(np.tile(x, (4,) + (1,) * len(shape)), np.tile(y, (4,) + (1,) * len(y_shape)))
+    assert abs(loss2 - loss8) <= 1e-5 * max(1.0, abs(loss8))
+    np.testing.assert_allclose(g2, g8, rtol=1e-4, atol=1e-5 * np.abs(g8).max())
+    assert np.abs(g2).max() > 0
