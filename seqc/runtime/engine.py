@@ -41,6 +41,11 @@ class Engine:
         self.capacity = 0
         self._reduce = None
         self.sparse = desc.sparse_update
+        # predict's per-call work, resolved once (batch-1 predict costs microseconds)
+        self._out_tail = tuple(desc.output_shape)
+        self._float_array = self._ffi.typeof("float[]")
+        self._seqc_predict = self._lib.seqc_predict
+        self._small_out = None     # (C buffer, numpy view) of SMALL_PREDICT_ROWS outputs, made on first use
 
     # ---- raw arrays --------------------------------------------------------------------------
     def sync(self):
@@ -166,18 +171,46 @@ class Engine:
             raise RuntimeError("seqc_evaluate failed")
         return out
 
+    SMALL_PREDICT_ROWS = 16
+
     def predict(self, x, batch):
+        """Outputs of the n rows of x (float32, C-contiguous) in batches of `batch`, a new array.
+        Kept lean for batch-1 predict: lookups resolved in __init__, the lock taken without
+        `with`, and up to SMALL_PREDICT_ROWS rows written into a buffer the engine keeps and
+        copied out (cheaper than handing cffi a fresh numpy array)."""
         n = x.shape[0]
-        out = np.empty((n,) + tuple(self.desc.output_shape), np.float32)
         if n == 0:
-            return out
-        with self.lock:
+            return np.empty((0,) + self._out_tail, np.float32)
+        px = self._ffi.from_buffer(self._float_array, x)
+        small = n <= self.SMALL_PREDICT_ROWS
+        if small:
+            if self._small_out is None:
+                self._make_small_out()
+            pout, view = self._small_out
+        else:
+            out = np.empty((n,) + self._out_tail, np.float32)
+            pout = self._ffi.from_buffer(self._float_array, out)
+        lock = self.lock
+        lock.acquire()
+        try:
             if batch > self.capacity:
                 self.reserve(batch)
-            rc = self._lib.seqc_predict(self._m, self._p(x), n, batch, self._p(out))
+            rc = self._seqc_predict(self._m, px, n, batch, pout)
+            if small:
+                out = view[:n].copy()
+        finally:
+            lock.release()
         if rc != 0:
             raise RuntimeError("seqc_predict failed")
         return out
+
+    def _make_small_out(self):
+        with self.lock:
+            if self._small_out is None:
+                n = self.SMALL_PREDICT_ROWS * max(1, int(np.prod(self._out_tail)))
+                buf = self._ffi.new("float[]", n)
+                view = np.frombuffer(self._ffi.buffer(buf), np.float32).reshape((-1,) + self._out_tail)
+                self._small_out = (buf, view)
 
     def gradients(self, x, y, training=False, sw=None):
         """Loss and gradient (copy) on one batch, no update; sample weights sw or None."""
