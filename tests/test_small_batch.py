@@ -140,3 +140,69 @@ def test_small_batch_gradients_match_batched_path(key):
     assert abs(loss2 - loss8) <= 1e-5 * max(1.0, abs(loss8))
     np.testing.assert_allclose(g2, g8, rtol=1e-4, atol=1e-5 * np.abs(g8).max())
     assert np.abs(g2).max() > 0
+
+
+# ---- the Python side of batch-1 predict (seqc/runtime/model.py fast path, Engine.predict) ----
+
+def test_predict_outputs_are_fresh_arrays():
+    """Outputs of up to Engine.SMALL_PREDICT_ROWS rows pass through a buffer the engine keeps:
+    each call still returns a new, writable, C-contiguous float32 array that owns its data."""
+    m, shape = model("mlp")
+    x = data(shape, rows=20, seed=8)
+    a = m.predict_on_batch(x[:1])
+    a_copy = a.copy()
+    b = m(x[1:2])
+    c = m.predict_on_batch(x[:1])
+    np.testing.assert_array_equal(a, a_copy)          # not overwritten by the later calls
+    assert not np.shares_memory(a, b) and not np.shares_memory(a, c)
+    np.testing.assert_array_equal(a, c)
+    for out in (a, b):
+        assert out.dtype == np.float32 and out.shape == (1, 10) and out.flags.c_contiguous
+        assert out.flags.owndata and out.flags.writeable
+    ref = m.predict(x, batch_size=20, verbose=0)
+    for rows in (1, 15, 16, 17, 20):                  # both sides of the kept buffer's size
+        np.testing.assert_allclose(m.predict_on_batch(x[:rows]), ref[:rows], rtol=1e-5,
+                                   atol=1e-6 * np.abs(ref).max())
+        np.testing.assert_array_equal(np.asarray(m(x[:rows])), m.predict_on_batch(x[:rows]))
+
+
+def test_predict_fast_path_keeps_the_conversions_and_checks():
+    m, shape = model("mlp")
+    x = data(shape, rows=3, seed=9)
+    want = m.predict_on_batch(x)
+    wide = np.zeros((3, 40), np.float32)
+    wide[:, ::2] = x
+    for other in (x.astype(np.float64), x.tolist(), wide[:, ::2], x.astype(">f4"), np.asfortranarray(x)):
+        for f in (m.predict_on_batch, m):
+            np.testing.assert_array_equal(np.asarray(f(other)), want)
+        np.testing.assert_array_equal(m.predict(other, verbose=0), want)
+    for bad in (x[:, :19], x[0], x[None], np.zeros((3, 20), object), "x"):
+        for f in (m.predict_on_batch, m):
+            with pytest.raises(ValueError):
+                f(bad)
+    with pytest.raises(ValueError, match="no samples"):
+        m.predict_on_batch(x[:0])
+    assert m(x[:0]).shape == (0, 10)
+
+
+def test_predict_from_threads():
+    """Calls from several threads share the engine's output buffer under its lock."""
+    import threading
+    m, shape = model("mlp")
+    x = data(shape, rows=64, seed=10)
+    ref = m.predict(x, batch_size=64, verbose=0)
+    errors = []
+
+    def work(t):
+        for i in range(200):
+            r = (t * 200 + i) % 64
+            out = m.predict_on_batch(x[r:r + 1])
+            if not np.allclose(out, ref[r:r + 1], rtol=1e-5, atol=1e-6):
+                errors.append((t, r))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

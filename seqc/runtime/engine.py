@@ -45,7 +45,9 @@ class Engine:
         self._out_tail = tuple(desc.output_shape)
         self._float_array = self._ffi.typeof("float[]")
         self._seqc_predict = self._lib.seqc_predict
-        self._small_out = None     # (C buffer, numpy view) of SMALL_PREDICT_ROWS outputs, made on first use
+        self._small_rows = self.SMALL_PREDICT_ROWS if int(np.prod(self._out_tail)) > 0 else 0
+        self._small_out = None     # (C buffer, [its first k rows as numpy views]) of _small_rows outputs,
+                                   # made on first use
 
     # ---- raw arrays --------------------------------------------------------------------------
     def sync(self):
@@ -182,11 +184,11 @@ class Engine:
         if n == 0:
             return np.empty((0,) + self._out_tail, np.float32)
         px = self._ffi.from_buffer(self._float_array, x)
-        small = n <= self.SMALL_PREDICT_ROWS
+        small = n <= self._small_rows
         if small:
             if self._small_out is None:
                 self._make_small_out()
-            pout, view = self._small_out
+            pout, views = self._small_out
         else:
             out = np.empty((n,) + self._out_tail, np.float32)
             pout = self._ffi.from_buffer(self._float_array, out)
@@ -197,7 +199,7 @@ class Engine:
                 self.reserve(batch)
             rc = self._seqc_predict(self._m, px, n, batch, pout)
             if small:
-                out = view[:n].copy()
+                out = views[n].copy()
         finally:
             lock.release()
         if rc != 0:
@@ -207,10 +209,10 @@ class Engine:
     def _make_small_out(self):
         with self.lock:
             if self._small_out is None:
-                n = self.SMALL_PREDICT_ROWS * max(1, int(np.prod(self._out_tail)))
-                buf = self._ffi.new("float[]", n)
-                view = np.frombuffer(self._ffi.buffer(buf), np.float32).reshape((-1,) + self._out_tail)
-                self._small_out = (buf, view)
+                rows = self._small_rows
+                buf = self._ffi.new("float[]", rows * int(np.prod(self._out_tail)))
+                view = np.frombuffer(self._ffi.buffer(buf), np.float32).reshape((rows,) + self._out_tail)
+                self._small_out = (buf, [view[:k] for k in range(rows + 1)])
 
     def gradients(self, x, y, training=False, sw=None):
         """Loss and gradient (copy) on one batch, no update; sample weights sw or None."""

@@ -457,6 +457,8 @@ class Model:
         batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = max(1, -(-x.shape[0] // batch_size))
         verbose = self._verbose(verbose)
+        if not callbacks and verbose == 0:
+            return self._predict_batches(x, batch_size)     # no hook to call, no bar to draw
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_predict_begin()
