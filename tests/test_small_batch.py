@@ -5,7 +5,7 @@ The same rows are predicted once inside a batch of 16 (the GEMM path) and once a
 1, 2 or 7 (the small path); the outputs agree to float rounding. The shapes cover an N that is
 not a multiple of the vector width (37, 10, 5), an N above the 128-column block with a narrower
 last block (300 = 128 + 128 + 44), a K above the GEMM's K block (300 > GEMM_KC = 256), a saved
-pre-activation (gelu) and a Dense on 3-D input (rows = batch x 3). Training steps take the small
+pre-activation (gelu), widths 16, 2 and 1, and a Dense on 3-D input (rows = batch x 3). Training steps take the small
 path too: the gradient of 2 rows equals the gradient of those rows repeated 4 times (8 rows,
 the GEMM path).
 """
@@ -47,7 +47,15 @@ def _seq():
     return m
 
 
-BUILDERS = {"mlp": (_mlp, (20,)), "odd": (_odd, (300,)), "seq": (_seq, (3, 11))}
+def _narrow():
+    """Widths 16, 2 and 1 (where gcc once vectorised the small path without fused multiply-adds)."""
+    m = keras.models.Sequential([keras.Input(shape=(216,)), L.Dense(16, activation="relu"),
+                                 L.Dense(2, activation="tanh"), L.Dense(1)])
+    m.compile(loss="mse", optimizer="sgd")
+    return m
+
+
+BUILDERS = {"mlp": (_mlp, (20,)), "odd": (_odd, (300,)), "seq": (_seq, (3, 11)), "narrow": (_narrow, (216,))}
 _models = {}
 
 
@@ -126,7 +134,7 @@ def test_small_batch_matches_reference(key):
         np.testing.assert_allclose(m.predict_on_batch(x[:rows]), reference(m, x[:rows]), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("key", ["odd", "seq"])
+@pytest.mark.parametrize("key", ["odd", "seq", "narrow"])
 def test_small_batch_gradients_match_batched_path(key):
     """The training forward at 2 rows (small path; gelu and elu save their pre-activation) gives
     the gradient that the same rows repeated to 8 (the GEMM path) give: the mean is the same."""
