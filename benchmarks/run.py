@@ -20,6 +20,7 @@ for _key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 import argparse
 import importlib.util
 import json
+import math
 import platform
 import shutil
 import statistics
@@ -704,7 +705,39 @@ class SeqcRunner:
         x1 = self.x[:self.bench.predict_batch].copy()
         pob, n_pob = _median_us(self.model.predict_on_batch, x1, calls)
         call, n_call = _median_us(self.model, x1, calls)
-        return {"predict_on_batch_us": pob, "call_us": call, "calls": min(n_pob, n_call)}
+        reply = {"predict_on_batch_us": pob, "call_us": call, "calls": min(n_pob, n_call)}
+        # the bare C call: as many calls as ~2 s allow at the Python figure, at most 100,000
+        reply.update(bare_c_predict(self.model._rt(x1)._engine, x1, max(5, min(100_000, int(2e6 / max(pob, 0.1))))))
+        return reply
+
+
+def bare_c_predict(engine, x, calls):
+    """{"c_us": median microseconds of one `seqc_predict(m, x, B, B, out)` timed in C, "c_calls": n}
+    (or {"c_error": message}): benchmarks/predict_latency.c, built here, loads the model's own
+    library, takes its current parameters and times the calls one by one, no Python in the loop."""
+    import numpy as np
+    cc = os.environ.get("SEQC_BENCH_CC", "gcc")
+    tmp = tempfile.mkdtemp(prefix="seqc-bench-latency-")
+    try:
+        exe = os.path.join(tmp, "predict_latency")
+        cmd = [cc, "-O2", os.path.join(HERE, "predict_latency.c"), "-o", exe, "-ldl"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return {"c_error": f"{' '.join(cmd)} failed: {r.stderr.strip()[-500:]}"}
+        params, xs = os.path.join(tmp, "params.bin"), os.path.join(tmp, "x.bin")
+        engine.params.astype(np.float32).tofile(params)
+        x = np.ascontiguousarray(x, np.float32)
+        x.tofile(xs)
+        desc = engine.desc
+        in_size, out_size = math.prod(desc.input_shape), math.prod(desc.output_shape)
+        r = subprocess.run([exe, engine.lib_path, str(in_size), str(out_size), str(len(x)), str(calls), params, xs],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return {"c_error": r.stderr.strip()[-500:]}
+        kv = dict(item.split("=", 1) for item in r.stdout.split())
+        return {"c_us": int(kv["median_ns"]) / 1000.0, "c_calls": int(kv["calls"])}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class KerasRunner:
@@ -1215,8 +1248,13 @@ def run_model(bench, args, peers, base_env, peak):
             if "seqc" in replies:
                 p = replies["seqc"]
                 result["predict"].update(seqc_pob=p["predict_on_batch_us"], seqc_call=p["call_us"])
-                parts.append(f"seqc predict_on_batch {p['predict_on_batch_us']:.1f} us, seqc model(x) "
-                             f"{p['call_us']:.1f} us (median of {p['calls']})")
+                parts.append(f"seqc predict_on_batch {p['predict_on_batch_us']:.2f} us, seqc model(x) "
+                             f"{p['call_us']:.2f} us (median of {p['calls']})")
+                if "c_us" in p:
+                    result["predict"]["seqc_c"] = p["c_us"]
+                    parts.append(f"seqc bare C seqc_predict {p['c_us']:.2f} us (median of {p['c_calls']})")
+                else:
+                    parts.append(f"seqc bare C: not measured ({p.get('c_error', '?')})")
             if "torch" in replies:
                 p = replies["torch"]
                 result["predict"]["torch"] = p["call_us"]
@@ -1240,7 +1278,8 @@ def run_model(bench, args, peers, base_env, peak):
 
 def print_table(results):
     head = ["model", "seqc samp/s", "torch samp/s", "jax samp/s", "tf samp/s", "seqc/torch", "seqc/best",
-            "seqc GFLOP/s", "% peak", "cold s", "warm s", "pred1 seqc us", "pred1 best peer us"]
+            "seqc GFLOP/s", "% peak", "cold s", "warm s", "pred1 seqc us", "pred1 C us",
+            "pred1 best peer us"]
     rows = []
     failed = []
     other_batch = False
@@ -1259,6 +1298,7 @@ def print_table(results):
                      f"{100 * frac['seqc']:.1f}" if "seqc" in frac else "-",
                      f"{c['cold']:.2f}" if c else "-", f"{c['warm']:.2f}" if c else "-",
                      f"{p['seqc_pob']:.1f}{mark}" if "seqc_pob" in p else "-",
+                     f"{p['seqc_c']:.2f}{mark}" if "seqc_c" in p else "-",
                      f"{peer_pred[best_pred]:.1f}{mark} ({best_pred})" if best_pred else "-"])
         if r.get("errors"):
             failed.append(f"{r['model']} ({', '.join(r['errors'])})")

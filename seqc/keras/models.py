@@ -492,9 +492,15 @@ class Sequential(HasVariables):
         return self._rt(self._first(args, kwargs), training=True).test_on_batch(*args, **kwargs)
 
     def predict_on_batch(self, *args, **kwargs):
+        rt = self._runtime
+        if rt is not None and rt is self._fixed_runtime and len(args) == 1 and not kwargs:
+            return rt.predict_on_batch(args[0])      # built, fixed input shape: _rt has nothing to decide
         return self._rt(self._first(args, kwargs)).predict_on_batch(*args, **kwargs)
 
     def __call__(self, x, training=False):
+        rt = self._runtime
+        if rt is not None and rt is self._fixed_runtime:
+            return rt(x)
         return self._rt(x)(x)
 
     def _variables(self):

@@ -25,6 +25,9 @@ class Dense(WeightedEpilogue):
     kind = "dense"
     template = "dense.c.j2"
 
+    def shared_kernels(self, op, ctx):
+        return [("seqc_madd", lambda: ctx.render_shared("madd.c.j2"))]     # the small-batch path's a * b + c
+
     def render(self, op, ctx):
         x, y = op.inputs[0], op.output
         return ctx.render(self.template, op, K=x.shape[-1], N=y.shape[-1], rps=math.prod(x.shape[:-1]),

@@ -3,6 +3,7 @@
 Every call into the library goes through an `Engine` method; nothing else in seqc touches the
 cffi handle or the `seqc_*` symbols (seqc.build only compiles and loads).
 """
+import math
 import threading
 
 import numpy as np
@@ -41,6 +42,14 @@ class Engine:
         self.capacity = 0
         self._reduce = None
         self.sparse = desc.sparse_update
+        # predict's per-call work, resolved once (batch-1 predict costs microseconds)
+        self._out_tail = tuple(desc.output_shape)
+        self._float_array = self._ffi.typeof("float[]")
+        self._seqc_predict = self._lib.seqc_predict
+        in_size, out_size = math.prod(desc.input_shape), math.prod(self._out_tail)
+        self._small_rows = 0 if in_size == 0 or out_size == 0 else \
+            min(self.SMALL_PREDICT_ROWS, self.SMALL_PREDICT_FLOATS // max(in_size, out_size))
+        self._small = None         # predict's kept input and output buffers (_make_small), made on first use
 
     # ---- raw arrays --------------------------------------------------------------------------
     def sync(self):
@@ -166,18 +175,50 @@ class Engine:
             raise RuntimeError("seqc_evaluate failed")
         return out
 
+    SMALL_PREDICT_ROWS = 16          # predict of at most this many rows goes through kept buffers,
+    SMALL_PREDICT_FLOATS = 16384     # each at most this many floats
+
     def predict(self, x, batch):
+        """Outputs of the n rows of x (float32, C-contiguous) in batches of `batch`, a new array.
+        Kept lean for batch-1 predict: lookups resolved in __init__, the lock taken without
+        `with`, and a few rows copied into and out of buffers the engine keeps (two small numpy
+        copies cost less than handing cffi two numpy arrays)."""
         n = x.shape[0]
-        out = np.empty((n,) + tuple(self.desc.output_shape), np.float32)
-        if n == 0:
-            return out
-        with self.lock:
-            if batch > self.capacity:
-                self.reserve(batch)
-            rc = self._lib.seqc_predict(self._m, self._p(x), n, batch, self._p(out))
+        lock = self.lock
+        if 0 < n <= self._small_rows:
+            if self._small is None:
+                self._make_small()
+            px, x_rows, pout, out_rows = self._small
+            lock.acquire()
+            try:
+                if batch > self.capacity:
+                    self.reserve(batch)
+                x_rows[n][...] = x
+                rc = self._seqc_predict(self._m, px, n, batch, pout)
+                out = out_rows[n].copy()
+            finally:
+                lock.release()
+        else:
+            out = np.empty((n,) + self._out_tail, np.float32)
+            if n == 0:
+                return out
+            with lock:
+                if batch > self.capacity:
+                    self.reserve(batch)
+                rc = self._seqc_predict(self._m, self._p(x), n, batch, self._p(out))
         if rc != 0:
             raise RuntimeError("seqc_predict failed")
         return out
+
+    def _make_small(self):
+        """C buffers for _small_rows inputs and outputs, with numpy views of their first k rows."""
+        def rows_of(shape):
+            buf = self._ffi.new("float[]", self._small_rows * math.prod(shape))
+            view = np.frombuffer(self._ffi.buffer(buf), np.float32).reshape((self._small_rows,) + shape)
+            return buf, [view[:k] for k in range(self._small_rows + 1)]
+        with self.lock:
+            if self._small is None:
+                self._small = rows_of(tuple(self.desc.input_shape)) + rows_of(self._out_tail)
 
     def gradients(self, x, y, training=False, sw=None):
         """Loss and gradient (copy) on one batch, no update; sample weights sw or None."""

@@ -16,6 +16,8 @@ from .. import distributed, initializers
 from . import metric_state as _stateful
 from .engine import Engine
 
+_F32 = np.dtype(np.float32)
+
 _GLOBAL_SEED = [None]
 
 
@@ -78,6 +80,10 @@ class Model:
         self.metrics = [m.name for m in desc.metrics]
         self.name = desc.name
         self._respecialize = respecialize
+        # batch-1 predict's fast path (predict_on_batch, __call__): the per-sample shape and rank
+        # of a float32 C-contiguous x that needs no other check (no index range, not stateful)
+        self._plain_x = None if desc.index_range or desc.stateful else \
+            (tuple(desc.input_shape), len(desc.input_shape) + 1)
         rng = np.random.default_rng(seed) if seed is not None else global_rng()
         self._engine.set_seed(distributed.rank_seed(int(rng.integers(0, 2 ** 63))))
         if weights is None:
@@ -451,6 +457,8 @@ class Model:
         batch_size = data.rows_per_batch(batch_size, x.shape[0])
         steps_n = max(1, -(-x.shape[0] // batch_size))
         verbose = self._verbose(verbose)
+        if not callbacks and verbose == 0:
+            return self._predict_batches(x, batch_size)     # no hook to call, no bar to draw
         cbs = cbmod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                  verbose=verbose, epochs=1, steps=steps_n)
         cbs.on_predict_begin()
@@ -459,7 +467,17 @@ class Model:
         cbs.on_predict_end()
         return out
 
+    def _is_plain_x(self, x):
+        """x is a non-empty float32 C-contiguous ndarray of the model's per-sample shape, for
+        a model without index inputs or a fixed batch: what check_x would return unchanged and
+        nothing else would refuse. (The common case, checked first so batch-1 predict stays cheap.)"""
+        plain = self._plain_x
+        return plain is not None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == plain[1] \
+            and x.shape[1:] == plain[0] and x.flags.c_contiguous and x.shape[0] > 0
+
     def __call__(self, x, training=False):
+        if self._is_plain_x(x):
+            return self._engine.predict(x, x.shape[0])
         x = self._x(x)
         if x.shape[0] == 0 or self.desc.stateful:       # the checks and messages of predict()
             return self.predict(x, batch_size=max(1, len(x)), verbose=0)
@@ -493,6 +511,8 @@ class Model:
         return self._batch_result(out, return_dict)
 
     def predict_on_batch(self, x):
+        if self._is_plain_x(x):
+            return self._engine.predict(x, x.shape[0])
         x = self._x(x)
         self._check_batch_size(x)
         return self._engine.predict(x, max(1, x.shape[0]))
