@@ -10,8 +10,10 @@ from seqc.keras import layers
 
 
 def _model():
-    return keras.Sequential([layers.Input((8,)), layers.Dense(4, name="d1"), layers.BatchNormalization(),
-                             layers.Dense(3)], name="sequential")
+    # the names Keras gives these layers in a fresh session (seqc's counters run on across tests)
+    return keras.Sequential([layers.Input((8,)), layers.Dense(4, name="d1"),
+                             layers.BatchNormalization(name="batch_normalization"), layers.Dense(3, name="dense")],
+                            name="sequential")
 
 
 def test_paths_names_and_trainable_as_keras():
@@ -61,10 +63,10 @@ def test_values_are_live_and_assignable(compiled):
 
 
 def test_recurrent_and_embedding_paths_and_unbuilt_models():
-    lstm = keras.Sequential([layers.Input((5, 3)), layers.LSTM(4)], name="rnn")
+    lstm = keras.Sequential([layers.Input((5, 3)), layers.LSTM(4, name="lstm")], name="rnn")
     assert [w.path for w in lstm.weights] == ["rnn/lstm/lstm_cell/kernel", "rnn/lstm/lstm_cell/recurrent_kernel",
                                               "rnn/lstm/lstm_cell/bias"]
-    e = keras.Sequential([layers.Input((5,)), layers.Embedding(10, 3)], name="emb")
+    e = keras.Sequential([layers.Input((5,)), layers.Embedding(10, 3, name="embedding")], name="emb")
     assert [w.path for w in e.weights] == ["emb/embedding/embeddings"] and e.layers[0].embeddings.shape == (10, 3)
     u = keras.Sequential([layers.Dense(3)])
     assert u.weights == [] and u.layers[0].weights == []
