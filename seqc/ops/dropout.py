@@ -27,14 +27,15 @@ class Dropout(OpKind):
     def forward_args(self, op, ctx):
         return [Arg("int ", "B", "B"), Arg("int ", "training", "training"), Arg("uint64_t ", "seed", "seed"),
                 Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op)),
-                Arg("float *", "mask", ctx.buf(op, "mask"))]
+                Arg("float *", "mask", ctx.buf(op, "mask")), Arg("int ", "threads", "m->team.threads")]
 
     def backward_args(self, op, ctx):
         if not op.needs_dx:
             return None
         return [Arg("int ", "B", "B"), Arg("int ", "training", "training"),
                 Arg("const float *", "mask", ctx.buf(op, "mask")),
-                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
+                Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op)),
+                Arg("int ", "threads", "m->team.threads")]
 
     def render(self, op, ctx):
         return ctx.render(self.template, op, size=op.inputs[0].size, rate=float(op.attrs.rate),

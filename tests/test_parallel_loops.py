@@ -1,6 +1,7 @@
-"""The optimizer update over a large weight (>= 32768 floats: a parallel loop over its elements,
-seqc/templates/optim_loops.j2's parallel_span) gives the same bits on one thread and on two, for
-every optimizer family and its options (each element's update reads that element only)."""
+"""Elementwise loops split over the threads give the same bits on one thread and on two: the
+optimizer update over a large weight (>= 32768 floats: seqc/templates/optim_loops.j2's
+parallel_span), for every optimizer family and its options (each element's update reads that
+element only), and Dropout over a large tensor (each value's mask depends on its index)."""
 import os
 
 import numpy as np
@@ -60,3 +61,25 @@ def test_one_thread_and_two_give_the_same_bits(opt, request):
     _, losses2, w2 = _train(opt, 2)
     assert losses1 == losses2
     assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
+
+
+def test_dropout_masks_do_not_depend_on_the_thread_count(request):
+    from two_threads import rerun_with_two_threads
+    if rerun_with_two_threads(request):
+        return
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(32, 3000)).astype(np.float32)      # 96,000 values per batch: the threaded loop
+    y = rng.normal(size=(32, 4)).astype(np.float32)
+    runs = []
+    for threads in (1, 2):
+        keras.utils.set_random_seed(7)          # the same dropout stream for both models
+        model = keras.Sequential([keras.Input((3000,)), L.Dropout(0.4), L.Dense(4)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        model.set_weights([np.full(w.shape, 0.01, np.float32) for w in model.get_weights()])
+        model._runtime._engine.set_threads(threads)
+        losses = [float(model.train_on_batch(x, y)) for _ in range(2)]
+        runs.append((losses, model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    _, _, c = pipeline.compile_spec(model.spec())
+    assert "if(threads > 1 && n >= 65536)" in c
