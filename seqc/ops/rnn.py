@@ -1,8 +1,10 @@
 """Recurrent layers (Keras 3): LSTM, GRU (reset_after True or False) and SimpleRNN, one template.
 
 Buffers are batch-major like the data; each thread runs the whole time loop on its slice of the
-batch (see rnn.c.j2). Kept from the forward pass: z (pre-activations), the state entering each
-step (hp, and cp for an LSTM), GRU's hu; with dropout, the masked input and the masks.
+batch (see rnn.c.j2). Kept from the forward pass: z (pre-activations; an LSTM whose activations'
+gradients read only their outputs keeps the gate values there instead, and act(c) in ac), the
+state entering each step (hp, and cp for an LSTM), GRU's hu; with dropout, the masked input and
+the masks.
 """
 from dataclasses import asdict, dataclass
 
@@ -38,6 +40,13 @@ def gate_columns(attrs):
     return GATES[attrs.cell] * attrs.U
 
 
+def saves_gates(attrs):
+    """An LSTM whose activations' gradients read only their outputs (sigmoid, tanh, ...): the
+    forward pass keeps the gate values over z and act(c) in `ac`, so that the backward pass
+    evaluates no activation again."""
+    return attrs.cell == "lstm" and all("x" not in activations.get(n).grad_needs for n in (attrs.act, attrs.ract))
+
+
 def state_floats(attrs, batch_size):
     """A stateful layer's carried state: h, and c for an LSTM, each (batch, units)."""
     return (2 if attrs.cell == "lstm" else 1) * batch_size * attrs.U
@@ -64,6 +73,8 @@ class Recurrent(OpKind):
                 Buf("dz", T * G, False), Buf("dh", U, False), Buf("dh2", U, False)]
         if cell == "lstm":                       # the cell state entering each step, and its gradient
             bufs += [Buf("cp", T * U, True), Buf("dc", U, False)]
+        if saves_gates(a):                       # act(c) of each step (z holds the gate values)
+            bufs += [Buf("ac", T * U, True)]
         if cell == "gru" and a.reset_after:   # h U + b[1] (multiplied by r), and its gradient
             bufs += [Buf("hu", T * G, True), Buf("dhu", T * G, False)]
         elif cell == "gru":                      # reset_after=False: r h' (U_h multiplies it), kept for dU
@@ -143,7 +154,7 @@ class Recurrent(OpKind):
         a = op.attrs
         cell = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}[a.cell]
         return ctx.render(self.template, op, name=f"{cell} of {a.T} steps, {a.F} features -> {a.U} units",
-                          has_bias="bias" in op.params, needs_dx=op.needs_dx,
+                          has_bias="bias" in op.params, needs_dx=op.needs_dx, saved_gates=saves_gates(a),
                           **asdict(op.attrs), **ctx.gemm)
 
 
