@@ -88,7 +88,7 @@ class Recurrent(OpKind):
     def scratch(self, op, gemm):
         a = op.attrs
         G, U, nr, mr = gate_columns(a), a.U, gemm["gemm_nr"], gemm["gemm_mr"]
-        return Scratch(work=mr * (G + 2 * U),                                  # a block of rows
+        return Scratch(work=mr * 2 * U,                                        # a block of rows: d(r h'), dh
                        wpack=max(U * -(-G // nr) * nr, G * -(-U // nr) * nr))  # U, U^T in panels
 
     def activations(self, op):
