@@ -88,7 +88,10 @@ class Recurrent(OpKind):
     def scratch(self, op, gemm):
         a = op.attrs
         G, U, nr, mr = gate_columns(a), a.U, gemm["gemm_nr"], gemm["gemm_mr"]
-        return Scratch(work=mr * 2 * U,                                        # a block of rows: d(r h'), dh
+        gru1 = a.cell == "gru" and not a.reset_after
+        nb = (2 * G if a.cell == "gru" and a.reset_after else G) if "bias" in op.params else 0
+        # a block of rows (d(r h'), dh); a thread's partial dW, dU, db (and dU's staging for gru1)
+        return Scratch(work=mr * 2 * U + (a.F + U) * G + nb + (2 * U * U if gru1 else 0),
                        wpack=max(U * -(-G // nr) * nr, G * -(-U // nr) * nr))  # U, U^T in panels
 
     def activations(self, op):
