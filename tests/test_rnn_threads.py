@@ -1,7 +1,8 @@
 """Recurrent layers with 1 and 2 threads (issue 13): each thread runs the time loop on its slice
-of the batch, then the team shares the weight-gradient and input-gradient products inside the
-layer's region. The outputs and gradients agree within float rounding (not bitwise: a block of
-one or two rows, at the end of a thread's slice, sums the recurrent product in another order)."""
+of the batch, then its rows of dx and the weight gradients over its rows (partial sums, added
+after one barrier). The outputs and gradients agree within float rounding, not bitwise: the
+partial sums add in another order, and a block of one or two rows at the end of a thread's slice
+sums the recurrent product in another order."""
 import numpy as np
 import pytest
 
