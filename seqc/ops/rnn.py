@@ -92,7 +92,8 @@ class Recurrent(OpKind):
         nb = (2 * G if a.cell == "gru" and a.reset_after else G) if "bias" in op.params else 0
         # a block of rows (d(r h'), dh); a thread's partial dW, dU, db (and dU's staging for gru1)
         return Scratch(work=mr * 2 * U + (a.F + U) * G + nb + (2 * U * U if gru1 else 0),
-                       wpack=max(U * -(-G // nr) * nr, G * -(-U // nr) * nr))  # U, U^T in panels
+                       wpack=max(U * -(-G // nr) * nr,                          # U in panels; U^T (and
+                                 G * -(-U // nr) * nr + (G * -(-a.F // nr) * nr if op.needs_dx else 0)))  # W^T)
 
     def activations(self, op):
         return {op.attrs.act, op.attrs.ract}
@@ -145,11 +146,13 @@ class Recurrent(OpKind):
 
     def shared_kernels(self, op, ctx):
         """The recurrent products' shapes (K, N): h_{t-1} U and dz U^T (GRU reset_after=False:
-        U_zr and U_h apart)."""
+        U_zr and U_h apart), and dz W^T for the input gradient."""
         a = op.attrs
         U, G = a.U, gate_columns(a)
         shapes = ([(U, 2 * U), (U, U), (2 * U, U)] if a.cell == "gru" and not a.reset_after
                   else [(U, G), (G, U)])
+        if op.needs_dx and (G, a.F) not in shapes:     # dx = dz W^T, a block of rows at a time
+            shapes.append((G, a.F))
         return [(f"rnn_rows_{K}x{N}", lambda K=K, N=N: ctx.render_shared("rnn_rows.c.j2", K=K, N=N))
                 for K, N in shapes]
 
