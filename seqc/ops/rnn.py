@@ -1,8 +1,10 @@
 """Recurrent layers (Keras 3): LSTM, GRU (reset_after True or False) and SimpleRNN, one template.
 
 Buffers are batch-major like the data; each thread runs the whole time loop on its slice of the
-batch (see rnn.c.j2). Kept from the forward pass: z (pre-activations), the state entering each
-step (hp, and cp for an LSTM), GRU's hu; with dropout, the masked input and the masks.
+batch (see rnn.c.j2). Kept from the forward pass: z (pre-activations; an LSTM whose activations'
+gradients read only their outputs keeps the gate values there instead, and act(c) in ac), the
+state entering each step (hp, and cp for an LSTM), GRU's hu; with dropout, the masked input and
+the masks.
 """
 from dataclasses import asdict, dataclass
 
@@ -38,6 +40,13 @@ def gate_columns(attrs):
     return GATES[attrs.cell] * attrs.U
 
 
+def saves_gates(attrs):
+    """An LSTM whose activations' gradients read only their outputs (sigmoid, tanh, ...): the
+    forward pass keeps the gate values over z and act(c) in `ac`, so that the backward pass
+    evaluates no activation again."""
+    return attrs.cell == "lstm" and all("x" not in activations.get(n).grad_needs for n in (attrs.act, attrs.ract))
+
+
 def state_floats(attrs, batch_size):
     """A stateful layer's carried state: h, and c for an LSTM, each (batch, units)."""
     return (2 if attrs.cell == "lstm" else 1) * batch_size * attrs.U
@@ -64,6 +73,8 @@ class Recurrent(OpKind):
                 Buf("dz", T * G, False), Buf("dh", U, False), Buf("dh2", U, False)]
         if cell == "lstm":                       # the cell state entering each step, and its gradient
             bufs += [Buf("cp", T * U, True), Buf("dc", U, False)]
+        if saves_gates(a):                       # act(c) of each step (z holds the gate values)
+            bufs += [Buf("ac", T * U, True)]
         if cell == "gru" and a.reset_after:   # h U + b[1] (multiplied by r), and its gradient
             bufs += [Buf("hu", T * G, True), Buf("dhu", T * G, False)]
         elif cell == "gru":                      # reset_after=False: r h' (U_h multiplies it), kept for dU
@@ -77,8 +88,12 @@ class Recurrent(OpKind):
     def scratch(self, op, gemm):
         a = op.attrs
         G, U, nr, mr = gate_columns(a), a.U, gemm["gemm_nr"], gemm["gemm_mr"]
-        return Scratch(work=mr * (G + 2 * U),                                  # a block of rows
-                       wpack=max(U * -(-G // nr) * nr, G * -(-U // nr) * nr))  # U, U^T in panels
+        gru1 = a.cell == "gru" and not a.reset_after
+        nb = (2 * G if a.cell == "gru" and a.reset_after else G) if "bias" in op.params else 0
+        # a block of rows (d(r h'), dh); a thread's partial dW, dU, db (and dU's staging for gru1)
+        return Scratch(work=mr * 2 * U + (a.F + U) * G + nb + (2 * U * U if gru1 else 0),
+                       wpack=max(U * -(-G // nr) * nr,                          # U in panels; U^T (and
+                                 G * -(-U // nr) * nr + (G * -(-a.F // nr) * nr if op.needs_dx else 0)))  # W^T)
 
     def activations(self, op):
         return {op.attrs.act, op.attrs.ract}
@@ -131,11 +146,13 @@ class Recurrent(OpKind):
 
     def shared_kernels(self, op, ctx):
         """The recurrent products' shapes (K, N): h_{t-1} U and dz U^T (GRU reset_after=False:
-        U_zr and U_h apart)."""
+        U_zr and U_h apart), and dz W^T for the input gradient."""
         a = op.attrs
         U, G = a.U, gate_columns(a)
         shapes = ([(U, 2 * U), (U, U), (2 * U, U)] if a.cell == "gru" and not a.reset_after
                   else [(U, G), (G, U)])
+        if op.needs_dx and (G, a.F) not in shapes:     # dx = dz W^T, a block of rows at a time
+            shapes.append((G, a.F))
         return [(f"rnn_rows_{K}x{N}", lambda K=K, N=N: ctx.render_shared("rnn_rows.c.j2", K=K, N=N))
                 for K, N in shapes]
 
@@ -143,7 +160,7 @@ class Recurrent(OpKind):
         a = op.attrs
         cell = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}[a.cell]
         return ctx.render(self.template, op, name=f"{cell} of {a.T} steps, {a.F} features -> {a.U} units",
-                          has_bias="bias" in op.params, needs_dx=op.needs_dx,
+                          has_bias="bias" in op.params, needs_dx=op.needs_dx, saved_gates=saves_gates(a),
                           **asdict(op.attrs), **ctx.gemm)
 
 
