@@ -128,6 +128,10 @@ def _default_flags(opt):
         raise BuildError(f"SEQC_OPT must be -O1, -O2 or -O3, got {opt!r}")
     base = [opt, "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
             "-fno-math-errno"]
+    if opt == "-O1":
+        # gcc forms fused multiply-adds only with -fexpensive-optimizations (on from -O2): with
+        # it an -O1 build rounds its sums as the shipping -O3 build does
+        base.append("-fexpensive-optimizations")
     arch = os.environ.get("SEQC_CFLAGS")
     if arch is not None:
         arch = arch.split()
