@@ -52,15 +52,16 @@ def test_large_spans_update_in_parallel():
     assert update.count("#pragma omp parallel for schedule(static) num_threads(m->team.threads)") == 1
 
 
-@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
-def test_one_thread_and_two_give_the_same_bits(opt, request):
+def test_one_thread_and_two_give_the_same_bits(request):
+    """Every optimizer in one test: under xdist it re-runs itself once with two threads."""
     from two_threads import rerun_with_two_threads
     if rerun_with_two_threads(request):
         return
-    _, losses1, w1 = _train(opt, 1)
-    _, losses2, w2 = _train(opt, 2)
-    assert losses1 == losses2
-    assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
+    for opt in sorted(OPTIMIZERS):
+        _, losses1, w1 = _train(opt, 1)
+        _, losses2, w2 = _train(opt, 2)
+        assert losses1 == losses2, opt
+        assert all(np.array_equal(a, b) for a, b in zip(w1, w2)), opt
 
 
 def test_dropout_masks_do_not_depend_on_the_thread_count(request):
