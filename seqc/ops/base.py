@@ -139,9 +139,9 @@ class OpKind:
 
 
 class Rearrange(OpKind):
-    """An op without weights that moves values (padding, cropping, repeating): its kernels are
-    forward(B, x, y) and, when it propagates a gradient, backward(B, dy, dx); its template gets
-    its attributes."""
+    """An op without weights whose backward needs only dy (padding, cropping, repeating values;
+    scaling them by constants): its kernels are forward(B, x, y) and, when it propagates a
+    gradient, backward(B, dy, dx); its template gets its attributes."""
 
     def forward_args(self, op, ctx):
         return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]

@@ -4,7 +4,7 @@ ZeroPadding2D's pad2d (as one row) here too."""
 from dataclasses import dataclass
 
 from ..errors import SeqcError
-from .base import Arg, OpKind, register
+from .base import Rearrange, register
 from .pool import PadAttrs
 from .reshape import _alias
 from .shapes import fmt
@@ -18,17 +18,9 @@ class RescaleAttrs:
 
 
 @register
-class Rescale(OpKind):
+class Rescale(Rearrange):
     kind = "rescale"
     template = "rescale.c.j2"
-
-    def forward_args(self, op, ctx):
-        return [Arg("int ", "B", "B"), Arg("const float *", "x", ctx.x(op)), Arg("float *", "y", ctx.y(op))]
-
-    def backward_args(self, op, ctx):
-        if not op.needs_dx:
-            return None
-        return [Arg("int ", "B", "B"), Arg("const float *", "dy", ctx.dy(op)), Arg("float *", "dx", ctx.dx(op))]
 
     def render(self, op, ctx):
         a = op.attrs
