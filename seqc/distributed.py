@@ -139,8 +139,9 @@ class World:
 
 def init():
     """Initialise MPI (idempotent) and return the World, or None when there is one rank.
-    Without mpi4py: a SeqcError naming the extra to install (printed by rank 0; the other
-    ranks exit quietly)."""
+    Without mpi4py: a SeqcError naming the extra to install (printed by rank 0, whose exit
+    status fails the job; the other ranks exit quietly with status 0, so that mpirun does not
+    kill rank 0 before it has printed the message)."""
     global _world, _checked
     _checked = True
     if _world is not None:
@@ -149,7 +150,7 @@ def init():
         from mpi4py import MPI
     except ImportError:
         if _env_rank() != 0:
-            raise SystemExit(1)
+            raise SystemExit(0)
         raise SeqcError(f"started by mpirun but mpi4py is not installed: {INSTALL}") from None
     comm = MPI.COMM_WORLD
     if comm.Get_size() < 2:
