@@ -151,5 +151,7 @@ def test_killed_saves_leave_a_loadable_file(tmp_path):
         assert kernel.shape == (4000, 4000) and bias.shape == (4000,)
         version = bias[0]
         assert (bias == version).all() and (kernel == version).all()
-        assert 1 <= version <= 2 + len(done)
+        # the last save reported whole, or the one after it (finished but not yet reported)
+        last = int(done[-1]) if done else 1
+        assert last <= version <= last + 1, (version, done)
     assert kills >= 5
