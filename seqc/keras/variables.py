@@ -24,6 +24,9 @@ class Variable:
         return len(self.shape)
 
     def numpy(self):
+        runtime = self._model._runtime
+        if runtime is not None:            # compiled: this array only, from the C weights
+            return runtime._engine.get_weight(self._index)
         return self._model.get_weights()[self._index]
 
     @property

@@ -85,6 +85,12 @@ class Engine:
             p = self.params
             return [p[w.offset:w.offset + w.size].reshape(w.shape).copy() for w in self.desc.params]
 
+    def get_weight(self, i):
+        """A copy of weight array i (one of get_weights(), without copying the others)."""
+        w = self.desc.params[i]
+        with self.lock:
+            return self.params[w.offset:w.offset + w.size].reshape(w.shape).copy()
+
     def set_weights(self, arrays):
         """Write float32 arrays already checked against the description's shapes."""
         with self.lock:
