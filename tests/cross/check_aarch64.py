@@ -25,8 +25,9 @@ one C is then built
     arm-lib   the model library as seqc's build.py compiles it on an AArch64 host (its flags, read
               from seqc with CC=aarch64-linux-gnu-gcc, -shared): for its warnings only
 
-and every build predicts, evaluates and trains (`train --no-shuffle --seed 11`, a few epochs)
-on the same small data; the Python package of the same script (`seqc compile`, SEQC_CFLAGS="",
+and every build predicts (at the batch size of training, and at 3: Dense's path for few rows),
+evaluates and trains (`train --no-shuffle --seed 11`, a few epochs) on the same small data;
+the Python package of the same script (`seqc compile`, SEQC_CFLAGS="",
 so the same 4-float C built for x86-64's baseline: SSE2, no FMA) gives the reference.
 Predictions, the evaluate JSON, the train JSON, the trained weights and the predictions with them
 are compared (max abs, max rel over nonzero references, max abs / max |reference|): arm
@@ -34,12 +35,14 @@ against x86 at the same thread count, and every build against Python, within TOL
 for predictions, 1e-4 after training, as tests/test_export.py). The builds use the Makefile's
 -Wall -Wextra; any compiler warning is reported and fails the check.
 
-What to expect (gcc 12.2, qemu 7.2, seven models, 2026-11): both compilers contract a*b + c into
-an fma by default, but in a*b + c*d they may fuse different products (aarch64's fmls on lr*g,
-x86's vfmsub on mu*mom in SGD's update; likewise in the LSTM / GRU cell and BatchNormalization's
-moving variance), so arm and x86 differ by an ulp here and there (most predictions bit-identical,
-trained weights within ~1e-7); with --no-contract both give the same bits, and the same bits as
-the Python package (no fma either): the C computes the same on AArch64.
+What to expect (gcc 12.2, qemu 7.2, the ten models below, 2026-11): both compilers contract
+a*b + c into an fma by default, but of a*b + c*d they may fuse different products (SGD's update:
+aarch64's fmls fuses lr*g, x86's vfmsub mu*mom), so arm and x86 differ by an ulp here and there
+(most predictions bit-identical; trained weights within ~1e-7). With --no-contract both give the
+same bits in every model and mode, and the same bits as the Python package (no fma either): the
+C computes the same on AArch64. (Except predict_small against Python: Dense's few-row path calls
+fmaf itself where the target has a fast one, SEQC_MADD, to sum as the contracted GEMM does, so it
+keeps its fma under -ffp-contract=off.)
 
 Exit status 0 when every comparison is within tolerance and no build warned, 1 otherwise.
 """
@@ -64,7 +67,8 @@ ARM_SYSROOT = "/usr/aarch64-linux-gnu"
 QEMU = "qemu-aarch64"
 
 # rtol / atol: predictions and evaluate as tests/test_export.py checks the program against Python
-TOL = {"predict": (1e-5, 1e-6), "evaluate": (1e-5, 1e-7), "train": (1e-4, 1e-6), "weights": (1e-4, 1e-6),
+TOL = {"predict": (1e-5, 1e-6), "predict_small": (1e-5, 1e-6), "evaluate": (1e-5, 1e-7),
+       "train": (1e-4, 1e-6), "weights": (1e-4, 1e-6),
        "predict_trained": (1e-4, 1e-6)}
 
 HEAD = """\
@@ -75,13 +79,14 @@ from keras.layers import *
 from keras.optimizers import SGD
 """
 
-# name: (script body, export/compile options, data maker (rng -> x, y), batch size, epochs)
+# name: (script body, export/compile options, data maker (rng -> x, y), batch size, epochs,
+#        the batch size of `predict_small`: few rows, Dense's row-by-row path; None: fixed batch)
 MODELS = {}
 
 
-def model(name, extra=(), batch=16, epochs=2):
+def model(name, extra=(), batch=16, epochs=2, small=3):
     def deco(fn):
-        MODELS[name] = (fn.__doc__, tuple(extra), fn, batch, epochs)
+        MODELS[name] = (fn.__doc__, tuple(extra), fn, batch, epochs, small)
         return fn
     return deco
 
@@ -190,6 +195,47 @@ model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accur
     return rng.random((n, 8, 8, 2)).astype(np.float32), np.eye(4, dtype=np.float32)[rng.integers(0, 4, n)]
 
 
+@model("convx", batch=8)
+def _convx(rng, n=40):
+    """model = Sequential()
+model.add(Conv2D(10, (3, 3), strides=2, padding='same', activation='relu', input_shape=(11, 10, 3)))
+model.add(DepthwiseConv2D((3, 3), depth_multiplier=2, padding='same', activation='relu'))
+model.add(Conv2DTranspose(9, (3, 3), strides=2, padding='same', activation='relu'))
+model.add(SeparableConv2D(14, (3, 3), activation='relu'))
+model.add(AveragePooling2D(pool_size=(2, 2)))
+model.add(GlobalMaxPooling2D())
+model.add(Dense(6, activation='softmax'))
+model.compile(loss='categorical_crossentropy', optimizer='nadam', metrics=['accuracy'])
+"""
+    return rng.random((n, 11, 10, 3)).astype(np.float32), np.eye(6, dtype=np.float32)[rng.integers(0, 6, n)]
+
+
+@model("bilstm_masked")
+def _bilstm(rng, n=64):
+    """model = Sequential()
+model.add(Embedding(40, 10, mask_zero=True, input_length=11))
+model.add(Bidirectional(LSTM(7, return_sequences=True)))
+model.add(SimpleRNN(5))
+model.add(Dense(1, activation='sigmoid'))
+model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
+"""
+    x = rng.integers(1, 40, (n, 11)).astype(np.int32)
+    for i, k in enumerate(rng.integers(0, 6, n)):      # trailing padding of 0 to 5 steps
+        x[i, 11 - k:] = 0
+    return x, rng.integers(0, 2, (n, 1)).astype(np.int64)
+
+
+@model("stateful", batch=4, small=None)
+def _stateful(rng, n=24):
+    """model = Sequential()
+model.add(LSTM(5, return_sequences=True, stateful=True, batch_input_shape=(4, 3, 2)))
+model.add(GRU(6, stateful=True))
+model.add(Dense(3, activation='softmax'))
+model.compile(loss='categorical_crossentropy', optimizer='rmsprop', metrics=['accuracy'])
+"""
+    return rng.random((n, 3, 2)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+
+
 # ---------------------------------------------------------------------------------------------
 def run(cmd, env=None, cwd=None, timeout=1800):
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
@@ -284,7 +330,7 @@ class Build:
 
 
 def check_model(name, tmp, opts):
-    script, extra, make_data, batch, epochs = MODELS[name]
+    script, extra, make_data, batch, epochs, small = MODELS[name]
     d = os.path.join(tmp, name)
     os.makedirs(d)
     path = os.path.join(d, f"{name}.py")
@@ -341,6 +387,9 @@ def check_model(name, tmp, opts):
         o = {}
         b(work, "predict", xp, f"p-{tag}.npy", "--weights", wbin, "--batch-size", batch, threads=threads)
         o["predict"] = np.load(os.path.join(work, f"p-{tag}.npy"))
+        if small:
+            b(work, "predict", xp, f"ps-{tag}.npy", "--weights", wbin, "--batch-size", small, threads=threads)
+            o["predict_small"] = np.load(os.path.join(work, f"ps-{tag}.npy"))
         o["evaluate"] = last_json(b(work, "evaluate", xp, yp, "--weights", wbin, "--batch-size", batch,
                                     threads=threads).stdout)
         r = b(work, "train", xp, yp, "--epochs", epochs, "--batch-size", batch, "--no-shuffle", "--seed",
@@ -360,15 +409,20 @@ def check_model(name, tmp, opts):
     run_seconds = time.time() - t
 
     # the Python package: Model(seed=SEED), fit(shuffle=False) with the same dropout seed
+    # (each run of the program starts from zero states: a stateful model's are reset between calls)
     from seqc.export import read_weights
     m = pkg.Model(seed=SEED)
-    py = {"predict": m.predict(x, batch_size=batch, verbose=0),
-          "evaluate": m.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True)}
+    py = {"predict": m.predict(x, batch_size=batch, verbose=0)}
+    if small:
+        py["predict_small"] = m.predict(x, batch_size=small, verbose=0)
+    m.reset_states()
+    py["evaluate"] = m.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True)
     m = pkg.Model(seed=SEED)
     (m.engine if hasattr(m, "engine") else m._rt(x).engine).set_seed(TRAIN_SEED)
     hist = m.fit(x, y, epochs=epochs, batch_size=batch, shuffle=False, verbose=0).history
     py["train"] = {k: v[-1] for k, v in hist.items()}
     py["weights"] = np.concatenate([w.ravel() for w in m.get_weights()])
+    m.reset_states()
     py["predict_trained"] = m.predict(x, batch_size=batch, verbose=0)
     fresh = pkg.Model(seed=SEED)
     read_weights(fresh, os.path.join(work, f"w-x86-t{opts.threads}.bin"))
@@ -384,7 +438,9 @@ def check_model(name, tmp, opts):
     pairs += [(k, "python") for k in results if k != "python"]
     rows = []
     for a, b in pairs:
-        for what in ("predict", "evaluate", "train", "weights", "predict_trained"):
+        for what in ("predict", "predict_small", "evaluate", "train", "weights", "predict_trained"):
+            if what not in results[b]:
+                continue
             va, vb = results[a][what], results[b][what]
             if isinstance(vb, dict):
                 if sorted(va) != sorted(vb):
@@ -444,7 +500,8 @@ def main(argv=None):
                 for w in v["warnings"]:
                     print(f"  WARNING {k}: {w}")
                     ok = False
-            print(f"  {'a':<14} {'b':<10} {'what':<16} {'ok':<4} {'same':<5} {'max abs':>10} {'max rel':>10} {'abs/max|b|':>10} differing")
+            print(f"  {'a':<14} {'b':<10} {'what':<16} {'ok':<4} {'same':<5} {'max abs':>10} {'max rel':>10} "
+                  f"{'abs/max|b|':>10} differing")
             for r in res["rows"]:
                 ok &= r["ok"]
                 if "note" in r:
