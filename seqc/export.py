@@ -183,11 +183,15 @@ def _version():
 
 _MAKEFILE = """\
 # Makefile of {name}: a Keras model exported by seqc {version}. Needs a C compiler, libc and libm.
-#   make                 build ./{name} for this machine (-march=native)
+#   make                 build ./{name} for this machine (-march=native, or -mcpu=native)
 #   make ARCH=           a portable build (or ARCH=-march=x86-64-v3, ...)
 #   make OPENMP=         without OpenMP (it is used when the compiler accepts -fopenmp)
 CC ?= cc
-ARCH ?= -march=native
+# the host's ISA as seqc's own builds take it: -march=native where the compiler accepts it, else
+# -mcpu=native (clang before 15 on AArch64 has only that), else none (e.g. a cross compiler)
+ifeq ($(origin ARCH), undefined)
+ARCH := $(shell for f in -march=native -mcpu=native; do $(CC) $$f -E -x c /dev/null >/dev/null 2>&1 && echo $$f && break; done)
+endif
 CFLAGS ?= -O3
 WARN ?= -Wall -Wextra
 ifeq ($(origin OPENMP), undefined)

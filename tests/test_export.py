@@ -290,6 +290,30 @@ def test_portable_build_without_openmp(lstm, tmp_path):
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
+def test_makefile_arch_falls_back_when_native_is_refused(tmp_path):
+    """The Makefile's default ARCH is probed as build.py probes it: -march=native, else
+    -mcpu=native (clang before 15 on AArch64 refuses -march=native), else none (a cross
+    compiler refuses both); `make ARCH=...` is kept as given."""
+    out = tmp_path / "exp"
+    r = seqc("export", os.path.join(EXAMPLES, "mlp_softmax.py"), "-o", out, "--seed", 0)
+    assert r.returncode == 0, r.stderr
+    cases = [((), "-march=native"), (("-march=native",), "-mcpu=native"), (("-march=native", "-mcpu=native"), None)]
+    for n, (refused, want) in enumerate(cases):
+        fake = tmp_path / f"cc{n}"        # cc, refusing some flags as the compilers above do
+        refuse = (f'    case "$a" in {"|".join(refused)}) echo "error: unknown value" >&2; exit 1;; esac\n'
+                  if refused else "")
+        fake.write_text(f'#!/bin/sh\nfor a in "$@"; do\n{refuse}    :\ndone\nexec cc "$@"\n')
+        fake.chmod(0o755)
+        for extra, expect in (((), want), (("ARCH=-O2",), "-O2")):
+            r = subprocess.run(["make", "-n", "-C", str(out), f"CC={fake}", *extra], capture_output=True, text=True,
+                               env=CLEAN_ENV)
+            assert r.returncode == 0, r.stderr
+            line = next(c for c in r.stdout.splitlines() if " -o mlp_softmax " in c)
+            assert ("native" not in line) if expect is None else (f" {expect} " in line), (refused, extra, line)
+            if extra:
+                assert "native" not in line
+
+
 def test_npy_versions_and_dtypes(mlp):
     rng = np.random.default_rng(3)
     x, y = data_mlp(rng, 10)
