@@ -188,8 +188,10 @@ _MAKEFILE = """\
 #   make OPENMP=         without OpenMP (it is used when the compiler accepts -fopenmp)
 CC ?= cc
 # the host's ISA as seqc's own builds take it: -march=native where the compiler accepts it, else
-# -mcpu=native (clang before 15 on AArch64 has only that), else none (e.g. a cross compiler)
-ifeq ($(origin ARCH), undefined)
+# -mcpu=native (clang before 15 on AArch64 has only that), else none (e.g. a cross compiler).
+# Only `make ARCH=...` overrides it: an ARCH in the environment (cross-build setups export e.g.
+# ARCH=arm64, a name, not a flag) is ignored.
+ifneq ($(origin ARCH), command line)
 ARCH := $(shell for f in -march=native -mcpu=native; do $(CC) $$f -E -x c /dev/null >/dev/null 2>&1 && echo $$f && break; done)
 endif
 CFLAGS ?= -O3

@@ -312,6 +312,11 @@ def test_makefile_arch_falls_back_when_native_is_refused(tmp_path):
             assert ("native" not in line) if expect is None else (f" {expect} " in line), (refused, extra, line)
             if extra:
                 assert "native" not in line
+    # an ARCH in the environment (cross-build setups export ARCH=arm64) is not a flag: ignored
+    r = subprocess.run(["make", "-n", "-C", str(out)], capture_output=True, text=True, env=dict(CLEAN_ENV, ARCH="arm64"))
+    assert r.returncode == 0, r.stderr
+    line = next(c for c in r.stdout.splitlines() if " -o mlp_softmax " in c)
+    assert "arm64" not in line and " -march=native " in line, line
 
 
 def test_npy_versions_and_dtypes(mlp):
