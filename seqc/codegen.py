@@ -613,7 +613,7 @@ def generate(graph, flags, source="<api>"):
                     render("optim_none.c.j2", kind=kind))
 
     act_c = render_activations(sorted(used_acts), sorted(used_grads))
-    gemm_c = render_gemm_shared(gemm, conv_kernels=any(k.uses_conv_kernels for k in kinds))
+    gemm_c = render_gemm_shared(gemm, conv_kernels=any(k.conv_kernels(op) for op, k in zip(graph.ops, kinds)))
     summary = [c_comment(f"{name:<20} {kind_:<12} {str(('batch',) + tuple(shape)):<22} {n:>8} params")
                for name, (_, kind_, shape, n) in zip(graph.layer_cnames, graph.layers)]
     random_fwd = any(k.random(op) for op, k in zip(graph.ops, kinds))

@@ -85,6 +85,10 @@ class OpKind:
         """Its kernels read `training` and the dropout `seed`."""
         return False
 
+    def conv_kernels(self, op):
+        """This op's C calls the direct-convolution micro-kernels (uses_conv_kernels, or per op)."""
+        return self.uses_conv_kernels
+
     def reads_training(self, op):
         """Its forward kernel reads `training` (training and inference differ), without a seed."""
         return self.random(op)

@@ -25,14 +25,26 @@ class Dense(WeightedEpilogue):
     kind = "dense"
     template = "dense.c.j2"
 
+    # weights from which on dx = dz W^T reads W's rows in place (dx_wrows in dense.c.j2) rather
+    # than packing W^T: 4 MB, beyond the caches, where the packing pass costs more than the product
+    DX_WROWS_MIN_WEIGHTS = 1 << 20
+
     def shared_kernels(self, op, ctx):
         return [("seqc_madd", lambda: ctx.render_shared("madd.c.j2"))]     # the small-batch path's a * b + c
+
+    def dx_wrows(self, op):
+        x, y = op.inputs[0], op.output
+        return op.needs_dx and x.shape[-1] * y.shape[-1] >= self.DX_WROWS_MIN_WEIGHTS
+
+    def conv_kernels(self, op):
+        return self.dx_wrows(op)         # dx_wrows runs on conv_micro
 
     def render(self, op, ctx):
         x, y = op.inputs[0], op.output
         return ctx.render(self.template, op, K=x.shape[-1], N=y.shape[-1], rps=math.prod(x.shape[:-1]),
                           act=op.attrs.act, has_bias="bias" in op.params, save_pre=op.save_pre,
-                          grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=reads_y(op))
+                          grad_is_pre=op.grad_is_pre, needs_dx=op.needs_dx, reads_y=reads_y(op),
+                          dx_wrows=self.dx_wrows(op))
 
 
 def lower_Dense(b, layer, x):
