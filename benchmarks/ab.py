@@ -8,14 +8,17 @@ cloud hosts seqc is developed on, the same kernel ran at 90 and at 160 GFLOP/s m
 so timing one build and then the other measures the host as much as the change. Here each
 checkout builds MODEL (the seqc side of a model in run.py's registry, `run.py --list`) from its
 own sources, and benchmarks/ab_step.c loads both libraries into one process and times
-`seqc_train` on the same batch from the same weights: STEPS steps of A, then STEPS of B, ROUNDS
-times. It prints the mean and the best per-step time of each and B / A. A run of one checkout
-against itself shows the noise floor (about 1% on the mean).
+`seqc_train` on the same batch from the same weights: STEPS steps of each, ROUNDS times, A first
+in even rounds and B first in odd ones. It prints the mean and the best per-step time of each
+and B / A; and does so twice, the libraries loaded in either order (in A/A runs the library
+loaded second has run up to 5% slower: its code and buffers lie elsewhere), then prints the
+geometric mean of the two ratios. A run of one checkout against itself shows the noise floor.
 
     python benchmarks/ab.py ../seqc-main . conv1d --rounds 30 --steps 30
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -100,9 +103,26 @@ def main(argv=None):
         exe = os.path.join(tmp, "ab_step")
         cc = os.environ.get("SEQC_BENCH_CC", "gcc")
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", os.path.join(HERE, "ab_step.c"), "-o", exe, "-ldl"], check=True)
-        print(f"{args.model}: {args.rounds} rounds of {args.steps} training steps each, A then B, "
+        print(f"{args.model}: {args.rounds} rounds of {args.steps} training steps each (A B, B A, ...), "
               f"OMP_NUM_THREADS={args.threads}", flush=True)
-        subprocess.run([exe, sides[0], sides[1], str(args.rounds), str(args.steps)], env=env, check=True)
+        # twice, the libraries loaded in either order: the one loaded second has measured up to 5%
+        # slower in A/A runs (the same build: its code and buffers lie elsewhere)
+        ratios = []
+        for first, second, label in ((0, 1, "A loaded first"), (1, 0, "B loaded first")):
+            run_ = subprocess.run([exe, sides[first], sides[second], str(args.rounds), str(args.steps)], env=env,
+                                  check=True, capture_output=True, text=True)
+            lines = run_.stdout.splitlines()
+            if first == 1:       # the harness names its first library A: swap the names back
+                lines = [lines[1].replace("B:", "A:", 1), lines[0].replace("A:", "B:", 1)]
+            else:
+                lines = lines[:2]
+            mean = {l[0]: float(l.split()[2]) for l in lines}
+            ratios.append(mean["B"] / mean["A"])
+            print(f"{label}:")
+            for l in lines:
+                print("  " + l)
+            print(f"  B / A: mean {ratios[-1]:.3f}")
+        print(f"B / A, both load orders (geometric mean): {math.sqrt(ratios[0] * ratios[1]):.3f}")
 
 
 if __name__ == "__main__":

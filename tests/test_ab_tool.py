@@ -34,14 +34,22 @@ def test_two_checkouts_alternate_in_one_process(copy_of_repo):
     # each side's package came from its own checkout
     assert f"A: {REPO} (seqc from {os.path.join(REPO, 'seqc')})" in lines[0]
     assert f"(seqc from {os.path.join(copy_of_repo, 'seqc')})" in lines[1]
-    times = {}
-    for tag in "AB":
-        line = next(l for l in lines if l.startswith(f"{tag}: mean"))
-        mean, best = (float(w) for w in line.replace(",", "").split() if w.replace(".", "").isdigit())
-        assert 0 < best <= mean, line
-        times[tag] = mean
-    ratio = next(l for l in lines if l.startswith("B / A"))
-    assert float(ratio.split()[4].rstrip(",")) == pytest.approx(times["B"] / times["A"], rel=2e-3)
+    # each load order: both sides' mean and best, and their ratio
+    for order in ("A loaded first:", "B loaded first:"):
+        at = lines.index(order)
+        times = {}
+        for tag, line in zip("AB", lines[at + 1:at + 3]):
+            assert line.strip().startswith(f"{tag}: mean"), line
+            mean, best = (float(w) for w in line.replace(",", "").split() if w.replace(".", "").isdigit())
+            assert 0 < best <= mean, line
+            times[tag] = mean
+        ratio = float(lines[at + 3].split()[-1])
+        assert ratio == pytest.approx(times["B"] / times["A"], rel=2e-3)
+        times[order] = ratio
+    both = float(lines[-1].split()[-1])
+    assert lines[-1].startswith("B / A, both load orders")
+    r1, r2 = (float(lines[lines.index(o) + 3].split()[-1]) for o in ("A loaded first:", "B loaded first:"))
+    assert both == pytest.approx((r1 * r2) ** 0.5, abs=1.5e-3)
 
 
 def test_the_written_weights_and_batch_are_the_python_models(tmp_path):
