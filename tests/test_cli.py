@@ -2,7 +2,6 @@
 
 Commands run as `python -m seqc` in a subprocess (the build cache is the session's, from
 conftest.py), so a crash fails a test instead of the run."""
-import importlib
 import json
 import os
 import subprocess
@@ -11,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from package_import import import_package
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -26,16 +26,6 @@ def assert_user_error(r, start):
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith(start), r.stderr
-
-
-def import_package(outdir, name):
-    sys.path.insert(0, str(outdir))
-    try:
-        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[mod]
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(outdir))
 
 
 @pytest.fixture(scope="module")

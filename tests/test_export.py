@@ -5,7 +5,6 @@ script (`seqc compile`, `NAME.Model(seed=S)`).
 Three models, each exported, built and compiled once per module: the tutorial's MLP (dropout),
 a small convnet of the tutorial's VGG structure (no metrics, as there; sparse integer labels), and a small
 Embedding + LSTM classifier whose sequence length is open (--seq-len), plus a stateful LSTM."""
-import importlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from package_import import import_package
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -79,16 +79,6 @@ model.compile(loss='categorical_crossentropy', optimizer='rmsprop', metrics=['ac
 def seqc(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "seqc", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
-
-
-def import_package(outdir, name):
-    sys.path.insert(0, str(outdir))
-    try:
-        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[mod]
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(outdir))
 
 
 class Exported:

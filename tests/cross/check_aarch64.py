@@ -47,7 +47,6 @@ keeps its fma under -ffp-contract=off.)
 Exit status 0 when every comparison is within tolerance and no build warned, 1 otherwise.
 """
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -60,6 +59,8 @@ os.environ["SEQC_CFLAGS"] = ""           # before seqc reads it: the portable ar
 import numpy as np                     # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from package_import import import_package   # noqa: E402
 SEED = 3           # initial weights: NAME.Model(seed=SEED)
 TRAIN_SEED = 11    # train --seed (dropout)
 ARM_CC = "aarch64-linux-gnu-gcc"
@@ -267,16 +268,6 @@ def arm_library_flags():
     if r.returncode != 0:
         raise SystemExit(f"cannot read seqc's flags for {ARM_CC}:\n{r.stderr}")
     return json.loads(r.stdout)
-
-
-def import_package(outdir, name):
-    sys.path.insert(0, str(outdir))
-    try:
-        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[mod]
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(outdir))
 
 
 def compare(a, b, rtol, atol):
