@@ -170,3 +170,50 @@ def test_small_batch_inference_splits_rows_between_threads():
     g1 = model._runtime._engine.gradients(x[:1], np.ones((1, 3), np.float32))[1]
     g2 = model._runtime._engine.gradients(np.repeat(x[:1], 4, 0), np.ones((4, 3), np.float32))[1]
     np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv1d_gradients_against_numpy(threads):
+    """dW, db of two stacked Conv1D layers against numpy in float64, over 11 samples (chunks of
+    5 and 6 samples on two threads): a first layer (no dx) and a second one (dx, activation),
+    33 channels and 40 filters (a register panel and a tail)."""
+    rng = np.random.default_rng(3)
+    model = Sequential([Input((44, 33)), Conv1D(40, 3), Conv1D(5, 3, activation="tanh")])
+    model.compile("sgd", weighted_sum)
+    eng = model._runtime._engine
+    eng.set_threads(threads)
+    x = rng.normal(size=(11, 44, 33)).astype(np.float32)
+    r = rng.normal(size=(11, 40, 5)).astype(np.float32)
+    w1, b1, w2, b2 = [w.astype(np.float64) for w in model.get_weights()]
+    xd = x.astype(np.float64)
+
+    def windows(a, k):              # (n, ow, k, c): the k-wide windows of a valid convolution
+        return np.stack([a[:, j:a.shape[1] - k + 1 + j] for j in range(k)], axis=2)
+
+    h = np.einsum("nokc,kcf->nof", windows(xd, 3), w1) + b1
+    z = np.einsum("nokc,kcf->nof", windows(h, 3), w2) + b2
+    dz = r * (1 - np.tanh(z) ** 2)
+    dw2 = np.einsum("nokc,nof->kcf", windows(h, 3), dz)
+    dh = np.zeros_like(h)
+    for j in range(3):
+        dh[:, j:j + 40] += dz @ w2[j].T
+    dw1 = np.einsum("nokc,nof->kcf", windows(xd, 3), dh)
+    loss, g = eng.gradients(x, r.reshape(11, -1))
+    scale = loss / float(np.sum(np.tanh(z) * r))        # the loss's reduction over the batch
+    expect = np.concatenate([dw1.ravel(), dh.sum((0, 1)), dw2.ravel(), dz.sum((0, 1))]) * scale
+    np.testing.assert_allclose(g, expect, rtol=2e-4, atol=2e-4 * np.abs(expect).max())
+
+
+def test_conv1d_and_long_dense_rows_build_warning_free(monkeypatch):
+    """-Wall -Wextra at the shipping -O3 (its flow analysis warns where the suite's -O1 does
+    not): a first Conv1D without dx, bias or activation, and a Dense whose K spans several GEMM
+    K blocks (its small-batch path sums them; gcc once took its accumulator for uninitialised)."""
+    import os
+    monkeypatch.setenv("SEQC_OPT", "-O3")
+    model = Sequential([Input((100, 8)), Conv1D(16, 3, use_bias=False), Conv1D(12, 3), Flatten(), Dense(3)])
+    model.compile("adam", "mse")
+    model.predict(np.zeros((1, 100, 8), np.float32), verbose=0)
+    assert model.layers[-1].kernel.shape[0] == 96 * 12 > 4 * 256          # GEMM_KC is 256
+    log = os.path.join(os.path.dirname(model._runtime._engine.lib_path), "build.log")
+    text = open(log).read().splitlines()[2:]
+    assert not [l for l in text if "warning" in l], "\n".join(text)
