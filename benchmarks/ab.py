@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 
+import run           # benchmarks/run.py, beside this script: bench_cc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Run in a child process with the checkout first on sys.path: builds the model, trains it on one
@@ -101,7 +103,7 @@ def main(argv=None):
             print(f"{tag}: {checkout} (seqc from {info['seqc']}), batch {info['batch']}")
             sides.append(out)
         exe = os.path.join(tmp, "ab_step")
-        cc = os.environ.get("SEQC_BENCH_CC", "gcc")
+        cc = run.bench_cc()
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", os.path.join(HERE, "ab_step.c"), "-o", exe, "-ldl"], check=True)
         print(f"{args.model}: {args.rounds} rounds of {args.steps} training steps each (A B, B A, ...), "
               f"OMP_NUM_THREADS={args.threads}", flush=True)

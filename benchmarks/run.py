@@ -653,6 +653,16 @@ def _ensure_seqc_importable():
         sys.path.insert(0, REPO)
 
 
+def bench_cc():
+    """The C compiler of the benchmark's own C drivers (fma_probe.c, predict_latency.c, ab_step.c):
+    SEQC_BENCH_CC, else the one seqc builds its models with (seqc.build.compiler())."""
+    if os.environ.get("SEQC_BENCH_CC"):
+        return os.environ["SEQC_BENCH_CC"]
+    _ensure_seqc_importable()
+    from seqc import build
+    return build.compiler()
+
+
 def _median_us(fn, x, calls, budget=3.0):
     """(median microseconds, calls timed): up to `calls` calls after up to 200 untimed ones, but
     stopping the untimed ones after budget/4 s and the timed ones after `budget` s (at least 5
@@ -716,7 +726,7 @@ def bare_c_predict(engine, x, calls):
     (or {"c_error": message}): benchmarks/predict_latency.c, built here, loads the model's own
     library, takes its current parameters and times the calls one by one, no Python in the loop."""
     import numpy as np
-    cc = os.environ.get("SEQC_BENCH_CC", "gcc")
+    cc = bench_cc()
     tmp = tempfile.mkdtemp(prefix="seqc-bench-latency-")
     try:
         exe = os.path.join(tmp, "predict_latency")
@@ -1017,7 +1027,7 @@ def fma_peak(thread_counts=(1, 2), seconds=0.25, vector_bits=None):
     """Compile benchmarks/fma_probe.c and measure FP32 FMA GFLOP/s for each thread count, at the
     widest vectors the target has or at `vector_bits`. Returns {threads: gflops} plus
     'vector_bits' / 'chains', or {'error': message}."""
-    cc = os.environ.get("SEQC_BENCH_CC", "gcc")
+    cc = bench_cc()
     tmp = tempfile.mkdtemp(prefix="seqc-bench-fma-")
     try:
         exe = os.path.join(tmp, "fma_probe")

@@ -100,7 +100,7 @@ def test_the_written_weights_and_batch_are_the_python_models(tmp_path):
     np.testing.assert_allclose(res[0], loss_py, rtol=1e-6)
 
     exe = tmp_path / "ab_step"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "benchmarks", "ab_step.c"),
+    subprocess.run([run.bench_cc(), "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(REPO, "benchmarks", "ab_step.c"),
                     "-o", str(exe), "-ldl"], check=True)
     r = subprocess.run([str(exe), str(out), str(out), "1", "1"], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "B / A: mean" in r.stdout, r.stderr

@@ -3,8 +3,8 @@ next to the Python figures: it builds, loads a model's own library and parameter
 times is that model's prediction (its first output equals Python's)."""
 import math
 import os
-import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,15 +13,17 @@ import seqc.keras as keras
 from seqc.keras.utils import set_random_seed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CC = os.environ.get("SEQC_BENCH_CC", "gcc")
 
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    if shutil.which(CC) is None:
-        pytest.skip(f"no C compiler {CC}")
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    try:
+        import run          # benchmarks/run.py: bench_cc, the compiler of the benchmark's C drivers
+    finally:
+        sys.path.pop(0)
     exe = str(tmp_path_factory.mktemp("latency") / "predict_latency")
-    r = subprocess.run([CC, "-O2", "-Wall", "-Wextra", os.path.join(REPO, "benchmarks", "predict_latency.c"),
+    r = subprocess.run([run.bench_cc(), "-O2", "-Wall", "-Wextra", os.path.join(REPO, "benchmarks", "predict_latency.c"),
                         "-o", exe, "-ldl"], capture_output=True, text=True)
     assert r.returncode == 0 and not r.stderr.strip(), r.stderr
     return exe

@@ -195,7 +195,7 @@ def test_layer_errors_name_the_layer():
     assert "single tensor" in e.message
 
     class NoCall(layers.Layer):
-        pass
+        """A layer without call(): nothing to compile."""
     model = keras.Sequential([keras.Input(shape=(4,)), NoCall()])
     with pytest.raises(SeqcError, match="not supported"):
         model.compile(optimizer="sgd", loss="mse")
