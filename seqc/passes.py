@@ -110,6 +110,9 @@ def grad_key(graph, tensor, _owners=None):
     return (own[tensor.name], "dout")
 
 
+ARENA_ALIGN = 16      # floats: 64 bytes, the arena base's alignment (model.c.j2's alloc_floats)
+
+
 def plan_memory(graph, scratch_size):
     """Offsets (in floats per batch row) for every buffer; returns ({key: Buffer}, total).
 
@@ -163,16 +166,22 @@ def plan_memory(graph, scratch_size):
     # input and labels are written before the step and read by the loss/metrics: live throughout
     for key in (("input", None), ("y_true", None)):
         bufs[key].start, bufs[key].end = -1, 2 * n
+    # Each buffer takes a whole number of ALIGN-float blocks per row, so every offset (times any
+    # batch size) is a multiple of ALIGN floats: on the arena's 64-byte-aligned base, every buffer
+    # starts on a cache line and a 512-bit vector boundary.
+    def span(b):
+        return -(-b.size // ARENA_ALIGN) * ARENA_ALIGN
+
     placed = []
     for b in sorted(bufs.values(), key=lambda b: (-b.size, str(b.key))):
         offset = 0
         for other in sorted(placed, key=lambda o: o.offset):
             overlap = not (b.end < other.start or other.end < b.start)
-            if overlap and offset + b.size > other.offset and other.offset + other.size > offset:
-                offset = other.offset + other.size
+            if overlap and offset + span(b) > other.offset and other.offset + span(other) > offset:
+                offset = other.offset + span(other)
         b.offset = offset
         placed.append(b)
-    total = max((b.offset + b.size for b in placed), default=0)
+    total = max((b.offset + span(b) for b in placed), default=0)
     return bufs, total
 
 
