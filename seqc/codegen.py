@@ -532,7 +532,7 @@ def generate(graph, flags, source="<api>"):
         sc = kind.scratch(op, gemm)
         work, wpack = max(work, sc.work), max(wpack, sc.wpack)
     bwd.reverse()
-    work = -(-work // passes.ARENA_ALIGN) * passes.ARENA_ALIGN    # each thread's part starts on a cache line
+    work = passes.align_up(work)    # each thread's part starts on a cache line
 
     sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
     if graph.sparse_update is not None:

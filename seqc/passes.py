@@ -113,6 +113,11 @@ def grad_key(graph, tensor, _owners=None):
 ARENA_ALIGN = 16      # floats: 64 bytes, the arena base's alignment (model.c.j2's alloc_floats)
 
 
+def align_up(n):
+    """n floats rounded up to a whole number of ARENA_ALIGN blocks."""
+    return -(-n // ARENA_ALIGN) * ARENA_ALIGN
+
+
 def plan_memory(graph, scratch_size):
     """Offsets (in floats per batch row) for every buffer; returns ({key: Buffer}, total).
 
@@ -166,22 +171,20 @@ def plan_memory(graph, scratch_size):
     # input and labels are written before the step and read by the loss/metrics: live throughout
     for key in (("input", None), ("y_true", None)):
         bufs[key].start, bufs[key].end = -1, 2 * n
-    # Each buffer takes a whole number of ALIGN-float blocks per row, so every offset (times any
-    # batch size) is a multiple of ALIGN floats: on the arena's 64-byte-aligned base, every buffer
-    # starts on a cache line and a 512-bit vector boundary.
-    def span(b):
-        return -(-b.size // ARENA_ALIGN) * ARENA_ALIGN
-
+    # Each buffer takes a whole number of ARENA_ALIGN-float blocks per row (align_up), so every
+    # offset (times any batch size) is a multiple of them: on the arena's 64-byte-aligned base,
+    # every buffer starts on a cache line and a 512-bit vector boundary.
     placed = []
     for b in sorted(bufs.values(), key=lambda b: (-b.size, str(b.key))):
         offset = 0
         for other in sorted(placed, key=lambda o: o.offset):
             overlap = not (b.end < other.start or other.end < b.start)
-            if overlap and offset + span(b) > other.offset and other.offset + span(other) > offset:
-                offset = other.offset + span(other)
+            other_end = other.offset + align_up(other.size)
+            if overlap and offset + align_up(b.size) > other.offset and other_end > offset:
+                offset = other_end
         b.offset = offset
         placed.append(b)
-    total = max((b.offset + span(b) for b in placed), default=0)
+    total = max((b.offset + align_up(b.size) for b in placed), default=0)
     return bufs, total
 
 

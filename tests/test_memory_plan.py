@@ -10,6 +10,7 @@ The C check includes a model's generated model.c into a small driver and reads t
 model really holds after seqc_create and seqc_reserve at several batch sizes."""
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -128,7 +129,7 @@ def test_generated_c_puts_every_buffer_on_a_cache_line(name, tmp_path):
 
 
 _RSS_SCRIPT = r"""
-import glob, os, re, resource, sys
+import os, re, resource
 import numpy as np
 import seqc.keras as keras
 L = keras.layers
@@ -151,7 +152,6 @@ def test_predict_leaves_the_training_buffers_untouched(tmp_path):
     The arena comes zeroed from calloc, whose large blocks are fresh zero pages taking memory
     only once written, so a large predict costs the forward buffers' memory, not the whole
     arena's (with an explicit memset after aligned_alloc it cost all of it: 2x here)."""
-    import sys
     env = dict(os.environ, OMP_NUM_THREADS="2", SEQC_CACHE_DIR=str(tmp_path / "cache"),
                PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     r = subprocess.run([sys.executable, "-c", _RSS_SCRIPT], capture_output=True, text=True, env=env)
