@@ -83,4 +83,4 @@ def test_dropout_masks_do_not_depend_on_the_thread_count(request):
     assert runs[0][0] == runs[1][0]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
     _, _, c = pipeline.compile_spec(model.spec())
-    assert "if(threads > 1 && n >= 65536)" in c
+    assert "if (threads > 1 && n >= 65536) {\n        #pragma omp parallel for" in c
