@@ -1,7 +1,8 @@
 """Elementwise loops split over the threads give the same bits on one thread and on two: the
 optimizer update over a large weight (>= 32768 floats: seqc/templates/optim_loops.j2's
 parallel_span), for every optimizer family and its options (each element's update reads that
-element only), and Dropout over a large tensor (each value's mask depends on its index)."""
+element only), and Dropout over a large tensor (each value's mask depends on its index); and
+small loops run on the calling thread without entering a parallel region."""
 import os
 
 import numpy as np
@@ -84,3 +85,22 @@ def test_dropout_masks_do_not_depend_on_the_thread_count(request):
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
     _, _, c = pipeline.compile_spec(model.spec())
     assert "if (threads > 1 && n >= 65536) {\n        #pragma omp parallel for" in c
+
+
+def test_small_loops_branch_before_the_parallel_region():
+    """load_batch and Dropout choose between the team and the calling thread in C, before any
+    OpenMP region: a region whose if() clause is false still costs libgomp a one-thread team
+    (about 0.4 us, half of a batch-1 predict of the tutorial MLP), so no region of theirs may
+    carry an if() clause."""
+    model = keras.Sequential([keras.Input((20,)), L.Dense(64, activation="relu"), L.Dropout(0.5), L.Dense(10)])
+    model.compile(optimizer="sgd", loss="mse")
+    _, _, c = pipeline.compile_spec(model.spec())
+    bodies = {}
+    for name in ("load_batch", "dropout_forward", "dropout_backward"):
+        start = c.index(f"static void {name}(")
+        bodies[name] = c[start:c.index("\n}\n", start)]
+    for name, body in bodies.items():
+        pragmas = [line.strip() for line in body.splitlines() if "#pragma omp" in line]
+        assert pragmas, name
+        assert not any(" if(" in p for p in pragmas), (name, pragmas)
+        assert body.count("for (") >= 2 and "} else {" in body, name    # the loop on the team and alone
