@@ -88,11 +88,11 @@ def test_dropout_masks_do_not_depend_on_the_thread_count(request):
 
 
 def test_small_loops_branch_before_the_parallel_region():
-    """load_batch, Dropout and the normalization layers choose between the team and the calling
-    thread in C, before any OpenMP region: a region whose if() clause is false still costs
-    libgomp a one-thread team (about 0.4 us: half of a batch-1 predict of the tutorial MLP; a
-    small MLP with two BatchNormalization layers trains 13% faster at batch 32 without them),
-    so no region of theirs may carry an if() clause."""
+    """load_batch, Dropout, pooling and the normalization layers choose between the team and
+    the calling thread in C, before any OpenMP region: a region whose if() clause is false still
+    costs libgomp a one-thread team (about 0.4 us: half of a batch-1 predict of the tutorial
+    MLP; a small MLP with two BatchNormalization layers trains 13% faster at batch 32 without
+    them), so no region of theirs may carry an if() clause."""
     model = keras.Sequential([keras.Input((20,)), L.Dense(64), L.BatchNormalization(), L.Activation("relu"),
                               L.Dropout(0.5), L.Dense(32), L.LayerNormalization(), L.Dense(10)])
     model.compile(optimizer="sgd", loss="mse")
@@ -100,6 +100,13 @@ def test_small_loops_branch_before_the_parallel_region():
     bodies = {}
     for name in ("load_batch", "dropout_forward", "dropout_backward", "batch_normalization_forward",
                  "batch_normalization_backward", "layer_normalization_forward", "layer_normalization_backward"):
+        start = c.index(f"static void {name}(")
+        bodies[name] = c[start:c.index("\n}\n", start)]
+    pooled = keras.Sequential([keras.Input((12, 4)), L.Dense(4), L.MaxPooling1D(2), L.AveragePooling1D(2), L.Flatten(), L.Dense(2)])
+    pooled.compile(optimizer="sgd", loss="mse")
+    _, _, c = pipeline.compile_spec(pooled.spec())
+    for name in ("max_pooling1d_forward", "max_pooling1d_backward", "average_pooling1d_forward",
+                 "average_pooling1d_backward"):
         start = c.index(f"static void {name}(")
         bodies[name] = c[start:c.index("\n}\n", start)]
     for name, body in bodies.items():
