@@ -447,7 +447,8 @@ class Context:
         bwd = kind.backward_args(op, self)
         kw = {"name": op.cname, **kw}     # not the Keras name: a session's counters must not change the C
         kw["name"] = c_comment(kw["name"])
-        return render(template, fn=self.fn(op), forward_params=prototype(kind.forward_args(op, self)),
+        fwd = kind.forward_args(op, self)
+        return render(template, fn=self.fn(op), forward_params=prototype(fwd), forward_names=", ".join(a.name for a in fwd),
                       backward_params=prototype(bwd) if bwd is not None else "", **{**self.gemm, **kw})
 
 
