@@ -448,7 +448,8 @@ class Context:
         kw = {"name": op.cname, **kw}     # not the Keras name: a session's counters must not change the C
         kw["name"] = c_comment(kw["name"])
         fwd = kind.forward_args(op, self)
-        return render(template, fn=self.fn(op), forward_params=prototype(fwd), forward_names=", ".join(a.name for a in fwd),
+        return render(template, fn=self.fn(op), forward_params=prototype(fwd),
+                      forward_names=", ".join(a.name for a in fwd),    # for a template's call of a helper
                       backward_params=prototype(bwd) if bwd is not None else "", **{**self.gemm, **kw})
 
 
