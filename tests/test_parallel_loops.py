@@ -87,38 +87,40 @@ def test_dropout_masks_do_not_depend_on_the_thread_count(request):
     assert "if (threads > 1 && n >= 65536) {\n        #pragma omp parallel for" in c
 
 
+def _function(c, name):
+    """The text of function `name` in generated C `c`, from its signature to its closing brace."""
+    start = c.index(f"static void {name}(")
+    return c[start:c.index("\n}\n", start)]
+
+
+def _generated(*layers, shape):
+    model = keras.Sequential([keras.Input(shape), *layers])
+    model.compile(optimizer="sgd", loss="mse")
+    return pipeline.compile_spec(model.spec())[2]
+
+
 def test_small_loops_branch_before_the_parallel_region():
     """load_batch, Dropout, pooling, the normalization layers and the recurrent layers' forward
-    pass choose between the team and the calling thread in C, before any OpenMP region: a region whose if() clause is false still
-    costs libgomp a one-thread team (about 0.4 us: half of a batch-1 predict of the tutorial
-    MLP; a small MLP with two BatchNormalization layers trains 13% faster at batch 32 without
-    them), so no region of theirs may carry an if() clause."""
-    model = keras.Sequential([keras.Input((20,)), L.Dense(64), L.BatchNormalization(), L.Activation("relu"),
-                              L.Dropout(0.5), L.Dense(32), L.LayerNormalization(), L.Dense(10)])
-    model.compile(optimizer="sgd", loss="mse")
-    _, _, c = pipeline.compile_spec(model.spec())
-    bodies = {}
-    for name in ("load_batch", "dropout_forward", "dropout_backward", "batch_normalization_forward",
-                 "batch_normalization_backward", "layer_normalization_forward", "layer_normalization_backward"):
-        start = c.index(f"static void {name}(")
-        bodies[name] = c[start:c.index("\n}\n", start)]
-    pooled = keras.Sequential([keras.Input((12, 4)), L.Dense(4), L.MaxPooling1D(2), L.AveragePooling1D(2), L.Flatten(), L.Dense(2)])
-    pooled.compile(optimizer="sgd", loss="mse")
-    _, _, c = pipeline.compile_spec(pooled.spec())
-    for name in ("max_pooling1d_forward", "max_pooling1d_backward", "average_pooling1d_forward",
-                 "average_pooling1d_backward"):
-        start = c.index(f"static void {name}(")
-        bodies[name] = c[start:c.index("\n}\n", start)]
-    recurrent = keras.Sequential([keras.Input((5, 3)), L.LSTM(4, return_sequences=True), L.GRU(4), L.Dense(2)])
-    recurrent.compile(optimizer="sgd", loss="mse")
-    _, _, c = pipeline.compile_spec(recurrent.spec())
-    for name in ("lstm_5x3x4_forward", "gru_5x4x4_forward"):      # the recurrent layers' forward: a function per share
-        start = c.index(f"static void {name}(")
-        body = c[start:c.index("\n}\n", start)]
-        assert "#pragma omp parallel num_threads(" in body and " if(" not in body, name
-        assert f"{name}_slice(" in body.split("} else {")[1], name
-    for name, body in bodies.items():
+    pass choose between the team and the calling thread in C, before any OpenMP region: a
+    region whose if() clause is false still costs libgomp a one-thread team (about 0.4 us: half
+    of a batch-1 predict of the tutorial MLP; a small MLP with two BatchNormalization layers
+    trains 13% faster at batch 32 without them), so no region of theirs may carry an if()
+    clause."""
+    dense = _generated(L.Dense(64), L.BatchNormalization(), L.Activation("relu"), L.Dropout(0.5), L.Dense(32),
+                       L.LayerNormalization(), L.Dense(10), shape=(20,))
+    pooled = _generated(L.Dense(4), L.MaxPooling1D(2), L.AveragePooling1D(2), L.Flatten(), L.Dense(2), shape=(12, 4))
+    recurrent = _generated(L.LSTM(4, return_sequences=True), L.GRU(4), L.Dense(2), shape=(5, 3))
+    loops = {name: _function(dense, name) for name in (
+        "load_batch", "dropout_forward", "dropout_backward", "batch_normalization_forward",
+        "batch_normalization_backward", "layer_normalization_forward", "layer_normalization_backward")}
+    loops.update({name: _function(pooled, name) for name in (
+        "max_pooling1d_forward", "max_pooling1d_backward", "average_pooling1d_forward", "average_pooling1d_backward")})
+    for name, body in loops.items():
         pragmas = [line.strip() for line in body.splitlines() if "#pragma omp" in line]
         assert pragmas, name
         assert not any(" if(" in p for p in pragmas), (name, pragmas)
         assert body.count("for (") >= 2 and "} else {" in body, name    # the loop on the team and alone
+    for name in ("lstm_5x3x4_forward", "gru_5x4x4_forward"):      # the recurrent layers' forward: a function per share
+        body = _function(recurrent, name)
+        assert "#pragma omp parallel num_threads(" in body and " if(" not in body, name
+        assert f"{name}_slice(" in body.split("} else {")[1], name
