@@ -5,6 +5,7 @@ import pytest
 from fd_params import check_param_gradients
 
 import seqc.keras as keras
+from seqc import pipeline
 from seqc.errors import SeqcError
 from seqc.keras import backend as K
 from seqc.keras.layers import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Dense, Flatten,
@@ -173,17 +174,25 @@ def test_small_batch_inference_splits_rows_between_threads():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_conv1d_gradients_against_numpy(threads):
+@pytest.mark.parametrize("steps, channels, filters", [(44, 33, 40), (160, 70, 48)])
+def test_conv1d_gradients_against_numpy(threads, steps, channels, filters):
     """dW, db of two stacked Conv1D layers against numpy in float64, over 11 samples (chunks of
     5 and 6 samples on two threads): a first layer (no dx) and a second one (dx, activation),
-    33 channels and 40 filters (a register panel and a tail)."""
+    filters a register panel and a tail. The longer sequence's rows do not fit L1 with their dz,
+    so its weight gradient runs them in pieces: 53, 53 and 52 pixels in the first layer, 78 and
+    78 in the second (checked in the generated C)."""
     rng = np.random.default_rng(3)
-    model = Sequential([Input((44, 33)), Conv1D(40, 3), Conv1D(5, 3, activation="tanh")])
+    model = Sequential([Input((steps, channels)), Conv1D(filters, 3), Conv1D(5, 3, activation="tanh")])
     model.compile("sgd", weighted_sum)
+    if steps == 160:
+        c = pipeline.compile_spec(model.spec())[2]
+        assert "ow0 += 53)   /* the row in pieces of 53 pixels */" in c
+        assert "ow0 += 78)   /* the row in pieces of 78 pixels */" in c
     eng = model._runtime._engine
     eng.set_threads(threads)
-    x = rng.normal(size=(11, 44, 33)).astype(np.float32)
-    r = rng.normal(size=(11, 40, 5)).astype(np.float32)
+    ow1, ow2 = steps - 2, steps - 4
+    x = rng.normal(size=(11, steps, channels)).astype(np.float32)
+    r = rng.normal(size=(11, ow2, 5)).astype(np.float32)
     w1, b1, w2, b2 = [w.astype(np.float64) for w in model.get_weights()]
     xd = x.astype(np.float64)
 
@@ -196,8 +205,9 @@ def test_conv1d_gradients_against_numpy(threads):
     dw2 = np.einsum("nokc,nof->kcf", windows(h, 3), dz)
     dh = np.zeros_like(h)
     for j in range(3):
-        dh[:, j:j + 40] += dz @ w2[j].T
+        dh[:, j:j + ow2] += dz @ w2[j].T
     dw1 = np.einsum("nokc,nof->kcf", windows(xd, 3), dh)
+    assert dh.shape[1] == ow1
     loss, g = eng.gradients(x, r.reshape(11, -1))
     scale = loss / float(np.sum(np.tanh(z) * r))        # the loss's reduction over the batch
     expect = np.concatenate([dw1.ravel(), dh.sum((0, 1)), dw2.ravel(), dz.sum((0, 1))]) * scale
