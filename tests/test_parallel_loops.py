@@ -124,3 +124,58 @@ def test_small_loops_branch_before_the_parallel_region():
         body = _function(recurrent, name)
         assert "#pragma omp parallel num_threads(" in body and " if(" not in body, name
         assert f"{name}_slice(" in body.split("} else {")[1], name
+
+
+HARNESS = r"""
+#include <omp.h>
+#include <stdio.h>
+#include <unistd.h>
+#define SEQC_MAYBE_UNUSED __attribute__((unused))
+%s
+enum { N = 1000 };
+static int taken[N], by[N];
+int main(void)
+{
+    seqc_cursor cur[2];
+    int nteam_seen = 0;
+    #pragma omp parallel num_threads(2)
+    {
+        const int t = omp_get_thread_num(), nteam = omp_get_num_threads();
+        seqc_cursor_start(cur, N, t, nteam);
+        #pragma omp barrier
+        if (t == 1) usleep(100000);            /* a thread that falls behind */
+        for (int k = 0, i; (i = seqc_take(cur, N, t, nteam, &k)) >= 0; ) {
+            #pragma omp atomic
+            taken[i]++;
+            by[i] = t;
+        }
+        if (t == 0) nteam_seen = nteam;
+    }
+    int once = 0, helped = 0;
+    for (int i = 0; i < N; i++) {
+        once += taken[i] == 1;
+        helped += i >= N / 2 && by[i] == 0;
+    }
+    printf("%%d %%d %%d\n", nteam_seen, once, helped);
+    return 0;
+}
+"""
+
+
+def test_shared_items_are_taken_once_and_a_thread_behind_is_helped(tmp_path):
+    """seqc_take (the convolution's forward pass and input gradient, the recurrent forward pass):
+    every item is taken exactly once, and a thread that falls behind (here: asleep for 100 ms)
+    leaves the rest of its chunk to the others. Built from the generated C's own helpers."""
+    import subprocess
+    c = _generated(L.Conv1D(4, 3), shape=(10, 3))
+    start = c.index("typedef struct { int next; }")
+    end = c.index("\n}\n", c.index("static inline int seqc_take(")) + 3
+    (tmp_path / "take.c").write_text(HARNESS % c[start:end])
+    subprocess.run(["gcc", "-O2", "-fopenmp", "-Wall", "-Wextra", "-Werror", "-o", str(tmp_path / "take"),
+                    str(tmp_path / "take.c")], check=True)
+    out = subprocess.run([str(tmp_path / "take")], check=True, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "2"}).stdout
+    nteam, once, helped = map(int, out.split())
+    assert once == 1000
+    if nteam == 2:                    # (one processor: one thread takes every chunk in turn)
+        assert helped > 400, out

@@ -1,6 +1,6 @@
-"""Recurrent layers with 1 and 2 threads (issue 13): each thread runs the time loop on its slice
-of the batch, then its rows of dx and the weight gradients over its rows (partial sums, added
-after one barrier). The outputs and gradients agree within float rounding, not bitwise: the
+"""Recurrent layers with 1 and 2 threads (issue 13): each thread runs the time loop on slices of
+the batch (forward: slices of 8 samples shared out dynamically; backward: its own slice), then
+its rows of dx and the weight gradients over its rows (partial sums, added after one barrier). The outputs and gradients agree within float rounding, not bitwise: the
 partial sums add in another order, and a block of one or two rows at the end of a thread's slice
 sums the recurrent product in another order."""
 import numpy as np
