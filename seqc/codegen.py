@@ -504,7 +504,7 @@ def generate(graph, flags, source="<api>"):
     kinds = [ops.kind_of(op) for op in graph.ops]
     kernels, fwd, bwd, used_acts, used_grads = [], [], [], set(), set()
     shared = {}            # kernels ops share, by name (e.g. a recurrent product of one shape)
-    work = wpack = 0
+    work = wpack = tpack = 0
     emitted = {}           # kernel name -> its C: ops whose kernels render alike share them
     activity = _activity_regularizers(graph, ctx)
     for op, kind in zip(graph.ops, kinds):
@@ -532,9 +532,9 @@ def generate(graph, flags, source="<api>"):
         used_acts |= kind.activations(op)
         used_grads |= kind.activation_grads(op)
         sc = kind.scratch(op, gemm)
-        work, wpack = max(work, sc.work), max(wpack, sc.wpack)
+        work, wpack, tpack = max(work, sc.work), max(wpack, sc.wpack), max(tpack, sc.tpack)
     bwd.reverse()
-    work = passes.align_up(work)    # each thread's part starts on a cache line
+    work, tpack = passes.align_up(work), passes.align_up(tpack)    # each thread's part starts on a cache line
 
     sparse = None          # the row-sparse Embedding update (passes.plan_sparse_update), for the templates
     if graph.sparse_update is not None:
@@ -633,7 +633,7 @@ def generate(graph, flags, source="<api>"):
         constrained=any(p.trainable and p.constraint for p in graph.params), forward_calls=fwd, backward_calls=bwd,
         loss_call=loss_call, loss_row_call=loss_row_call, loss_grad=CCode(ctx.grad(out)),
         weighted_metric_calls=weighted_calls, metric_calls=metric_calls, lr=float(opt["learning_rate"]),
-        output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack,
+        output=ctx.tensor(out), work_per_thread=work, wpack_size=wpack, tpack_per_thread=tpack,
         state_size=sum(size for _, size in states.values()), sparse=sparse,
         random_forward=random_fwd,
         training_forward=random_fwd or any(k.reads_training(op) for op, k in zip(graph.ops, kinds)),

@@ -8,7 +8,8 @@ An op kind is a class with one instance in `KINDS`. It owns everything about tha
                                gradient: `Buf(role, floats, saved)`; `saved` ones are written by the
                                forward pass and read by the backward pass, the others are backward
                                scratch. The C names them `<layer>.<role>`.
-  scratch(op, gemm)            shared scratch: `Scratch(work=floats per thread, wpack=floats)`
+  scratch(op, gemm)            shared scratch: `Scratch(work=floats per thread, wpack=floats,
+                               tpack=floats per thread)`
   capability flags             read by the passes (fusion, backward planning), never `kind in (...)`
   forward_args / backward_args the kernel's parameters as `Arg(ctype, name, value)`: the C prototype
                                and the call site are both made from this one list, so a variant
@@ -32,6 +33,7 @@ class Buf:
 class Scratch:
     work: int = 0        # floats of per-thread scratch
     wpack: int = 0       # floats of weights packed into panels (shared, rewritten per call)
+    tpack: int = 0       # floats of weights each thread packs for itself (read by it alone)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class Bidirectional(OpKind):
 
     def scratch(self, op, gemm):
         sc = [kind_of(s).scratch(s, gemm) for _, s in self._subs(op)]
-        return Scratch(work=max(s.work for s in sc), wpack=max(s.wpack for s in sc))
+        return Scratch(work=max(s.work for s in sc), wpack=max(s.wpack for s in sc), tpack=max(s.tpack for s in sc))
 
     def activations(self, op):
         return set().union(*(kind_of(s).activations(s) for _, s in self._subs(op)))

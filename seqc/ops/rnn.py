@@ -91,8 +91,10 @@ class Recurrent(OpKind):
         gru1 = a.cell == "gru" and not a.reset_after
         nb = (2 * G if a.cell == "gru" and a.reset_after else G) if "bias" in op.params else 0
         # a block of rows (d(r h'), dh); a thread's partial dW, dU, db (and dU's staging for gru1)
+        # each thread packs U (forward), U^T and W^T (backward) for itself: a pack the other threads
+        # read would be in their caches when the next call rewrites it
         return Scratch(work=mr * 2 * U + (a.F + U) * G + nb + (2 * U * U if gru1 else 0),
-                       wpack=max(U * -(-G // nr) * nr,                          # U in panels; U^T (and
+                       tpack=max(U * -(-G // nr) * nr,                          # U in panels; U^T (and
                                  G * -(-U // nr) * nr + (G * -(-a.F // nr) * nr if op.needs_dx else 0)))  # W^T)
 
     def activations(self, op):
