@@ -160,13 +160,12 @@ def plan_memory(graph, scratch_size):
         use(value(y), ys, tb)              # e.g. the activation backward reads its output
         if op.needs_dx:
             use(grad(x), xs, tb)
-    if graph.ops:
-        out = graph.output
-        use(grad(out), out.size, n)
-        use(value(out), out.size, n)
-        use(("y_true", None), 1, n)
-        if graph.output_mask is not None:  # the loss reads the output's mask
-            use(value(graph.output_mask), graph.output_mask.size, n)
+    out = graph.output                     # (the input itself in a model of reshapes alone)
+    use(grad(out), out.size, n)
+    use(value(out), out.size, n)
+    use(("y_true", None), 1, n)
+    if graph.output_mask is not None:      # the loss reads the output's mask
+        use(value(graph.output_mask), graph.output_mask.size, n)
     use(("scratch", None), scratch_size, n)
     # input and labels are written before the step and read by the loss/metrics: live throughout
     for key in (("input", None), ("y_true", None)):

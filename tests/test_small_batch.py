@@ -218,3 +218,38 @@ def test_predict_from_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_predict_after_the_arena_grows():
+    """The small path writes into the arena's own input rows (seqc_input_rows) and reads its
+    output rows: when a larger batch makes seqc_reserve move the arena, the next call reads
+    the new one. Each step up in rows below grows it; a stale view would give the old arena's
+    (freed) rows or fail to index the new row count."""
+    m, shape = model("mlp")
+    x = data(shape, rows=40, seed=11)
+    ref = m.predict(x, batch_size=40, verbose=0)
+    m2 = _mlp()                                           # its own engine (model() shares one)
+    m2.set_weights(m.get_weights())
+    for rows in (1, 2, 3, 8, 16, 5, 1):
+        np.testing.assert_allclose(m2.predict_on_batch(x[:rows]), ref[:rows], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(m2(x[rows:2 * rows])), ref[rows:2 * rows], rtol=1e-5, atol=1e-6)
+    m2.fit(x, np.eye(10, dtype=np.float32)[np.arange(40) % 10], batch_size=40, epochs=1, verbose=0)
+    after = m2.predict(x, batch_size=40, verbose=0)
+    assert not np.allclose(after, ref)                    # the weights moved
+    for rows in (1, 4):
+        np.testing.assert_allclose(m2.predict_on_batch(x[:rows]), after[:rows], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [L.Reshape((4, 5)), L.Flatten(), L.Activation("linear")])
+def test_model_without_compute_predicts_and_trains(layer):
+    """A model whose output is its input (reshapes alone): its output buffer is the arena's
+    input, and the loss's gradient buffer is still planned, so it builds, predicts and fits."""
+    m = keras.Sequential([keras.Input((20,)), layer])
+    x = data((20,), rows=6, seed=12)
+    want = x.reshape((6,) + tuple(m.output_shape[1:]))
+    np.testing.assert_array_equal(m.predict_on_batch(x[:1]), want[:1])
+    np.testing.assert_array_equal(m.predict(x, batch_size=4, verbose=0), want)
+    m.compile(optimizer="sgd", loss="mse")
+    hist = m.fit(x, np.zeros_like(want), batch_size=6, epochs=2, verbose=0)
+    np.testing.assert_allclose(hist.history["loss"], [float(np.mean(x * x))] * 2, rtol=1e-6)
+    np.testing.assert_allclose(m.evaluate(x, np.zeros_like(want), verbose=0), np.mean(x * x), rtol=1e-6)

@@ -46,10 +46,11 @@ class Engine:
         self._out_tail = tuple(desc.output_shape)
         self._float_array = self._ffi.typeof("float[]")
         self._seqc_predict = self._lib.seqc_predict
+        self._predict_loaded = self._lib.seqc_predict_loaded
         in_size, out_size = math.prod(desc.input_shape), math.prod(self._out_tail)
         self._small_rows = 0 if in_size == 0 or out_size == 0 else \
             min(self.SMALL_PREDICT_ROWS, self.SMALL_PREDICT_FLOATS // max(in_size, out_size))
-        self._small = None         # predict's kept input and output buffers (_make_small), made on first use
+        self._rows = None          # numpy views of the arena's first input and output rows (_arena_rows)
 
     # ---- raw arrays --------------------------------------------------------------------------
     def sync(self):
@@ -145,6 +146,7 @@ class Engine:
         other call is running on it). The entry points reserve inside the same hold of the lock."""
         with self.lock:
             if batch > self.capacity:
+                self._rows = None         # the arena moves
                 if self._lib.seqc_reserve(self._m, int(batch)) != 0:
                     raise MemoryError(f"seqc: cannot allocate activations for batch size {batch}")
                 self.capacity = batch
@@ -187,20 +189,19 @@ class Engine:
     def predict(self, x, batch):
         """Outputs of the n rows of x (float32, C-contiguous) in batches of `batch`, a new array.
         Kept lean for batch-1 predict: lookups resolved in __init__, the lock taken without
-        `with`, and a few rows copied into and out of buffers the engine keeps (two small numpy
-        copies cost less than handing cffi two numpy arrays)."""
+        `with`, and a few rows in one batch copied straight into the arena's input rows and out
+        of its output rows (seqc_predict_loaded: two small numpy copies and a call with two
+        arguments cost less than handing cffi two numpy arrays)."""
         n = x.shape[0]
         lock = self.lock
-        if 0 < n <= self._small_rows:
-            if self._small is None:
-                self._make_small()
-            px, x_rows, pout, out_rows = self._small
+        if 0 < n <= self._small_rows and n <= batch:
             lock.acquire()
             try:
                 if batch > self.capacity:
                     self.reserve(batch)
+                x_rows, out_rows = self._rows or self._arena_rows()
                 x_rows[n][...] = x
-                rc = self._seqc_predict(self._m, px, n, batch, pout)
+                rc = self._predict_loaded(self._m, n)
                 out = out_rows[n].copy()
             finally:
                 lock.release()
@@ -216,15 +217,17 @@ class Engine:
             raise RuntimeError("seqc_predict failed")
         return out
 
-    def _make_small(self):
-        """C buffers for _small_rows inputs and outputs, with numpy views of their first k rows."""
-        def rows_of(shape):
-            buf = self._ffi.new("float[]", self._small_rows * math.prod(shape))
-            view = np.frombuffer(self._ffi.buffer(buf), np.float32).reshape((self._small_rows,) + shape)
-            return buf, [view[:k] for k in range(self._small_rows + 1)]
-        with self.lock:
-            if self._small is None:
-                self._small = rows_of(tuple(self.desc.input_shape)) + rows_of(self._out_tail)
+    def _arena_rows(self):
+        """(x_rows, out_rows): numpy views of the first k rows of the arena's input and output,
+        k = 0 .. the rows predict's small path takes. Called under the lock, with the arena
+        reserved; reserve() drops them, as the arena may move."""
+        rows = min(self._small_rows, self.capacity)
+        def views(ptr, shape):
+            view = self._view(ptr, rows * math.prod(shape)).reshape((rows,) + shape)
+            return [view[:k] for k in range(rows + 1)]
+        self._rows = (views(self._lib.seqc_input_rows(self._m), tuple(self.desc.input_shape)),
+                      views(self._lib.seqc_output_rows(self._m), self._out_tail))
+        return self._rows
 
     def gradients(self, x, y, training=False, sw=None):
         """Loss and gradient (copy) on one batch, no update; sample weights sw or None."""
