@@ -80,10 +80,11 @@ class Model:
         self.metrics = [m.name for m in desc.metrics]
         self.name = desc.name
         self._respecialize = respecialize
-        # batch-1 predict's fast path (predict_on_batch, __call__): the per-sample shape and rank
-        # of a float32 C-contiguous x that needs no other check (no index range, not stateful)
-        self._plain_x = None if desc.index_range or desc.stateful else \
-            (tuple(desc.input_shape), len(desc.input_shape) + 1)
+        # batch-1 predict's fast path (predict_on_batch, __call__): the per-sample shape of a
+        # float32 C-contiguous x that needs no other check (no index range, not stateful, a
+        # sample not a scalar: a 0-d x's shape[1:] is () too), or None, which no shape[1:] equals
+        self._plain_x = None if desc.index_range or desc.stateful or not desc.input_shape else \
+            tuple(desc.input_shape)
         rng = np.random.default_rng(seed) if seed is not None else global_rng()
         self._engine.set_seed(distributed.rank_seed(int(rng.integers(0, 2 ** 63))))
         if weights is None:
@@ -471,9 +472,8 @@ class Model:
         """x is a non-empty float32 C-contiguous ndarray of the model's per-sample shape, for
         a model without index inputs or a fixed batch: what check_x would return unchanged and
         nothing else would refuse. (The common case, checked first so batch-1 predict stays cheap.)"""
-        plain = self._plain_x
-        return plain is not None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == plain[1] \
-            and x.shape[1:] == plain[0] and x.flags.c_contiguous and x.shape[0] > 0
+        return type(x) is np.ndarray and x.dtype is _F32 and x.shape[1:] == self._plain_x \
+            and x.flags.c_contiguous and x.shape[0] > 0       # (shape[1:] equal: the rank is right)
 
     def __call__(self, x, training=False):
         if self._is_plain_x(x):
