@@ -1,5 +1,5 @@
 """Elementwise loops split over the threads give the same bits on one thread and on two: the
-optimizer update over a large weight (>= 32768 floats: seqc/templates/optim_loops.j2's
+optimizer update over a large weight (>= 16384 floats: seqc/templates/optim_loops.j2's
 parallel_span), for every optimizer family and its options (each element's update reads that
 element only), and Dropout over a large tensor (each value's mask depends on its index); and
 small loops run on the calling thread without entering a parallel region."""
