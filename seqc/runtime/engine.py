@@ -44,7 +44,6 @@ class Engine:
         self.sparse = desc.sparse_update
         # predict's per-call work, resolved once (batch-1 predict costs microseconds)
         self._out_tail = tuple(desc.output_shape)
-        self._float_array = self._ffi.typeof("float[]")
         self._seqc_predict = self._lib.seqc_predict
         self._predict_loaded = self._lib.seqc_predict_loaded
         in_size, out_size = math.prod(desc.input_shape), math.prod(self._out_tail)
