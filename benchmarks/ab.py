@@ -15,6 +15,7 @@ loaded second has run up to 5% slower: its code and buffers lie elsewhere), then
 geometric mean of the two ratios. A run of one checkout against itself shows the noise floor.
 
     python benchmarks/ab.py ../seqc-main . conv1d --rounds 30 --steps 30
+    python benchmarks/ab.py . . vgg --env-b SEQC_VECTOR_WIDTH=512   # one checkout, two builds
 """
 import argparse
 import json
@@ -84,7 +85,15 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=20, help="alternations of A and B (default 20)")
     ap.add_argument("--steps", type=int, default=20, help="training steps per side per round (default 20)")
     ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS (default 2)")
+    ap.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for B's build only (repeatable), e.g. SEQC_VECTOR_WIDTH=512")
     args = ap.parse_args(argv)
+    env_b = {}
+    for item in args.env_b:
+        key, eq, value = item.partition("=")
+        if not key or not eq:
+            sys.exit(f"ab.py: --env-b takes KEY=VALUE, not {item!r}")
+        env_b[key] = value
     sys.path.insert(0, HERE)
     import run
     if args.model not in run.MODELS:
@@ -99,8 +108,9 @@ def main(argv=None):
         for tag, checkout in (("A", args.a), ("B", args.b)):
             out = os.path.join(tmp, tag)
             os.makedirs(out)
-            info = build_side(checkout, args.model, out, env)
-            print(f"{tag}: {checkout} (seqc from {info['seqc']}), batch {info['batch']}")
+            info = build_side(checkout, args.model, out, dict(env, **env_b) if tag == "B" else env)
+            extra = "".join(f", {k}={v}" for k, v in env_b.items()) if tag == "B" else ""
+            print(f"{tag}: {checkout} (seqc from {info['seqc']}{extra}), batch {info['batch']}")
             sides.append(out)
         exe = os.path.join(tmp, "ab_step")
         cc = run.bench_cc()

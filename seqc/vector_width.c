@@ -3,8 +3,9 @@
  *
  * On x86-64 with AVX-512, gcc's -march=native tunes for 256-bit vectors on most Intel cores
  * (where 512-bit instructions can lower the clock), but a core with two 512-bit FMA units does
- * twice the work per cycle with them; a Zen4 core runs 512-bit instructions on 256-bit units,
- * so the preference costs nothing there either way. The answer is a measurement: one thread
+ * twice the work per cycle with them; a Zen4 core runs 512-bit instructions on 256-bit units
+ * at the same peak (and trains faster with them: fewer instructions, see vectorwidth.py). What
+ * matters is whether the core slows down on 512-bit vectors. The answer is a measurement: one thread
  * runs CHAINS independent fused-multiply-add chains on 256-bit and on 512-bit vectors
  * (gcc vector extensions, so both widths are in one binary), alternating, and prints the best
  * GFLOP/s of each, timed in this thread's CPU time so that a busy machine does not skew it.

@@ -52,6 +52,16 @@ def test_two_checkouts_alternate_in_one_process(copy_of_repo):
     assert both == pytest.approx((r1 * r2) ** 0.5, abs=1.5e-3)
 
 
+def test_env_b_reaches_b_s_build_only(copy_of_repo):
+    """--env-b sets a variable for B's build alone: a compiler flag that fails there fails B
+    (A, built first, is untouched)."""
+    r = _ab(REPO, copy_of_repo, "mlp_binary", "--rounds", "1", "--steps", "1",
+            "--env-b", "SEQC_CFLAGS=-fno-such-flag-for-ab")
+    assert r.returncode != 0
+    assert r.stdout.startswith(f"A: {REPO}"), r.stdout
+    assert f"building mlp_binary from {copy_of_repo} failed" in r.stderr
+
+
 def test_the_written_weights_and_batch_are_the_python_models(tmp_path):
     """ab_step's inputs, written by ab.py's build step (weights, batch, shapes), give the loss the
     Python model gives on that batch from those weights (evaluated: no dropout draws), and
@@ -109,6 +119,7 @@ def test_the_written_weights_and_batch_are_the_python_models(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["no_such_model"], "unknown model 'no_such_model'"),
     (["mlp_binary", "--rounds", "0"], "must be at least 1"),
+    (["mlp_binary", "--env-b", "SEQC_VECTOR_WIDTH"], "--env-b takes KEY=VALUE"),
 ])
 def test_bad_arguments_are_one_line_errors(args, message):
     r = _ab(REPO, REPO, *args)
