@@ -126,8 +126,11 @@ def _default_flags(opt):
     SEQC_SANITIZE=1 adds the sanitizers (see sanitize_flags)."""
     if opt not in ("-O1", "-O2", "-O3"):
         raise BuildError(f"SEQC_OPT must be -O1, -O2 or -O3, got {opt!r}")
+    # -fno-trapping-math: seqc never reads floating-point exception flags, and without it gcc
+    # keeps a loop with a conditional on a float compare scalar where the vectors have no masks
+    # (AVX2, NEON): e.g. the recurrent cell's sigmoid and tanh. The values are the same.
     base = [opt, "-std=gnu11", "-fPIC", "-Wall", "-Wextra",
-            "-fno-math-errno"]
+            "-fno-math-errno", "-fno-trapping-math"]
     if opt == "-O1":
         # gcc forms fused multiply-adds only with -fexpensive-optimizations (on from -O2): with
         # it an -O1 build rounds its sums as the shipping -O3 build does

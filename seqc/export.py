@@ -201,7 +201,7 @@ OPENMP := $(shell printf 'int main(void){{return 0;}}\\n' | $(CC) -fopenmp -x c 
 endif
 # without OpenMP its pragmas are ignored by design, and a thread count only they read is unused
 NOOMP_QUIET := $(if $(strip $(OPENMP)),,-Wno-unknown-pragmas -Wno-unused-parameter)
-ALL_CFLAGS = -std=gnu11 $(CFLAGS) -fno-math-errno $(ARCH) $(OPENMP) $(WARN) $(NOOMP_QUIET)
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) -fno-math-errno -fno-trapping-math $(ARCH) $(OPENMP) $(WARN) $(NOOMP_QUIET)
 
 {name}: main.c {name}.c {name}.h
 \t$(CC) $(ALL_CFLAGS) -o $@ main.c {name}.c $(LDFLAGS) -lm

@@ -14,12 +14,19 @@ does the same for the recurrent products (rnn_rows.c.j2): an LSTM and a GRU of o
 widths, on a batch that leaves a partial row block, and predicts of one and two rows (the
 small-batch path).
 """
+import os
+import platform
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
 from seqc import build, codegen, pipeline
 from seqc import keras
-from seqc.keras.layers import GRU, LSTM, Conv2D, Conv2DTranspose, Dense, Flatten, Input, MaxPooling2D
+from seqc.keras.layers import (GRU, LSTM, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D,
+                               SimpleRNN)
 
 
 def _conv_model():
@@ -89,3 +96,32 @@ def test_every_vector_width_gives_the_same_numbers(model, monkeypatch):
         np.testing.assert_allclose(out, out0, rtol=1e-4, atol=1e-5, err_msg=name)
         assert abs(loss - loss0) <= 1e-5 * abs(loss0), name
         np.testing.assert_allclose(grad, grad0, rtol=1e-3, atol=1e-5 * np.abs(grad0).max(), err_msg=name)
+
+
+def test_cells_and_dropout_vectorize_on_avx2(tmp_path):
+    """Every element-wise loop of the recurrent cells (`#pragma omp simd`) and the dropout mask's
+    loop vectorize for AVX2 (16 vector registers, no masks, no 64-bit vector conversions), not
+    only where AVX-512 masks if-convert anything: gcc's report names each vectorized loop by a
+    line of its body. (Before, 11 of these 12 loops stayed scalar there, and an LSTM trained
+    5x slower on a 256-bit build.) At -O3, the shipping level (the suite builds at -O1)."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or build._probe(("-march=x86-64-v3",)) is None:
+        pytest.skip("needs a compiler for x86-64-v3")
+    m = keras.Sequential([Input((8, 16)), LSTM(32, return_sequences=True), Dropout(0.5),
+                          GRU(16, return_sequences=True, reset_after=False), GRU(12, return_sequences=True),
+                          SimpleRNN(8), Dense(10, activation="softmax")])
+    m.compile(optimizer="rmsprop", loss="categorical_crossentropy")
+    _, lib, c = pipeline.compile_spec(m.spec())
+    (tmp_path / "model.c").write_text(c)
+    shutil.copy(os.path.join(os.path.dirname(lib), "model.h"), tmp_path)
+    flags = [f for f in build.default_flags() if not f.startswith(("-march", "-mcpu", "-mprefer", "-O"))]
+    r = subprocess.run([build.compiler(), *flags, "-O3", "-march=x86-64-v3", "-fopt-info-vec-optimized", "-c", "model.c",
+                        "-o", os.devnull], cwd=tmp_path, capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"the compiler has no -fopt-info (not gcc): {r.stderr[-200:]}")
+    vectorized = {int(n) for n in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized", r.stderr)}
+    lines = c.split("\n")
+    loops = [i + 2 for i, line in enumerate(lines) if "#pragma omp simd" in line]            # the for's line, 1-based
+    loops += [i for i, line in enumerate(lines) if "mask[t] = seqc_uniform(" in line]          # the for above it
+    assert len(loops) == 12, len(loops)
+    scalar = [lines[n - 1].strip() for n in loops if not vectorized & set(range(n, n + 3))]
+    assert not scalar, scalar
