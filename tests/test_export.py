@@ -280,6 +280,43 @@ def test_portable_build_without_openmp(lstm, tmp_path):
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
+AARCH64_CC, QEMU = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+
+
+@pytest.mark.skipif(AARCH64_CC is None or QEMU is None,
+                    reason="needs aarch64-linux-gnu-gcc and qemu-aarch64 (Debian: gcc-aarch64-linux-gnu qemu-user)")
+@pytest.mark.parametrize("case,make_data,batch", CASES[:3], ids=[c[0] for c in CASES[:3]])
+def test_aarch64_build_trains_as_this_host_does(request, case, make_data, batch, tmp_path):
+    """The exported program cross-built for AArch64 (NEON: the GEMM's 4-float vectors and 6-row
+    tile), warning-free under -Werror, trained under qemu with 2 OpenMP threads: the same
+    history and weights as this host's build, within float rounding (the sums run in the same
+    order at every width, by design, so they have matched exactly)."""
+    ex = request.getfixturevalue(case)
+    d = tmp_path / "arm"
+    shutil.copytree(ex.dir, d, ignore=shutil.ignore_patterns(ex.name))
+    r = subprocess.run(["make", "-C", str(d), f"CC={AARCH64_CC}", "ARCH=-march=armv8-a",
+                        "WARN=-Wall -Wextra -Werror"], capture_output=True, text=True, env=CLEAN_ENV, timeout=600)
+    assert r.returncode == 0, r.stderr
+    rng = np.random.default_rng(5)
+    x, y = make_data(rng)
+    xp, yp = ex.save("xa.npy", x), ex.save("ya.npy", y)
+    results = []
+    for exe, env in ((ex.exe, CLEAN_ENV),
+                     (str(d / ex.name), dict(CLEAN_ENV, QEMU_LD_PREFIX="/usr/aarch64-linux-gnu", OMP_NUM_THREADS="2"))):
+        prefix = [QEMU] if exe != ex.exe else []
+        out = tmp_path / f"w{len(results)}.bin"
+        r = subprocess.run([*prefix, exe, "train", str(xp), str(yp), "--epochs", "2", "--batch-size", str(batch),
+                            "--seed", "4", "--save", str(out)], capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr
+        results.append((last_json(r.stdout), np.fromfile(out, "<f4")))
+    (h0, w0), (h1, w1) = results
+    assert sorted(h0) == sorted(h1)
+    for k in h0:
+        assert h1[k] == pytest.approx(h0[k], rel=1e-5, abs=1e-7), k
+    np.testing.assert_allclose(w1, w0, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(w0, np.fromfile(ex.dir / "weights.bin", "<f4"))
+
+
 def test_makefile_arch_falls_back_when_native_is_refused(tmp_path):
     """The Makefile's default ARCH is probed as build.py probes it: -march=native, else
     -mcpu=native (clang before 15 on AArch64 refuses -march=native), else none (a cross
