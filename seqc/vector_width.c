@@ -5,8 +5,8 @@
  * (where 512-bit instructions can lower the clock), but a core with two 512-bit FMA units does
  * twice the work per cycle with them; a Zen4 core runs 512-bit instructions on 256-bit units
  * at the same peak (and trains faster with them: fewer instructions, see vectorwidth.py). What
- * matters is whether the core slows down on 512-bit vectors. The answer is a measurement: one thread
- * runs CHAINS independent fused-multiply-add chains on 256-bit and on 512-bit vectors
+ * matters is whether the core slows down on 512-bit vectors. The answer is a measurement: one
+ * thread runs CHAINS independent fused-multiply-add chains on 256-bit and on 512-bit vectors
  * (gcc vector extensions, so both widths are in one binary), alternating, and prints the best
  * GFLOP/s of each, timed in this thread's CPU time so that a busy machine does not skew it.
  *

@@ -301,11 +301,10 @@ def test_aarch64_build_trains_as_this_host_does(request, case, make_data, batch,
     x, y = make_data(rng)
     xp, yp = ex.save("xa.npy", x), ex.save("ya.npy", y)
     results = []
-    for exe, env in ((ex.exe, CLEAN_ENV),
-                     (str(d / ex.name), dict(CLEAN_ENV, QEMU_LD_PREFIX="/usr/aarch64-linux-gnu", OMP_NUM_THREADS="2"))):
-        prefix = [QEMU] if exe != ex.exe else []
+    arm_env = dict(CLEAN_ENV, QEMU_LD_PREFIX="/usr/aarch64-linux-gnu", OMP_NUM_THREADS="2")
+    for command, env in (([ex.exe], CLEAN_ENV), ([QEMU, str(d / ex.name)], arm_env)):
         out = tmp_path / f"w{len(results)}.bin"
-        r = subprocess.run([*prefix, exe, "train", str(xp), str(yp), "--epochs", "2", "--batch-size", str(batch),
+        r = subprocess.run([*command, "train", str(xp), str(yp), "--epochs", "2", "--batch-size", str(batch),
                             "--seed", "4", "--save", str(out)], capture_output=True, text=True, env=env, timeout=600)
         assert r.returncode == 0, r.stderr
         results.append((last_json(r.stdout), np.fromfile(out, "<f4")))
