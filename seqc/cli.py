@@ -327,6 +327,14 @@ def cmd_compile(args):
     print(summary)
     if note:
         print(note.strip("\n"))
+    names = [p.name for p in desc.params]
+    for layer in desc.layers:
+        if layer.kind == "Normalization" and f"{layer.name}/mean" in names:
+            i = names.index(f"{layer.name}/mean")
+            print(f"Note: {layer.name} learns its mean and variance with adapt() on the script's data, which "
+                  f"seqc compile does not run: in the package they start at 0 and 1. Set them before training: "
+                  f"weights {i} and {i + 1} of model.get_weights() (e.g. x.mean(axis=0), x.var(axis=0) for "
+                  f"axis=-1), or load weights.")
     print(f"Wrote {pkg}{os.sep} ({', '.join(f for f in files)})")
     print(f"  use: sys.path.insert(0, {args.outdir!r}); import {name}; model = {name}.Model(seed=0)")
     return 0

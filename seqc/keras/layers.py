@@ -812,6 +812,6 @@ LAYERS.update(_USER_LAYERS)
 
 # scaling, pass-through and 1-D padding (seqc/keras/prep_layers.py)
 from .prep_layers import LAYERS as _PREP_LAYERS  # noqa: E402
-from .prep_layers import Identity, Rescaling, ZeroPadding1D  # noqa: E402,F401
+from .prep_layers import Identity, Normalization, Rescaling, ZeroPadding1D  # noqa: E402,F401
 
 LAYERS.update(_PREP_LAYERS)

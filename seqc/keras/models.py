@@ -129,6 +129,14 @@ class Sequential(HasVariables):
         self._built_shape = shape[1:]
         self._build_weights()
 
+    def layer_input_shape(self, layer):
+        """The input shape (batch axis first, None) of one of this model's layers, once built."""
+        if self.built:
+            for op in self._forward_graph().ops:
+                if op.name == layer.name:
+                    return (None,) + tuple(op.inputs[0].shape)
+        return None
+
     @property
     def _open(self):
         shape = self._input_shape()

@@ -1,6 +1,8 @@
 """Keras 3 layers that scale, pass through or pad their input (seqc/ops/rescale.py and
-seqc/ops/pool.py lower them): Rescaling, Identity, ZeroPadding1D."""
+seqc/ops/pool.py lower them): Rescaling, Normalization, Identity, ZeroPadding1D."""
 import numbers
+
+import numpy as np
 
 from . import validate as v
 
@@ -40,6 +42,209 @@ class Rescaling(_base()):
         return {"scale": listed(self.scale), "offset": listed(self.offset)}
 
 
+def _norm_axis(value):
+    """Normalization's `axis` as Keras keeps it: a tuple of ints (None: the empty tuple)."""
+    items = () if value is None else (value,) if not isinstance(value, (list, tuple)) else tuple(value)
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -2**31 < a < 2**31:
+            raise TypeError(f"Normalization: `axis` must be an int, a tuple of ints or None, got {value!r}")
+    return tuple(int(a) for a in items)
+
+
+def _stat_values(arg, value):
+    """`mean` / `variance` given to the constructor, as a float64 array (checked finite)."""
+    try:
+        a = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"Normalization: `{arg}` must be a number or an array of numbers, got {value!r}") from None
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"Normalization: `{arg}` must be finite, got {value!r}")
+    return a
+
+
+def _adapt_batches(data):
+    """The batches of an iterable adapt() is given, as arrays: each element, or the first of an
+    (x, y) tuple; a PyDataset by index."""
+    from ..runtime.batches import PyDataset
+    if isinstance(data, PyDataset):
+        items = (data[i] for i in range(len(data)))
+    elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
+        items = iter(data)
+    else:
+        raise TypeError(f"Unsupported data type: {type(data)}. `adapt` supports `np.ndarray`, "
+                        "`keras.utils.PyDataset`, and iterables of batches (e.g. list, generator).")
+    n = 0
+    for item in items:
+        batch = item[0] if isinstance(item, tuple) else item
+        if not hasattr(batch, "shape"):
+            raise TypeError("adapt() expects an iterable that yields arrays or tensors with a `.shape` attribute "
+                            f"(e.g. numpy arrays). Got an element of type {type(batch).__name__}.")
+        n += 1
+        yield np.asarray(batch)
+    if n == 0:
+        raise ValueError("adapt() received an empty iterable (no batches). Expected at least one batch.")
+
+
+class _Values(np.ndarray):
+    """An array with Keras's tensor `numpy()` (what `layer.mean.numpy()` reads)."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+
+class Normalization(_base()):
+    """Shifts and scales its input by a fixed mean and variance: y = (x - mean) / max(sqrt(variance),
+    1e-7), or with invert=True x * max(sqrt(variance), 1e-7) + mean. There is one mean and variance
+    for each position of the `axis` axes (-1: each feature of the last axis; None: one for all).
+    They are given to the constructor (`mean=`, `variance=`, broadcast to those axes) or learned by
+    `adapt(data)` before training: then they are the layer's non-trainable weights mean, variance
+    and count (Keras's order; count stays 0, as in Keras 3), which the model's files keep.
+    seqc normalizes over consecutive sample axes (any single axis, None, or e.g. (1, 2))."""
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _norm_axis(axis)
+        self.invert = v.boolean("Normalization", "invert", invert)
+        if (mean is None) != (variance is None):
+            raise ValueError("When setting values directly, both `mean` and `variance` must be set. "
+                             f"Received: mean={mean} and variance={variance}")
+        self._stats = None                  # (mean, variance) float64 arrays given to the constructor
+        if mean is not None:
+            m, var = _stat_values("mean", mean), _stat_values("variance", variance)
+            if m.shape != var.shape:
+                raise ValueError("When setting values directly, `mean` and `variance` must have the same shape. "
+                                 f"Received: mean shape {m.shape} and variance shape {var.shape}")
+            if m.ndim > len(self.axis):
+                raise ValueError(f"The rank of `mean` must be less than or equal to the number of axes "
+                                 f"({len(self.axis)}). Received: mean shape {m.shape} for axis {self.axis}")
+            if np.any(var < 0):
+                raise ValueError(f"Normalization: `variance` must not be negative, got {variance!r}")
+            self._stats = (m, var)
+        self._adapted_shape = None          # the input shape (batch first) adapt() saw
+
+    def config(self):
+        return {"axis": self.axis, "invert": self.invert,
+                "mean": None if self._stats is None else tuple(float(x) for x in self._stats[0].ravel()),
+                "variance": None if self._stats is None else tuple(float(x) for x in self._stats[1].ravel()),
+                "stats_shape": None if self._stats is None else self._stats[0].shape}
+
+    def _config_value(self, arg, value):
+        if arg in ("mean", "variance"):      # as Keras writes them: np.array(value).tolist()
+            return np.array(value).tolist()
+        return value
+
+    # ---- adapt: the mean and variance of a dataset ----
+    def _kept(self, shape):
+        """(kept axes, reduced axes) of an input of `shape` (batch axis first), as Keras 3 builds them."""
+        ndim = len(shape)
+        if any(a < -ndim or a >= ndim for a in self.axis):
+            raise ValueError(f"All `axis` values must be in the range [-ndim, ndim). Received inputs with "
+                             f"ndim={ndim}, while axis={self.axis}")
+        keep = tuple(sorted(a % ndim for a in self.axis))
+        return keep, tuple(d for d in range(ndim) if d not in keep)
+
+    def adapt(self, data):
+        """Sets the mean and (biased) variance from `data`: an array with the batch axis first (its
+        statistics computed at once), or an iterable of such batches, e.g. a generator or a
+        PyDataset (combined batch by batch, in float32, as Keras 3 combines them). Before the layer
+        is in a built model they become its initial weights; in one, they replace its weights."""
+        if self._stats is not None:
+            raise ValueError("Normalization: adapt() sets the mean and variance, which this layer was given "
+                             "to its constructor (mean=, variance=)")
+        if isinstance(data, np.ndarray):
+            mean, var, shape = self._moments(data)
+        else:
+            mean = var = shape = None
+            count = 0
+            for batch in _adapt_batches(data):
+                b_mean, b_var, shape = self._moments(batch.astype(np.float32, copy=False))
+                n = int(np.prod([batch.shape[d] for d in self._kept(batch.shape)[1]], dtype=np.int64))
+                if mean is None:
+                    mean, var = np.zeros_like(b_mean, np.float32), np.zeros_like(b_var, np.float32)
+                count += n
+                w, rest = np.float32(n / count), np.float32(1.0 - n / count)   # Keras's weights, in float32
+                new_mean = mean * rest + b_mean * w
+                var = (var + (mean - new_mean) ** 2) * rest + (b_var + (b_mean - new_mean) ** 2) * w
+                mean = new_mean
+        weights = [np.asarray(mean, np.float32), np.asarray(var, np.float32), np.zeros((), np.float32)]
+        self._adapted_shape = shape
+        self._initial_weights = weights
+        if self._model is not None and self._model.built:
+            self.set_weights(weights)
+
+    def _moments(self, batch):
+        """(mean, variance, input shape) of one batch over the reduced axes; checks its shape
+        against the input shape the layer has (in its built model, or from an earlier adapt)."""
+        if batch.ndim == 0:
+            raise ValueError("Normalization.adapt: the data needs a batch axis, got a scalar")
+        if not np.issubdtype(batch.dtype, np.number) and batch.dtype != np.bool_:
+            raise ValueError(f"Normalization.adapt: expected numeric data, got an array of {batch.dtype}")
+        keep, reduce = self._kept(batch.shape)
+        want = self._model_input_shape() or self._adapted_shape
+        if want is not None and any(d >= len(want) or batch.shape[d] != want[d] for d in keep):
+            raise ValueError(f"The layer was built with input_shape={tuple(want)}, but adapt() is being called "
+                             f"with data with an incompatible shape, data.shape={batch.shape}")
+        if batch.size == 0:
+            raise ValueError(f"Normalization.adapt: the data is empty (shape {batch.shape})")
+        if not np.all(np.isfinite(batch)):
+            raise ValueError("Normalization.adapt: the data has non-finite values (nan or inf)")
+        return np.mean(batch, axis=reduce), np.var(batch, axis=reduce), (None,) + tuple(batch.shape[1:])
+
+    def _model_input_shape(self):
+        """The input shape of the layer in its model (batch first), when the model is built."""
+        model = self._model
+        if model is None or not model.built:
+            return None
+        return model.layer_input_shape(self)
+
+    # ---- Keras's views of the statistics ----
+    def _broadcast_shape(self):
+        shape = self._adapted_shape or self._model_input_shape()      # Keras builds it at adapt()
+        if shape is None:
+            return None
+        keep, _ = self._kept(shape)
+        return tuple(shape[d] if d in keep else 1 for d in range(len(shape)))
+
+    def _stat(self, i):
+        shape = self._broadcast_shape()
+        if self._stats is not None:
+            if shape is None:
+                return None
+            keep, _ = self._kept(shape)
+            kept_shape = tuple(shape[d] for d in keep)
+            a = self._stats[i]
+            a = np.broadcast_to(a.reshape((1,) * (len(kept_shape) - a.ndim) + a.shape), kept_shape)
+        else:
+            weights = self.get_weights() if self._model is not None and self._model.built else self._initial_weights
+            if not weights or shape is None:
+                return None
+            a = weights[i]
+        return np.asarray(a, np.float32).reshape(shape).copy().view(_Values)
+
+    @property
+    def mean(self):
+        """The mean, broadcast to the input's rank (Keras's `layer.mean`); None before it is known."""
+        return self._stat(0)
+
+    @property
+    def variance(self):
+        return self._stat(1)
+
+    def __call__(self, inputs):
+        """The layer on its own, on an array (batch axis first): the normalized array."""
+        x = np.asarray(inputs, np.float32)
+        shape = self._model_input_shape() or self._adapted_shape or (None,) + x.shape[1:]
+        if self._stats is None and self._initial_weights is None and self._model is None:
+            raise ValueError("You must call `.build(input_shape)` on the layer before using it.")
+        if self._adapted_shape is None and self._model_input_shape() is None:
+            self._adapted_shape = tuple(shape)
+        mean, var = self.mean, self.variance
+        if mean is None:
+            raise ValueError("You must call `.build(input_shape)` on the layer before using it.")
+        s = np.maximum(np.sqrt(np.asarray(var)), np.float32(1e-7))
+        return (np.asarray(mean) + x * s) if self.invert else (x - np.asarray(mean)) / s
+
+
 class Identity(_base()):
     """Returns its input unchanged (a placeholder layer)."""
     _keras_built_at_init = True          # Keras's config has no build_config for it
@@ -66,4 +271,5 @@ class ZeroPadding1D(_base()):
         return {"padding": list(self.padding)}
 
 
-LAYERS = {"Rescaling": Rescaling, "Identity": Identity, "ZeroPadding1D": ZeroPadding1D}
+LAYERS = {"Rescaling": Rescaling, "Normalization": Normalization, "Identity": Identity,
+          "ZeroPadding1D": ZeroPadding1D}

@@ -576,6 +576,14 @@ def set_optimizer_variables(engine, kind, cfg, schedule, variables, where):
     return True
 
 
+def _stored(kind, j, a):
+    """Weight j of a layer of class `kind` as Keras stores it: float32, but Normalization's count
+    (its third weight) an int64 scalar, as Keras creates it."""
+    if kind == "Normalization" and j == 2:
+        return np.asarray(a).astype(np.int64)
+    return np.asarray(a, np.float32)
+
+
 def write_weights_h5(f, model_name, refs, weights, optimizer=None):
     """Keras 3's weights layout into the open h5py file `f` (in Keras's creation order)."""
     f.create_group("vars").attrs["name"] = model_name
@@ -588,7 +596,7 @@ def write_weights_h5(f, model_name, refs, weights, optimizer=None):
             g = root.create_group(f"{key}/{sub}")
             g.attrs["name"] = attr
             for j, a in enumerate(arrays[lo:hi]):
-                g.create_dataset(str(j), data=np.ascontiguousarray(a, np.float32))
+                g.create_dataset(str(j), data=_stored(ref.kind, lo + j, a))
     if optimizer is not None:
         g = f.create_group("optimizer/vars")
         g.attrs["name"] = optimizer.name
@@ -1097,8 +1105,8 @@ def write_legacy_h5(f, model):
     for ref in sorted(refs, key=lambda r: r.name):
         lg = g.create_group(ref.name)
         lg.attrs["weight_names"] = np.array([paths[i].encode("utf8") for i in ref.indices])
-        for i in ref.indices:
-            lg.create_dataset(paths[i], data=np.ascontiguousarray(weights[i], np.float32))
+        for j, i in enumerate(ref.indices):
+            lg.create_dataset(paths[i], data=_stored(ref.kind, j, weights[i]))
     g.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], np.float64)
     state = model_optimizer_state(model)
     if state is not None:

@@ -31,6 +31,7 @@
                first op of SeparableConv1D/2D (then a 1x1 conv)
   user_layer   Lambda, Layer subclasses   ops/user_layer.py  templates/user_layer.c.j2
   rescale      Rescaling                  ops/rescale.py     templates/rescale.c.j2
+  normalization Normalization (adapt)     ops/rescale.py     templates/normalization.c.j2
   (no op / pad2d) Identity, ZeroPadding1D ops/rescale.py     (an alias; templates/pad2d.c.j2)
   (no op)      Flatten, Reshape, Input    ops/reshape.py     (aliases of a buffer)
 

@@ -20,6 +20,8 @@ def as_float_array(a, what):
         raise ValueError(f"{what} could not be converted to an array: {e}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 0:                # a scalar weight (Normalization's count): ascontiguousarray makes it 1-d
+        return np.array(arr, np.float32)
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
@@ -32,6 +34,15 @@ def check_x(x, input_shape, what="x"):
         return x                     # already what the C takes (the common case, and batch-1 predict)
     arr = as_float_array(x, what)
     expected = (None,) + tuple(input_shape)
+    # Keras 3 adjusts the rank by a trailing axis of 1: x of shape (n,) feeds a model of input
+    # shape (1,), and x of shape (n, 10, 1) one of input shape (10,)
+    adjusted = None
+    if arr.ndim == len(input_shape) and input_shape and input_shape[-1] == 1:
+        adjusted = arr[..., None]
+    elif arr.ndim == len(expected) + 1 and arr.shape[-1] == 1:
+        adjusted = arr[..., 0]
+    if adjusted is not None and tuple(adjusted.shape[1:]) == tuple(input_shape):
+        return np.ascontiguousarray(adjusted)
     if arr.ndim == len(input_shape) and tuple(arr.shape) == tuple(input_shape):
         raise ValueError(f"{what} has shape {_fmt(arr.shape)}, expected {_fmt(expected)}: "
                          "the batch dimension is missing (use x[None] for one sample)")
