@@ -7,6 +7,7 @@ temporary file is removed and `path` is untouched. Used for every user-facing fi
 writes (weights, checkpoints, CSV logs, compiled packages).
 """
 import contextlib
+import errno
 import io
 import os
 import tempfile
@@ -67,6 +68,8 @@ def atomic_write(path, mode="wb", perm=None, follow_symlink=True, **open_kwargs)
             yield f
         return
     dirpath = os.path.dirname(path) or "."
+    if not os.path.isdir(dirpath):        # as Keras: no directory is made; the error names the user's path
+        raise FileNotFoundError(errno.ENOENT, f"cannot write {path}: no such directory {dirpath}", path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)[:100]}.", suffix=".tmp", dir=dirpath)
     with replacing(path, tmp, fd, perm if perm is not None else 0o666 & ~current_umask(),
                    mode.replace("x", "w"), **open_kwargs) as f:

@@ -34,6 +34,15 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["f.txt"]
 
 
+def test_missing_directory_is_named(tmp_path):
+    """As in Keras no directory is created; the error names the user's path, not a temporary file."""
+    from seqc import keras
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(FileNotFoundError, match=r"no such directory .*missing.*w\.weights\.h5"):
+        model.save_weights(tmp_path / "missing" / "w.weights.h5")
+    assert os.listdir(tmp_path) == []
+
+
 def test_new_file_mode_follows_the_umask_and_symlink_target_is_replaced(tmp_path):
     old = os.umask(0o027)
     try:

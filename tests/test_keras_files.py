@@ -188,7 +188,8 @@ def normalised_config(cfg):
 
 def normalised_structure(s):
     """Keras numbers its optimizers' automatic names per session (adam, adam_1...): numbers off."""
-    return json.loads(re.sub(r'\b(adam|adam_w|sgd|rm_sprop|adagrad)_[0-9]+(?=/|")', r"\1", json.dumps(s)))
+    return json.loads(re.sub(r'\b(adam|adam_w|sgd|rm_sprop|adagrad|nadam|adamax|adadelta|ftrl|lion)_[0-9]+(?=/|")',
+                             r"\1", json.dumps(s)))
 
 
 @pytest.mark.parametrize("name", MODELS)

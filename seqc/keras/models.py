@@ -671,7 +671,12 @@ class Sequential(HasVariables):
             return                   # under mpirun: rank 0 prints
         print_fn = print_fn or print
         if self._runtime is not None:
-            print_fn(format_summary(self._runtime.desc))
+            optimizer = None
+            if self._runtime._engine.get_iterations() > 0:      # Keras builds its optimizer at the first step
+                from .saving import model_optimizer_state
+                state = model_optimizer_state(self)
+                optimizer = state.variables if state is not None else None
+            print_fn(format_summary(self._runtime.desc, optimizer))
             return
         if not self.built:             # as Keras 3: the layers, with no shapes or weights yet
             rows = [(f"{l.name} ({type(l).__name__})", "?", "0 (unbuilt)") for l in self.layers]

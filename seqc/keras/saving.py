@@ -387,8 +387,10 @@ def deserialize_optimizer(value):
         return optimizers.get(value)
     if not isinstance(value, dict) or "class_name" not in value:
         raise ValueError(f"cannot read the optimizer {value!r}")
-    cls = {c.__name__.lower(): c for c in (optimizers.SGD, optimizers.RMSprop, optimizers.Adagrad,
-                                            optimizers.Adam, optimizers.AdamW)}.get(str(value["class_name"]).lower())
+    cls = {c.__name__.lower(): c for c in (optimizers.SGD, optimizers.RMSprop, optimizers.Adagrad, optimizers.Adam,
+                                            optimizers.AdamW, optimizers.Adadelta, optimizers.Adamax,
+                                            optimizers.Nadam, optimizers.Ftrl,
+                                            optimizers.Lion)}.get(str(value["class_name"]).lower())
     if cls is None:
         raise ValueError(f"the file's optimizer {value['class_name']!r} is not supported by seqc")
     cfg = dict(value.get("config") or {})
@@ -510,7 +512,20 @@ def slot_groups(kind, cfg):
         return [[0]]
     if kind in ("Adam", "AdamW"):
         return [[0, 1]] + ([[2]] if cfg.get("amsgrad") else [])
+    if kind in ("Nadam", "Adamax", "Adadelta", "Ftrl"):   # two variables per weight, interleaved
+        return [[0, 1]]
+    if kind == "Lion":
+        return [[0]]
     raise ValueError(f"no Keras optimizer layout for {kind!r}")
+
+
+def _nadam_u_product(beta_1, t):
+    """Nadam's u_product after t steps: the product of beta_1 (1 - 0.5 0.96^s), s = 1..t, in
+    float32 as Keras accumulates it (seqc's C keeps it too, recomputing it from the step count)."""
+    p, b1 = np.float32(1.0), np.float32(beta_1)
+    for s in range(1, t + 1):
+        p = p * b1 * (np.float32(1.0) - np.float32(0.5) * np.float32(0.96) ** np.float32(s))
+    return np.array(p, np.float32)
 
 
 def slot_names(kind, cfg):
@@ -522,6 +537,10 @@ def slot_names(kind, cfg):
             ([["average_gradient"]] if cfg.get("centered") else [])
     if kind == "Adagrad":
         return [["accumulator"]]
+    other = {"Adamax": [["momentum", "norm"]], "Adadelta": [["accumulated_grad", "accumulated_delta_var"]],
+             "Ftrl": [["accumulator", "linear"]], "Lion": [["momentum"]]}
+    if kind in other:
+        return other[kind]
     return [["momentum", "velocity"]] + ([["velocity_hat"]] if cfg.get("amsgrad") else [])
 
 
@@ -546,6 +565,10 @@ def optimizer_variables(engine, kind, cfg, schedule, built=False):
         for p in params:
             for k in group:
                 out.append(slots[k * n + p.offset:k * n + p.offset + p.size].reshape(p.shape).copy())
+    if kind == "Nadam":          # created after the slots: the value a file gave at this step, else derived
+        t = engine.get_iterations()
+        read = getattr(engine, "nadam_u_product_read", None)
+        out.append(read[1] if read is not None and read[0] == t else _nadam_u_product(cfg["beta_1"], t))
     return out
 
 
@@ -573,6 +596,8 @@ def set_optimizer_variables(engine, kind, cfg, schedule, variables, where):
                 for k in group:
                     slots[k * n + p.offset:k * n + p.offset + p.size] = np.asarray(variables[i], np.float32).ravel()
                     i += 1
+        if kind == "Nadam":      # the C recomputes u_product from the step count; a save at this step keeps the file's
+            engine.nadam_u_product_read = (engine.get_iterations(), np.array(variables[i], np.float32))
     return True
 
 
@@ -1118,6 +1143,8 @@ def write_legacy_h5(f, model):
             for group in slot_names(kind, cfg):
                 for i in trainable:
                     opt_names.extend(f"{state.name}/{paths[i].replace('/', '_')}_{n}" for n in group)
+            if kind == "Nadam":
+                opt_names.append("variable")         # Keras's name of the unnamed u_product variable
         og = f.create_group("optimizer_weights")
         og.attrs["weight_names"] = np.array([n.encode("utf8") for n in opt_names])
         for n, a in zip(opt_names, state.variables):

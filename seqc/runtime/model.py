@@ -574,20 +574,23 @@ def _human_bytes(n):
         n /= 1024
 
 
-def format_summary(desc):
-    """Keras 3's summary table, plus the kernels seqc fused."""
+def format_summary(desc, optimizer=None):
+    """Keras 3's summary table, plus the kernels seqc fused. `optimizer`: the optimizer's
+    variables once it is built (Keras 3 counts them from its first training step on)."""
     rows = [(f"{row.name} ({row.kind})", "(" + ", ".join(["None"] + [str(d) for d in row.output_shape]) + ")",
              f"{row.params:,}") for row in desc.layers]
     trainable = sum(p.size for p in desc.params if p.trainable)
-    lines = [summary_table(desc.name, rows, desc.num_params, trainable)]
+    lines = [summary_table(desc.name, rows, desc.num_params, trainable, optimizer)]
     if desc.fused:
         lines.append(" Fused kernels (seqc):")
         lines.extend(f"   {f}" for f in desc.fused)
     return "\n".join(lines)
 
 
-def summary_table(name, rows, total, trainable):
-    """The box of Keras 3's summary: `rows` of (layer (type), output shape, param #) strings."""
+def summary_table(name, rows, total, trainable, optimizer=None):
+    """The box of Keras 3's summary: `rows` of (layer (type), output shape, param #) strings;
+    with `optimizer` (its variables) an 'Optimizer params' line, counted in the total as Keras
+    counts it."""
     w1, w2, w3 = 33, 24, 15
     lines = [f'Model: "{name}"']
     lines.append("┏" + "━" * w1 + "┳" + "━" * w2 + "┳" + "━" * w3 + "┓")
@@ -599,7 +602,11 @@ def summary_table(name, rows, total, trainable):
         if i + 1 < len(rows):
             lines.append("├" + "─" * w1 + "┼" + "─" * w2 + "┼" + "─" * w3 + "┤")
     lines.append("└" + "─" * w1 + "┴" + "─" * w2 + "┴" + "─" * w3 + "┘")
-    lines.append(f" Total params: {total:,} ({_human_bytes(4 * total)})")
+    opt_count = sum(int(np.size(v)) for v in optimizer) if optimizer else 0
+    opt_bytes = 4 * opt_count            # as Keras 3 on torch counts them (on TensorFlow the int64 step: 8)
+    lines.append(f" Total params: {total + opt_count:,} ({_human_bytes(4 * total + opt_bytes)})")
     lines.append(f" Trainable params: {trainable:,} ({_human_bytes(4 * trainable)})")
     lines.append(f" Non-trainable params: {total - trainable:,} ({_human_bytes(4 * (total - trainable))})")
+    if opt_count:
+        lines.append(f" Optimizer params: {opt_count:,} ({_human_bytes(opt_bytes)})")
     return "\n".join(lines)

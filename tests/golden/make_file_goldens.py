@@ -100,7 +100,20 @@ MODELS = {
                                       ("Dense", {"units": 1, "name": "out"})],
                    {"optimizer": ["Adam", {"learning_rate": 0.01}], "loss": "mse", "metrics": ["mae"]}, "real1"),
 }
-RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae", "conv_kinds")   # deterministic continued trajectories
+
+
+def _opt_mlp(optimizer, kwargs):
+    """A small MLP trained with `optimizer`: its state in Keras's files (slots, Nadam's u_product)."""
+    return ((5,), False, [("Dense", {"units": 6, "activation": "tanh", "name": "hidden"}),
+                          ("Dense", {"units": 1, "name": "out"})],
+            {"optimizer": [optimizer, kwargs], "loss": "mse", "metrics": ["mae"]}, "real1")
+
+
+MODELS.update({f"opt_{o.lower()}": _opt_mlp(o, kw) for o, kw in (
+    ("Nadam", {"learning_rate": 0.01}), ("Adamax", {"learning_rate": 0.01}), ("Adadelta", {"learning_rate": 0.5}),
+    ("Ftrl", {"learning_rate": 0.1, "l1_regularization_strength": 0.01}), ("Lion", {"learning_rate": 0.003}))})
+RESUMED = ("convnet", "lstm", "bn_convnet", "td_seq2seq", "conv_ae", "conv_kinds", "opt_nadam", "opt_adamax",
+           "opt_adadelta", "opt_ftrl", "opt_lion")   # deterministic continued trajectories
 BATCH, STEPS, RESUME_STEPS = 8, 3, 3
 
 
@@ -248,6 +261,8 @@ LAYER_CASES = [
     ("BatchNormalization", {}), ("BatchNormalization", {"momentum": 0.9, "epsilon": 1e-3, "center": False,
                                                         "scale": False, "axis": 1}),
     ("LayerNormalization", {}), ("LayerNormalization", {"epsilon": 1e-5, "center": False, "scale": False}),
+    ("Normalization", {}), ("Normalization", {"axis": None}),
+    ("Normalization", {"axis": [1, 2], "mean": [1.0, 2.0], "variance": [1.0, 4.0], "invert": True}),
     ("ReLU", {}), ("ReLU", {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5}),
     ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.1}), ("PReLU", {}), ("PReLU", {"shared_axes": [1]}),
     ("ELU", {}), ("ELU", {"alpha": 0.5}), ("Softmax", {}), ("Softmax", {"axis": 1}),
