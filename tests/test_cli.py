@@ -353,6 +353,40 @@ def test_run_passes_arguments_and_serves_tensorflow_keras(tmp_path):
     assert "argv ['5', '--flag'] params 26 epochs 2" in r.stdout
 
 
+TF_TUTORIAL_IDIOMS = """
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow import keras
+    model = tf.keras.Sequential([tf.keras.Input((6, 5)), tf.keras.layers.Lambda(lambda x: x[:, -1:, :]),
+                                 tf.keras.layers.Dense(20, kernel_initializer=tf.initializers.zeros()),
+                                 tf.keras.layers.Dense(20, kernel_initializer=keras.initializers.he_normal(seed=1)),
+                                 tf.keras.layers.Reshape([4, 5])])
+    model.compile(loss=tf.losses.MeanSquaredError(), optimizer=tf.optimizers.Adam(),
+                  metrics=[tf.metrics.MeanAbsoluteError()])
+"""
+
+
+def test_tensorflow_top_level_keras_modules_in_both_front_ends(tmp_path):
+    """TensorFlow 2's tf.initializers / tf.optimizers / tf.losses / tf.metrics (its time-series
+    tutorial's `kernel_initializer=tf.initializers.zeros()`), Keras's snake_case initializers, and
+    `.numpy()` on what model(x) and a variable's slice give, as on Keras's tensors."""
+    script = tmp_path / "idioms.py"
+    script.write_text(textwrap.dedent(TF_TUTORIAL_IDIOMS) + textwrap.dedent("""
+        x = np.ones((3, 6, 5), np.float32)
+        model.fit(x, np.ones((3, 4, 5)), epochs=1, verbose=0)
+        print("out", model(x).numpy().shape, "kernel", model.layers[1].kernel[:, 0].numpy().shape,
+              "zeros", float(np.abs(model.layers[1].kernel).max()) < 0.1)
+    """))
+    r = seqc("run", script, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "out (3, 4, 5) kernel (5,) zeros True" in r.stdout
+    static = tmp_path / "static.py"
+    static.write_text(textwrap.dedent(TF_TUTORIAL_IDIOMS))
+    r = seqc("compile", static, "-o", tmp_path / "build", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Total params: 540" in r.stdout
+
+
 def test_run_errors_are_reported_at_the_script_line(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import keras\nfrom keras.layers import Dense\nm = keras.Sequential()\nm.add(Dense(12, units=784))\n")

@@ -172,6 +172,8 @@ class TFModule:
     def getattr(self, attr, line):
         if attr == "keras":
             return KerasModule(())
+        if attr in ("initializers", "optimizers", "losses", "metrics"):   # TF 2's aliases of tf.keras.<attr>
+            return KerasModule((attr,))
         if attr == "compat":
             return _TFCompat()
         from ..keras import tf_ops         # tf.reduce_mean, tf.nn.relu, ... for user layers

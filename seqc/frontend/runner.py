@@ -31,6 +31,9 @@ def make_tensorflow_stub():
     tf.__path__ = []                  # a package, so `import tensorflow.keras.layers` works
     tf.__version__ = "2.16.0-seqc"
     tf.keras = seqc.keras
+    # TensorFlow 2 exposes these Keras modules at its top level too (tf.initializers.zeros())
+    for name in ("initializers", "optimizers", "losses", "metrics"):
+        setattr(tf, name, getattr(seqc.keras, name))
     tf.random = types.SimpleNamespace(set_seed=_set_seed)
     tf.float32 = "float32"
     from seqc.keras import tf_ops      # tf.reduce_mean, tf.nn.relu, ... for user layers

@@ -19,7 +19,7 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
 from . import validate as _validate
-from .variables import HasVariables
+from .variables import EagerArray, HasVariables
 
 
 class Sequential(HasVariables):
@@ -506,10 +506,11 @@ class Sequential(HasVariables):
         return self._rt(self._first(args, kwargs)).predict_on_batch(*args, **kwargs)
 
     def __call__(self, x, training=False):
+        """The model on a batch, as an array with Keras's tensor `numpy()` (model(x).numpy())."""
         rt = self._runtime
         if rt is not None and rt is self._fixed_runtime:
-            return rt(x)
-        return self._rt(x)(x)
+            return rt(x).view(EagerArray)
+        return self._rt(x)(x).view(EagerArray)
 
     def _variables(self):
         """Keras 3's variables (`weights`, `trainable_weights`...: seqc/keras/variables.py), [] until built."""

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from . import validate as v
+from .variables import eager
 
 
 def _base():
@@ -83,13 +84,6 @@ def _adapt_batches(data):
         yield np.asarray(batch)
     if n == 0:
         raise ValueError("adapt() received an empty iterable (no batches). Expected at least one batch.")
-
-
-class _Values(np.ndarray):
-    """An array with Keras's tensor `numpy()` (what `layer.mean.numpy()` reads)."""
-
-    def numpy(self):
-        return np.asarray(self)
 
 
 class Normalization(_base()):
@@ -219,7 +213,7 @@ class Normalization(_base()):
             if not weights or shape is None:
                 return None
             a = weights[i]
-        return np.asarray(a, np.float32).reshape(shape).copy().view(_Values)
+        return eager(np.asarray(a, np.float32).reshape(shape).copy())
 
     @property
     def mean(self):
@@ -242,7 +236,7 @@ class Normalization(_base()):
         if mean is None:
             raise ValueError("You must call `.build(input_shape)` on the layer before using it.")
         s = np.maximum(np.sqrt(np.asarray(var)), np.float32(1e-7))
-        return (np.asarray(mean) + x * s) if self.invert else (x - np.asarray(mean)) / s
+        return eager((np.asarray(mean) + x * s) if self.invert else (x - np.asarray(mean)) / s)
 
 
 class Identity(_base()):

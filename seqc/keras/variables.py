@@ -8,6 +8,19 @@ Keras's. Arithmetic on a variable gives numpy arrays (as Keras gives backend ten
 import numpy as np
 
 
+class EagerArray(np.ndarray):
+    """A numpy array with the `numpy()` of Keras's eager tensors: what `model(x)`, a layer called
+    on an array and indexing or arithmetic on a Variable give, so a script's `.numpy()` works."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+
+def eager(value):
+    """`value` (an array or a numpy scalar) as an EagerArray."""
+    return np.asarray(value).view(EagerArray)
+
+
 class Variable:
     def __init__(self, model, index, path, shape, trainable):
         self._model, self._index = model, index
@@ -63,7 +76,7 @@ class Variable:
         return self.shape[0]
 
     def __getitem__(self, key):
-        return self.numpy()[key]
+        return eager(self.numpy()[key])
 
     def __iter__(self):
         return iter(self.numpy())
@@ -73,10 +86,10 @@ class Variable:
 
 def _arith(op):
     def forward(self, other):
-        return op(self.numpy(), np.asarray(other))
+        return eager(op(self.numpy(), np.asarray(other)))
 
     def backward(self, other):
-        return op(np.asarray(other), self.numpy())
+        return eager(op(np.asarray(other), self.numpy()))
     return forward, backward
 
 
@@ -85,8 +98,8 @@ for _name, _op in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), 
     _f, _b = _arith(_op)
     setattr(Variable, f"__{_name}__", _f)
     setattr(Variable, f"__r{_name}__", _b)
-Variable.__neg__ = lambda self: -self.numpy()
-Variable.__abs__ = lambda self: np.abs(self.numpy())
+Variable.__neg__ = lambda self: eager(-self.numpy())
+Variable.__abs__ = lambda self: eager(np.abs(self.numpy()))
 for _name in ("lt", "le", "gt", "ge"):
     setattr(Variable, f"__{_name}__", (lambda op: lambda self, other: getattr(self.numpy(), op)(np.asarray(other)))(
         f"__{_name}__"))
