@@ -8,7 +8,7 @@ user wrote it.
 
 import math
 
-from . import ops, trace
+from . import initializers, ops, trace
 from .errors import SeqcError
 from .ir import Graph, LossFn, Op, Param, Tensor
 from .spec import snake_case
@@ -29,6 +29,8 @@ class _Builder:
         return Tensor(f"t{self.count}", tuple(shape))
 
     def param(self, layer, role, shape, init):
+        if init is None:      # `bias_initializer=None`: Keras's add_weight takes glorot_uniform for a float weight
+            init = initializers.get("glorot_uniform")
         reg = (layer.config.get("regularizers") or {}).get(role)
         con = (layer.config.get("constraints") or {}).get(role)
         if con is not None and "axis" in con:

@@ -195,6 +195,9 @@ def rnn_parts(b, layer, cfg, x, role_prefix="", stream=None, zero_masked_output=
     if cfg["use_bias"]:
         init = cfg["bias_initializer"]
         if cell == "lstm" and cfg["unit_forget_bias"]:
+            if init is None:           # Keras calls it to build the forget gate's ones: a TypeError there
+                raise SeqcError(f"layer {layer.name!r} (LSTM): unit_forget_bias=True needs a bias_initializer; "
+                                "got None", layer.loc)
             init = {"class_name": "UnitForgetBias", "config": {"base": init, "units": u}}
         params["bias"] = b.param(layer, role_prefix + "bias", (2, g) if reset_after else (g,), init)
     out = (T, u) if cfg["return_sequences"] else (u,)

@@ -1,0 +1,31 @@
+"""Keras 3 behaviours users' scripts lean on without knowing: checked against what real Keras 3.15
+does (noted in each test)."""
+import numpy as np
+import pytest
+
+from seqc import keras
+from seqc.errors import SeqcError
+
+
+def test_none_initializer_is_glorot_uniform_as_keras_add_weight():
+    """`Dense(1, bias_initializer=None)` (TF's imbalanced-data tutorial passes its output_bias
+    that way): Keras 3's add_weight takes glorot_uniform for a float weight given no initializer,
+    and get_config keeps None."""
+    keras.utils.set_random_seed(0)
+    dense = keras.layers.Dense(400, bias_initializer=None, kernel_initializer=None)
+    conv = keras.layers.Conv1D(300, 3, bias_initializer=None)
+    model = keras.Sequential([keras.Input((5, 3)), conv, keras.layers.Flatten(), dense])
+    bias = dense.get_weights()[1]
+    limit = np.sqrt(6 / (400 + 400))      # glorot_uniform of a (400,) weight: fan_in = fan_out = 400
+    assert np.all(np.abs(bias) <= limit + 1e-7) and bias.std() > 0.5 * limit / np.sqrt(3)
+    assert np.abs(conv.get_weights()[1]).max() > 0
+    assert dense.get_config()["bias_initializer"] is None and dense.get_config()["kernel_initializer"] is None
+    model.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(model.train_on_batch(np.ones((2, 5, 3)), np.ones((2, 400))))
+
+
+def test_lstm_unit_forget_bias_needs_an_initializer():
+    """Keras 3 fails calling a None bias initializer for the forget gate's ones (TypeError)."""
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2, bias_initializer=None)])
+    with pytest.raises(SeqcError, match="unit_forget_bias"):
+        model.predict(np.ones((1, 4, 3)), verbose=0)
