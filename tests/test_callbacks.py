@@ -915,3 +915,74 @@ def test_progbar_verbose0_silent(clock, capsys):
     cbs.on_epoch_end(0, {"loss": 1.0})
     cbs.on_train_end()
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------------
+# BackupAndRestore on a real model: an interrupted fit resumes at the epoch after the last backup
+# --------------------------------------------------------------------------
+
+class _Interrupt(Exception):
+    pass
+
+
+def _backup_model():
+    from seqc import keras
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit(tmp_path):
+    import json
+    from seqc import keras
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    backup = tmp_path / "backup"
+    seen = []
+
+    class Crash(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+            if epoch == 3 and len(seen) < 5:
+                raise _Interrupt
+
+    model = _backup_model()
+    with pytest.raises(_Interrupt):
+        model.fit(x, y, epochs=5, batch_size=4, shuffle=False, verbose=0,
+                  callbacks=[keras.callbacks.BackupAndRestore(backup), Crash()])
+    assert sorted(os.listdir(backup)) == ["latest.weights.h5", "training_metadata.json"]
+    assert json.loads((backup / "training_metadata.json").read_text()) == {"epoch": 3, "batch": 0}
+    after_three = model.get_weights()
+    # the script runs again: a new model, the same callback; epochs 3 and 4 only, from the backup
+    again = _backup_model()
+    h = again.fit(x, y, epochs=5, batch_size=4, shuffle=False, verbose=0,
+                  callbacks=[keras.callbacks.BackupAndRestore(backup), Crash()])
+    assert seen == [0, 1, 2, 3, 3, 4] and h.epoch == [3, 4]
+    assert not backup.exists()                       # delete_checkpoint: removed when training ends
+    # the same as training on without the interruption
+    whole = _backup_model()
+    whole.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(whole.get_weights(), after_three):
+        np.testing.assert_array_equal(a, b)
+    whole.fit(x, y, epochs=5, initial_epoch=3, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(whole.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_backup_and_restore_batches_double_checkpoint_and_arguments(tmp_path):
+    from seqc import keras
+    x, y = np.ones((12, 3)), np.zeros((12, 1))
+    backup = tmp_path / "b"
+    model = _backup_model()
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[
+        keras.callbacks.BackupAndRestore(backup, save_freq=2, double_checkpoint=True, delete_checkpoint=False)])
+    assert sorted(os.listdir(backup)) == ["latest.weights.h5", "latest.weights.h5.bkp", "training_metadata.json",
+                                          "training_metadata.json.bkp"]
+    (backup / "latest.weights.h5").write_bytes(b"damaged")      # the previous pair is used instead
+    again = _backup_model()
+    again.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    with pytest.raises(ValueError, match="backup_dir"):
+        keras.callbacks.BackupAndRestore("")
+    with pytest.raises(ValueError, match="save_freq"):
+        keras.callbacks.BackupAndRestore(tmp_path, save_freq="batch")

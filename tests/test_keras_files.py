@@ -591,3 +591,34 @@ def test_user_layer_keras_file_with_custom_objects(tmp_path):
         got = structure(io.BytesIO(b.read("model.weights.h5")))
         assert normalised_config(json.loads(b.read("config.json")))["config"]["layers"][2]["class_name"] == "Scale"
     assert sorted(k for k in got if k.startswith("layers/")) == sorted(k for k in want if k.startswith("layers/"))
+
+
+@pytest.mark.parametrize("name", ["mlp", "lstm", "opt_nadam"])
+def test_to_json_is_keras_config_and_model_from_json_reads_it(name):
+    """Keras 3's to_json() is the serialised model a .keras file's config.json holds (architecture
+    and compile arguments); model_from_json builds and compiles it again, with new weights."""
+    model = trained(name)
+    text = model.to_json()
+    assert normalised_config(json.loads(text)) == normalised_config(MANIFEST[name]["config"])
+    again = keras.models.model_from_json(text)
+    assert [l.name for l in again.layers] == [l.name for l in model.layers]
+    assert type(again.optimizer).__name__ == MANIFEST[name]["compile"]["optimizer"][0]
+    assert [w.shape for w in again.get_weights()] == [w.shape for w in model.get_weights()]
+    x, y = data(name, 4, 5)
+    assert np.isfinite(again.train_on_batch(x, y)[0])
+    with pytest.raises(ValueError, match="JSON"):
+        keras.models.model_from_json("{not json")
+
+
+def test_clone_model_has_the_architecture_and_new_weights():
+    keras.utils.set_random_seed(3)
+    model = trained("mlp")
+    clone = keras.models.clone_model(model)
+    assert clone.name == model.name and [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert [w.shape for w in clone.get_weights()] == [w.shape for w in model.get_weights()]
+    assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])     # initialised anew
+    with pytest.raises(ValueError, match="compile"):
+        clone.fit(np.ones((2, 6)), np.ones((2, 3)), verbose=0)                      # not compiled, as in Keras
+    narrow = keras.models.clone_model(model, clone_function=lambda l: type(l).from_config(
+        {**l.get_config(), "units": 5} if l.name == "hidden" else l.get_config()))
+    assert narrow.layers[0].get_weights()[0].shape == (6, 5)

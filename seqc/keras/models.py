@@ -599,6 +599,12 @@ class Sequential(HasVariables):
         from . import saving
         saving.save_model(self, filepath, overwrite, zipped, **kwargs)
 
+    def to_json(self, **kwargs):
+        """Keras's JSON of the model: its architecture (and compile arguments once compiled), no
+        weights; `keras.models.model_from_json` reads it back."""
+        from . import saving
+        return saving.model_json(self, **kwargs)
+
     def get_config(self):
         """Keras's Sequential config (the `config` of a .keras file's config.json)."""
         from . import saving
@@ -796,3 +802,24 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def save_model(model, filepath, overwrite=True, **kwargs):
     model.save(filepath, overwrite=overwrite, **kwargs)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """`keras.models.clone_model`: a new Sequential of the same architecture (layers rebuilt from
+    their configs, or by `clone_function(layer)`), with new weights, not compiled."""
+    if not isinstance(model, Sequential):
+        raise ValueError(f"clone_model: expected a Sequential model, got {type(model).__name__}")
+    if input_tensors is not None or call_function is not None or kwargs:
+        unsupported = [k for k, v in (("input_tensors", input_tensors), ("call_function", call_function)) if v is not None]
+        raise ValueError(f"clone_model: {', '.join(unsupported + list(kwargs))} not supported by seqc")
+    clone = clone_function or (lambda layer: type(layer).from_config(layer.get_config()))
+    layers = [clone(layer) for layer in model.layers]
+    if layers and model.built and layers[0].input_shape_arg is None:     # the input shape the model has
+        layers.insert(0, _layers.InputLayer(batch_shape=(model.layers[0].batch_size,) + tuple(model._input_shape())))
+    return Sequential(layers, name=model.name, trainable=model.trainable)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """`keras.models.model_from_json(model.to_json())`: the architecture, compiled if it was."""
+    from . import saving
+    return saving.model_from_json(json_string, custom_objects)

@@ -862,11 +862,44 @@ def model_from_file(kf, loc=None, compile=True):
     """A seqc Sequential from a KerasFile's config, its compile arguments recorded when
     `compile` (as the static front end does: nothing is built), weights not yet set."""
     model = sequential_from_config(kf.config, kf.path)
-    cc = kf.compile_config
-    if compile and cc and cc.get("loss") is not None:
+    if compile:
+        set_compile_from_config(model, kf.compile_config, loc)
+    return model
+
+
+def set_compile_from_config(model, cc, loc=None):
+    """Record a file's (or a JSON's) compile_config on a model, when it has a loss."""
+    if cc and cc.get("loss") is not None:
         optimizer = deserialize_optimizer(cc.get("optimizer") or "rmsprop")
         model.set_compile(optimizer, _deserialize_function(cc["loss"], "losses"),
                           _deserialize_function(cc.get("metrics"), "metrics"), loc)
+
+
+def model_json(model, **kwargs):
+    """`model.to_json()`: Keras 3's serialised model (as a .keras file's config.json: the
+    architecture, and the compile arguments once compiled), no weights."""
+    config = model_config(model)
+    cc = compile_config(model)
+    if cc:
+        config["compile_config"] = cc
+    return json.dumps(config, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """`keras.models.model_from_json`: a Sequential from to_json()'s text (built, compiled when the
+    JSON has a compile config, with fresh weights)."""
+    if custom_objects:
+        raise ValueError("model_from_json: seqc does not take custom_objects")
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not a JSON model config ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError("model_from_json: not a JSON model config (expected an object)")
+    model = sequential_from_config(config, "model_from_json")
+    set_compile_from_config(model, config.get("compile_config"))
+    if model._compile is not None:
+        model._bind_compiled()
     return model
 
 

@@ -159,6 +159,7 @@ def fit(model, source, epochs, initial_epoch, steps_per_epoch, verbose, callback
                              verbose=verbose, epochs=epochs, steps=batches.steps)
     model.stop_training = False
     cbs.on_train_begin()
+    initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch     # set by BackupAndRestore
     logs = {}
     for epoch in range(initial_epoch, epochs):
         cbs.on_epoch_begin(epoch)

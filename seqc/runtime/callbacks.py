@@ -1224,6 +1224,92 @@ class TerminateOnNaN(Callback):
                     self.model.stop_training = True
 
 
+class BackupAndRestore(Callback):
+    """Backs up the training state in `backup_dir` so that a fit() interrupted (a crash, a killed
+    job) resumes where the backup was taken when the script runs again: at the end of every epoch,
+    or every `save_freq` batches, the weights and optimizer state go to `latest.weights.h5` and
+    the epoch to `training_metadata.json` ({"epoch", "batch"}), as Keras 3 writes them; when fit
+    starts with a backup there, the state is loaded and the epochs resume after the last one
+    backed up (an epoch interrupted midway runs again from its start). `double_checkpoint` keeps
+    the previous pair as `.bkp` files, used when the latest cannot be read; `delete_checkpoint`
+    removes the directory when training ends."""
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("Empty `backup_dir` argument passed")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)):
+            raise ValueError(f"Invalid value for argument `save_freq`. Received: save_freq={save_freq}. "
+                             "Expected either 'epoch' or an integer value.")
+        self.backup_dir = _path_to_string(backup_dir)
+        self.save_freq, self.double_checkpoint, self.delete_checkpoint = save_freq, double_checkpoint, delete_checkpoint
+        self._weights_path = os.path.join(self.backup_dir, "latest.weights.h5")
+        self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self._current_epoch = self._last_batch_seen = self._batches_since_saving = 0
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._restore()
+        except (OSError, ValueError):
+            prev = self._weights_path + ".bkp"     # left by an earlier run with double_checkpoint
+            if not os.path.exists(prev):
+                raise
+            _copy_file(prev, self._weights_path)
+            if os.path.exists(self._metadata_path + ".bkp"):
+                _copy_file(self._metadata_path + ".bkp", self._metadata_path)
+            elif os.path.exists(self._metadata_path):
+                os.remove(self._metadata_path)
+            self._restore()
+
+    def _restore(self):
+        if os.path.exists(self._weights_path):
+            self.model.load_weights(self._weights_path)
+        if os.path.exists(self._metadata_path):
+            import json
+            with open(self._metadata_path) as f:
+                self.model._initial_epoch = int(json.load(f)["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        if self.save_freq == "epoch":
+            self._backup()
+
+    @_batch_hook_needed_if(lambda self: self.save_freq != "epoch")
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_saving += batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._last_batch_seen = batch
+        if self._batches_since_saving >= self.save_freq:
+            self._batches_since_saving = 0
+            self._backup()
+
+    def _backup(self):
+        if not distributed.is_root():
+            return
+        import json
+        from .. import fileio
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint:
+            for path in (self._weights_path, self._metadata_path):
+                if os.path.exists(path):
+                    _copy_file(path, path + ".bkp")
+        self.model.save_weights(self._weights_path, overwrite=True)
+        with fileio.atomic_write(self._metadata_path, "w") as f:
+            f.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and distributed.is_root() and os.path.isdir(self.backup_dir):
+            import shutil
+            shutil.rmtree(self.backup_dir)
+
+
+def _copy_file(src, dst):
+    from .. import fileio
+    with open(src, "rb") as f:
+        fileio.write_bytes_atomic(dst, f.read())
+
+
 class LambdaCallback(Callback):
     """Callback built from plain functions (``keras.callbacks.LambdaCallback``).
 

@@ -68,6 +68,7 @@ class Model:
     One Model may be shared by Python threads: each call into its Engine is serialised."""
 
     _keras_model = None     # the seqc.keras Sequential this model runs for, if any (files need its config)
+    _initial_epoch = None   # the epoch a restored backup resumes at (BackupAndRestore; kept, as Keras keeps it)
 
     def __init__(self, desc, lib_path, seed=None, weights=None, respecialize=None):
         self.desc = desc
@@ -309,6 +310,7 @@ class Model:
                         validation_rows=None if xv is None else xv.shape[0])
             distributed.sync_from_root(world, self._engine)
         cbs.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch     # a BackupAndRestore resumes (as Keras)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
