@@ -29,3 +29,32 @@ def test_lstm_unit_forget_bias_needs_an_initializer():
     model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2, bias_initializer=None)])
     with pytest.raises(SeqcError, match="unit_forget_bias"):
         model.predict(np.ones((1, 4, 3)), verbose=0)
+
+
+def test_keras_config_module(tmp_path):
+    """keras.config as Keras 3 has it; enable_unsafe_deserialization() lets load_model read a
+    Lambda's code with its default safe_mode=True (Keras's global setting wins over the argument)."""
+    from seqc.keras import saving
+    assert keras.config.floatx() == "float32" and keras.config.epsilon() == keras.backend.epsilon()
+    assert keras.config.image_data_format() == "channels_last" and keras.version() == keras.__version__
+    with pytest.raises(ValueError, match="float32"):
+        keras.config.set_floatx("float16")
+    with pytest.raises(ValueError, match="float32"):
+        keras.config.set_dtype_policy("mixed_float16")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2.0), keras.layers.Dense(1)])
+    model.save(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match="safe"):
+        keras.models.load_model(tmp_path / "lam.keras")
+    try:
+        keras.config.enable_unsafe_deserialization()
+        again = keras.models.load_model(tmp_path / "lam.keras")
+        np.testing.assert_array_equal(again.predict(np.ones((2, 3)), verbose=0), model.predict(np.ones((2, 3)), verbose=0))
+    finally:
+        saving.GLOBAL_SAFE_MODE[0] = None
+
+
+def test_plot_model_is_an_import_error():
+    """Keras needs pydot to draw a model and raises ImportError without it; seqc does not draw."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ImportError, match="pydot|does not draw"):
+        keras.utils.plot_model(model, show_shapes=True)

@@ -20,6 +20,7 @@ SUBMODULES = {
     **{("datasets", name): "seqc.keras.datasets." + name
        for name in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing")},
     ("regularizers",): "seqc.keras.regularizers", ("constraints",): "seqc.keras.constraints",
+    ("config",): "seqc.keras.config",
 }
 # Keras-2 / TF spellings of the same modules
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
@@ -34,7 +35,7 @@ LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimenta
               "regularization", "activation", "rnn")}}
 # Keras packages seqc does not provide, that scripts import for data or preprocessing
 NOT_PROVIDED = {"applications", "wrappers",
-                "mixed_precision", "export", "random", "config", "tree", "quantizers",
+                "mixed_precision", "export", "random", "tree", "quantizers",
                 "visualization", "dtype_policies", "engine", "distribution"}
 
 SEQC_MODULES = frozenset(SUBMODULES.values())

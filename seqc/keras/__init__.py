@@ -5,7 +5,7 @@
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
 from . import datasets, preprocessing  # noqa: F401
 from . import saving  # noqa: F401
-from . import constraints, regularizers  # noqa: F401
+from . import config, constraints, regularizers  # noqa: F401
 from .layers import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
@@ -13,3 +13,7 @@ from ..frontend.keras_paths import add_legacy_attributes as _add_legacy_attribut
 
 _add_legacy_attributes()          # keras.optimizers.legacy, keras.layers.core, ...
 __version__ = "3.0.0-seqc"
+
+
+def version():
+    return __version__

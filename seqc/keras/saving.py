@@ -312,6 +312,7 @@ def serialize_optimizer(opt):
 # reading a config back
 # ---------------------------------------------------------------------------------------------
 _SAFE_MODE = [True]      # load_model(safe_mode=...): Lambda.from_config reads it (Keras's safe mode scope)
+GLOBAL_SAFE_MODE = [None]   # keras.config.enable_unsafe_deserialization(): False, above any load_model argument
 _CUSTOM_OBJECTS = [{}]   # load_model(custom_objects=...): the user's own Layer subclasses by name
 
 
@@ -1222,7 +1223,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     file's model was compiled and `compile` is true)."""
     custom = _custom_layer_classes(custom_objects)
     path = os.fspath(filepath)
-    _SAFE_MODE.append(safe_mode is not False)
+    _SAFE_MODE.append(safe_mode is not False if GLOBAL_SAFE_MODE[0] is None else GLOBAL_SAFE_MODE[0])
     _CUSTOM_OBJECTS.append(custom)
     try:
         kf = read_model_file(path)

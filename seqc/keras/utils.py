@@ -38,3 +38,13 @@ def normalize(x, axis=-1, order=2):
 
 
 from ..runtime.batches import PyDataset, Sequence  # noqa: E402,F401  (fit / evaluate / predict take them)
+
+
+def plot_model(model, to_file="model.png", show_shapes=False, **kwargs):
+    """Keras draws the model with pydot and graphviz; seqc does not draw it: without pydot this is
+    Keras's own ImportError, with it an ImportError saying so (the script stops either way)."""
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        raise ImportError("You must install pydot (`pip install pydot`) for `plot_model` to work.") from None
+    raise ImportError("seqc does not draw models: plot_model is not supported (model.summary() prints the layers)")
