@@ -1310,6 +1310,140 @@ def _copy_file(src, dst):
         fileio.write_bytes_atomic(dst, f.read())
 
 
+class TensorBoard(Callback):
+    """Writes TensorBoard event files as Keras 3's callback does, without TensorFlow
+    (seqc/runtime/tfevents.py): under `log_dir`/train the model's JSON for the graph dashboard
+    (write_graph), `epoch_<metric>` and `epoch_learning_rate` every epoch, `batch_<metric>` every
+    `update_freq` batches when that is "batch" or a number, and with `histogram_freq` each weight's
+    histogram (`<path>/histogram`); under `log_dir`/validation the validation metrics as
+    `epoch_<metric>` and `evaluation_<metric>_vs_iterations`. Profiling (`profile_batch`), weight
+    images and embedding projections are TensorFlow's and are not written."""
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
+        super().__init__()
+        if profile_batch:
+            raise ValueError("Profiling is not yet available with the seqc backend. Received: "
+                             f"profile_batch={profile_batch} (must be 0)")
+        if update_freq != "epoch" and update_freq != "batch" and (
+                isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq < 1):
+            raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive integer, got {update_freq!r}")
+        if write_images or embeddings_freq:
+            warnings.warn("TensorBoard: weight images and embedding projections are not written by seqc",
+                          stacklevel=2)
+        self.log_dir = _path_to_string(log_dir)
+        self.histogram_freq, self.write_graph = histogram_freq, write_graph
+        self.write_images, self.write_steps_per_second = write_images, write_steps_per_second
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.embeddings_freq, self.embeddings_metadata = embeddings_freq, embeddings_metadata
+        self._writers = {}
+        self._global_train_batch = 0
+        self._batch_start = self._epoch_start = 0.0
+        self._epoch_start_iterations = 0
+
+    def _writer(self, which):
+        from .tfevents import EventFileWriter
+        if which not in self._writers:
+            self._writers[which] = EventFileWriter(os.path.join(self.log_dir, which))
+        return self._writers[which]
+
+    def _active(self):
+        return distributed.is_root()         # under mpirun: rank 0 writes
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._writers = {}
+        if self.write_graph and self._active():
+            keras_model = getattr(model, "_keras_model", None) or model
+            to_json = getattr(keras_model, "to_json", None)
+            if to_json is not None:
+                from .tfevents import text_tensor_value
+                try:
+                    text = to_json()
+                except ValueError:            # a model without a Keras config (a package's): no graph
+                    return
+                self._writer("train").write(text_tensor_value("keras", text, "graph_keras_model", b"1"), 0)
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+
+    @_batch_hook_needed_if(lambda self: self.update_freq != "epoch" or self.write_steps_per_second)
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start = _time()
+
+    @_batch_hook_needed_if(lambda self: self.update_freq != "epoch" or self.write_steps_per_second)
+    def on_train_batch_end(self, batch, logs=None):
+        if not self._active():
+            return
+        step = self._global_train_batch
+        if self.write_steps_per_second:
+            elapsed = _time() - self._batch_start
+            if elapsed > 0:
+                self._writer("train").scalar("batch_steps_per_second", 1.0 / elapsed, step)
+        if self.update_freq != "epoch" and step % self.update_freq == 0 and isinstance(logs, dict):
+            for name, value in logs.items():
+                self._writer("train").scalar(f"batch_{name}", value, step)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = _time()
+        self._epoch_start_iterations = _iterations(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._active():
+            return
+        logs = dict(logs or {})
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and getattr(optimizer, "learning_rate", None) is not None:
+            train["learning_rate"] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            elapsed = _time() - self._epoch_start
+            if elapsed > 0:
+                train["steps_per_second"] = (_iterations(self.model) - self._epoch_start_iterations) / elapsed
+        for name, value in train.items():
+            self._writer("train").scalar(f"epoch_{name}", value, epoch)
+        for name, value in logs.items():
+            if name.startswith("val_"):
+                self._writer("validation").scalar(f"epoch_{name[4:]}", value, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+
+    def _log_weights(self, epoch):
+        from .tfevents import histogram_value
+        keras_model = getattr(self.model, "_keras_model", None) or self.model
+        weights = getattr(keras_model, "weights", None)
+        if weights is None:
+            return
+        for w in weights:
+            self._writer("train").write(histogram_value(f"{w.path.replace(':', '_')}/histogram", w.numpy()), epoch)
+
+    def on_test_end(self, logs=None):
+        if not self._active() or not logs:
+            return
+        step = _iterations(self.model)
+        for name, value in logs.items():
+            self._writer("validation").scalar(f"evaluation_{name}_vs_iterations", value, step)
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+
+
+def _iterations(model):
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return int(getattr(optimizer, "iterations", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _time():
+    import time
+    return time.time()
+
+
 class LambdaCallback(Callback):
     """Callback built from plain functions (``keras.callbacks.LambdaCallback``).
 
