@@ -58,3 +58,27 @@ def test_plot_model_is_an_import_error():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     with pytest.raises(ImportError, match="pydot|does not draw"):
         keras.utils.plot_model(model, show_shapes=True)
+
+
+def test_learning_rate_variable_pop_and_loss():
+    """Keras 3's optimizer.learning_rate is a variable: scripts assign() it (or K.set_value it);
+    Sequential.pop() returns the layer it removes; model.loss is compile()'s loss."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
+    assert model.loss is None
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    assert model.loss == "mse"
+    lr = model.optimizer.learning_rate
+    assert abs(float(lr) - 0.1) < 1e-7 and abs(lr.numpy() - np.float32(0.1)) == 0
+    lr.assign(0.25)
+    assert model.optimizer.learning_rate == 0.25
+    keras.backend.set_value(model.optimizer.learning_rate, 0.5)
+    assert keras.backend.get_value(model.optimizer.learning_rate) == 0.5
+    w = model.get_weights()
+    model.train_on_batch(np.ones((1, 3)), np.zeros((1, 1)))
+    g = model.get_weights()
+    model.set_weights(w)
+    model.optimizer.learning_rate.assign(0.25)
+    model.train_on_batch(np.ones((1, 3)), np.zeros((1, 1)))
+    np.testing.assert_allclose(w[-1] - model.get_weights()[-1], (w[-1] - g[-1]) / 2, rtol=1e-5)   # the C saw it
+    last = model.layers[-1]
+    assert model.pop() is last and len(model.layers) == 1

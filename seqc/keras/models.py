@@ -84,11 +84,12 @@ class Sequential(HasVariables):
         if not self.layers:
             raise ValueError("There are no layers in the model.")
         kept = self.get_weights() if (self._runtime is not None or self._weights is not None) else None
-        self._layers.pop()
+        layer = self._layers.pop()
         self._forget_runtimes()
         self._weights = None
         if kept is not None and self.built:   # the remaining layers keep their weights, as in Keras
             self._build_weights(keep=kept)
+        return layer                          # Keras 3 returns the layer it removed
 
     def _forget_runtimes(self):
         """The layers changed: every build is stale; the next use builds again (compiled or not)."""
@@ -598,6 +599,11 @@ class Sequential(HasVariables):
         """`model.save("x.keras")`: Keras 3's zip, which Keras's load_model reads."""
         from . import saving
         saving.save_model(self, filepath, overwrite, zipped, **kwargs)
+
+    @property
+    def loss(self):
+        """The loss given to compile() (Keras's `model.loss`), None before it."""
+        return None if self._compile is None else self._compile_args[1]
 
     def to_json(self, **kwargs):
         """Keras's JSON of the model: its architecture (and compile arguments once compiled), no

@@ -41,6 +41,27 @@ _UNMODELLED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale
                "gradient_accumulation_steps", "name")
 
 
+class LearningRate(float):
+    """The learning rate as Keras 3's optimizer variable reads: a float that also has the
+    variable's assign(), numpy() and value (`model.optimizer.learning_rate.assign(1e-4)`)."""
+
+    def __new__(cls, value, optimizer):
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def assign(self, value):
+        self._optimizer.learning_rate = float(np.asarray(value))
+        return self._optimizer.learning_rate
+
+    def numpy(self):
+        return np.float32(self)
+
+    @property
+    def value(self):
+        return np.float32(self)
+
+
 class Optimizer(v.Declared):
     """Base of the optimizers: the learning rate (a float or a schedule), weight decay and
     gradient clipping, and Keras-2's `lr` (= learning_rate) and `decay` (lr / (1 + decay t))."""
@@ -76,9 +97,9 @@ class Optimizer(v.Declared):
     @property
     def learning_rate(self):
         if self._engine is not None:
-            return self._engine.get_learning_rate()
+            return LearningRate(self._engine.get_learning_rate(), self)
         lr = self._learning_rate
-        return lr(0) if isinstance(lr, LearningRateSchedule) else float(lr)
+        return lr(0) if isinstance(lr, LearningRateSchedule) else LearningRate(lr, self)
 
     @learning_rate.setter
     def learning_rate(self, value):
