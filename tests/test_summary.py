@@ -2,6 +2,7 @@
 once the optimizer is built (the first training step), Keras counts its variables in an
 'Optimizer params' line and in the total, for every optimizer seqc has."""
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,29 +10,18 @@ import pytest
 
 from seqc import keras
 
+sys.path.insert(0, str(Path(__file__).parent / "golden"))
+from summary_cases import optimizer, params_lines  # noqa: E402
+
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "summary_params.json").read_text())
 CASES = sorted(k for k in GOLDEN if not k.startswith("_"))
-
-
-def optimizer(cls, args):
-    args = dict(args)
-    lr = args.get("learning_rate")
-    if isinstance(lr, list):
-        args["learning_rate"] = getattr(keras.optimizers.schedules, lr[0])(**lr[1])
-    return getattr(keras.optimizers, cls)(**args)
-
-
-def params_lines(model):
-    lines = []
-    model.summary(print_fn=lines.append)
-    return [l for l in "\n".join(lines).splitlines() if "params" in l]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_summary_counts_the_built_optimizer_as_keras(case):
     want = GOLDEN[case]
     model = keras.Sequential([keras.Input((7,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
-    model.compile(optimizer=optimizer(*want["optimizer"]), loss="mse")
+    model.compile(optimizer=optimizer(keras, *want["optimizer"]), loss="mse")
     assert params_lines(model) == want["before"]
     model.train_on_batch(np.ones((2, 7), np.float32), np.ones((2, 3), np.float32))
     assert params_lines(model) == want["after"]

@@ -12,10 +12,14 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summary_cases import optimizer, params_lines  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "summary_params.json"
 
@@ -31,25 +35,11 @@ CASES = [
 ]
 
 
-def optimizer(cls, args):
-    args = dict(args)
-    lr = args.get("learning_rate")
-    if isinstance(lr, list):
-        args["learning_rate"] = getattr(keras.optimizers.schedules, lr[0])(**lr[1])
-    return getattr(keras.optimizers, cls)(**args)
-
-
-def params_lines(model):
-    lines = []
-    model.summary(print_fn=lambda line, **kw: lines.append(line))
-    return [l for l in "\n".join(lines).splitlines() if "params" in l]
-
-
 def main():
     out = {}
     for case, cls, args in CASES:
         model = keras.Sequential([keras.Input((7,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
-        model.compile(optimizer=optimizer(cls, args), loss="mse")
+        model.compile(optimizer=optimizer(keras, cls, args), loss="mse")
         before = params_lines(model)
         model.train_on_batch(np.ones((2, 7), np.float32), np.ones((2, 3), np.float32))
         out[case] = {"optimizer": [cls, args], "before": before, "after": params_lines(model)}
