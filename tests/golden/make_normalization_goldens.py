@@ -9,7 +9,7 @@ small model with a Normalization layer, its statistics given to the constructor 
 adapt() on stored data (an array, or a list of batches); the adapted weights; then the other
 weights from a fixed numpy seed, the Keras output for a batch and five train_on_batch steps of
 SGD on mse (losses and final weights; a Normalization after a Dense passes the gradient back
-through its backward). Every Keras output of the layer is also checked against numpy.
+through its backward; the zero-variance case compares its output only). Every Keras output of the layer is also checked against numpy.
 """
 import os
 
@@ -52,10 +52,12 @@ CASES = [
     ("adapt_steps", (5, 4), [norm(axis=1), FLAT, dense(2)], ((30, 5, 4), False)),
     ("adapt_axes", (3, 4, 2), [norm(axis=[1, 2]), FLAT, dense(2)], ((25, 3, 4, 2), False)),
     ("adapt_batches", (6,), [norm(), dense(3)], ((3, 16, 6), True)),
-    ("const", (3,), [norm(mean=[1.0, -2.0, 3.0], variance=[4.0, 0.0, 0.25]), dense(2)], None),
+    ("const", (3,), [norm(mean=[1.0, -2.0, 3.0], variance=[4.0, 0.5, 0.25]), dense(2)], None),
+    # a zero variance: the std is Keras's epsilon, 1e-7 (the output only: training would diverge)
+    ("const_zero_variance", (3,), [norm(mean=[1.0, -2.0, 0.5], variance=[4.0, 0.0, 0.25]), dense(2)], None),
     ("const_scalar", (2, 3), [norm(axis=-1, mean=0.5, variance=2.0), FLAT, dense(2)], None),
     ("invert", (4,), [norm(invert=True, mean=[2.0], variance=[9.0]), dense(2)], None),
-    ("middle_const", (6,), [dense(5), norm(mean=[0.1, 0.2, -0.3, 0.0, 1.0], variance=[1.0, 2.0, 0.5, 3.0, 0.1]),
+    ("middle_const", (6,), [dense(5), norm(mean=[0.1, 0.2, -0.3, 0.0, 1.0], variance=[1.0, 2.0, 0.5, 3.0, 0.4]),
                             dense(2)], None),
     ("middle_adapt", (6,), [dense(5), norm(), dense(2)], ((20, 5), False)),
     ("middle_invert", (6,), [dense(5), norm(invert=True, mean=1.5, variance=0.7), dense(2)], None),
@@ -90,7 +92,7 @@ def main():
         ws = [w if n_before <= i < n_before + n_norm else rng.uniform(-0.5, 0.5, w.shape).astype(F32)
               for i, w in enumerate(ws)]
         model.set_weights(ws)
-        x = rng.normal(2.0, 3.0, (4, *in_shape)).astype(F32)
+        x = rng.normal(0.5, 1.0, (4, *in_shape)).astype(F32)
         y = model.predict(x, batch_size=4, verbose=0)
         h = x if at == 0 else keras.Sequential([keras.Input(shape=in_shape)] + built[:at]).predict(x, verbose=0)
         got = built[at](h)
@@ -100,13 +102,15 @@ def main():
                 f"{got.shape} vs {want.shape}")
         target = rng.standard_normal(y.shape).astype(F32)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
-        losses = [float(model.train_on_batch(x, target)) for _ in range(5)]
+        steps = 0 if name == "const_zero_variance" else 5
+        losses = [float(model.train_on_batch(x, target)) for _ in range(steps)]
+        G.check(f"{case}: training stays finite", np.all(np.isfinite(losses)), str(losses))
         arrays.update({"x": x, "y": y, "target": target, "losses": np.array(losses, F32)})
         arrays.update(weights_dict("w", ws))
         arrays.update(weights_dict("trained", model.get_weights()))
         G.add_case(case, {"input_shape": list(in_shape), "layers": layers, "at": at, "n_norm": n_norm,
                           "batched": bool(adapt and adapt[1]), "batch": 4, "optimizer": "SGD(0.05)",
-                          "loss": "mse", "steps": 5}, arrays)
+                          "loss": "mse", "steps": steps}, arrays)
         if name == "adapt_last":      # a Keras file seqc must read: the adapted statistics included
             model.save(OUT / f"{PREFIX}keras_file.keras")
             np.save(OUT / f"{PREFIX}keras_file_y.npy", model.predict(x, verbose=0))
