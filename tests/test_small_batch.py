@@ -168,9 +168,10 @@ def test_predict_outputs_are_fresh_arrays():
     np.testing.assert_array_equal(a, a_copy)          # not overwritten by the later calls
     assert not np.shares_memory(a, b) and not np.shares_memory(a, c)
     np.testing.assert_array_equal(a, c)
-    for out in (a, b):
+    for out in (a, b):                                # model(x): a Keras-tensor-like view of a fresh array
         assert out.dtype == np.float32 and out.shape == (1, 10) and out.flags.c_contiguous
-        assert out.flags.owndata and out.flags.writeable
+        fresh = out if out.base is None else out.base
+        assert fresh.flags.owndata and out.flags.writeable and fresh.base is None
     ref = m.predict(x, batch_size=20, verbose=0)
     for rows in (1, 15, 16, 17, 20):                  # both sides of the kept buffer's size
         np.testing.assert_allclose(m.predict_on_batch(x[:rows]), ref[:rows], rtol=1e-5,
