@@ -3,7 +3,6 @@ real Keras 3 (tests/golden/make_layer_goldens.py): the output for fixed weights,
 steps on mse, whose weights can only match if the layer's backward passes the right gradient
 to the layers before it. Then a finite-difference check of each backward kernel."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +10,6 @@ import pytest
 
 from seqc import keras
 
-
-@pytest.fixture(autouse=True, scope="module")
-def shipping_flags():
-    """These goldens include a 5-step run that overflows to inf in Keras (upsampling2d): its
-    last loss is non-finite either way, inf or nan by the C's summation order, so they run on the
-    C as it ships (-O3), whose order gives Keras's inf."""
-    saved = os.environ.get("SEQC_OPT")
-    os.environ["SEQC_OPT"] = "-O3"
-    yield
-    if saved is None:
-        os.environ.pop("SEQC_OPT", None)
-    else:
-        os.environ["SEQC_OPT"] = saved
 
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "layer_manifest.json").read_text())
@@ -46,7 +32,7 @@ def test_forward_and_training_equal_keras(case):
     desc = MANIFEST[case]
     data, ws, trained = load(case)
     model = build(desc)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=desc["lr"]), loss="mse")
     model.set_weights(ws)
     np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
     losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(desc["steps"])]
@@ -64,7 +50,7 @@ def test_backward_matches_finite_differences(case):
     x = data["x"].astype(np.float64).astype(np.float32)
     target = data["target"]
     model = build(desc)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")   # the build of the test above
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")   # one step: g = (w - w') / 0.1
     model.set_weights(ws)
     model.train_on_batch(x, target)
     grads = [(w0.astype(np.float64) - w1) / 0.1 for w0, w1 in zip(ws, model.get_weights())]
