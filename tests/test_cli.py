@@ -387,6 +387,32 @@ def test_tensorflow_top_level_keras_modules_in_both_front_ends(tmp_path):
     assert "Total params: 540" in r.stdout
 
 
+def test_tf2_experimental_preprocessing_normalization_in_both_front_ends(tmp_path):
+    """TF 2.3-2.5's regression tutorial: `from tensorflow.keras.layers.experimental import
+    preprocessing; normalizer = preprocessing.Normalization(); normalizer.adapt(x)`."""
+    script = tmp_path / "regression.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+        from tensorflow.keras import layers
+        from tensorflow.keras.layers.experimental import preprocessing
+        x = np.random.default_rng(0).normal(5, 3, (100, 9)).astype("float32")
+        normalizer = preprocessing.Normalization()
+        normalizer.adapt(np.array(x))
+        model = tf.keras.Sequential([normalizer, layers.Dense(units=1)])
+        model.compile(optimizer=tf.optimizers.Adam(learning_rate=0.1), loss='mean_absolute_error')
+        model.fit(x, x.sum(1), epochs=2, verbose=0)
+        scalar = tf.keras.layers.experimental.preprocessing.Normalization(axis=None)
+        print("mean", normalizer.mean.numpy().shape, "weights", len(model.get_weights()))
+    """))
+    r = seqc("run", script, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "mean (1, 9) weights 5" in r.stdout
+    r = seqc("compile", script, "-o", tmp_path / "build", "--input-shape", "9", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Non-trainable params: 19" in r.stdout and "adapt()" in r.stdout
+
+
 def test_run_errors_are_reported_at_the_script_line(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import keras\nfrom keras.layers import Dense\nm = keras.Sequential()\nm.add(Dense(12, units=784))\n")

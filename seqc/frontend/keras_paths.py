@@ -26,6 +26,9 @@ SUBMODULES = {
 LEGACY = {("optimizers", "legacy"): ("optimizers",), ("optimizers", "experimental"): ("optimizers",),
           ("utils", "np_utils"): ("utils",), ("utils", "data_utils"): ("utils",),
           ("engine", "sequential"): ("models",),
+          # TF 2.3-2.5's preprocessing layers (tf.keras.layers.experimental.preprocessing.Normalization)
+          ("layers", "experimental"): ("layers",), ("layers", "experimental", "preprocessing"): ("layers",),
+          ("layers", "preprocessing"): ("layers",),
           ("layers", "normalization", "batch_normalization"): ("layers",),
           ("layers", "normalization", "layer_normalization"): ("layers",),
           # Keras 1/2 kept each family of layers in its own module
