@@ -208,3 +208,17 @@ def test_bad_arguments_are_clear_errors():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0])])
     with pytest.raises(SeqcError, match="broadcast"):
         model.predict(np.ones((1, 3)), verbose=0)
+
+
+def test_summary_of_an_unbuilt_model_shows_the_adapted_layer():
+    """Keras 3 (torch) builds the layer at adapt(): a model not built yet shows its shape and
+    its 19 weights (mean 9, variance 9, count 1), the other layers unbuilt."""
+    norm = keras.layers.Normalization()
+    norm.adapt(np.ones((10, 9)))
+    model = keras.Sequential([norm, keras.layers.Dense(1)])
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    row = next(line for line in lines[0].splitlines() if f"{norm.name} (Normalization)" in line)
+    assert row.split("│")[2].strip() == "(None, 9)" and row.split("│")[3].strip() == "19" and "0 (unbuilt)" in text
+    assert "Total params: 19 (76.00 B)" in text and "Non-trainable params: 19 (76.00 B)" in text

@@ -692,8 +692,15 @@ class Sequential(HasVariables):
             print_fn(format_summary(self._runtime.desc, optimizer))
             return
         if not self.built:             # as Keras 3: the layers, with no shapes or weights yet
-            rows = [(f"{l.name} ({type(l).__name__})", "?", "0 (unbuilt)") for l in self.layers]
-            print_fn(summary_table(self.name, rows, 0, 0))
+            rows, total = [], 0
+            for l in self.layers:      # but a layer adapt() built (Normalization): its shape and weights
+                built = getattr(l, "adapt_summary", lambda: None)()
+                if built is None:
+                    rows.append((f"{l.name} ({type(l).__name__})", "?", "0 (unbuilt)"))
+                else:
+                    rows.append((f"{l.name} ({type(l).__name__})", built[0], f"{built[1]:,}"))
+                    total += built[1]
+            print_fn(summary_table(self.name, rows, total, 0))
             return
         print_fn(format_summary(describe(self._forward_graph()).replace(name=self.name)))
 

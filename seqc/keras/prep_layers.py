@@ -166,6 +166,14 @@ class Normalization(_base()):
         if self._model is not None and self._model.built:
             self.set_weights(weights)
 
+    def adapt_summary(self):
+        """(output shape, weights) for the summary of a model not built yet, as Keras 3 (torch)
+        shows a layer adapt() built; None if it was not."""
+        if self._initial_weights is None or self._adapted_shape is None:
+            return None
+        return ("(" + ", ".join(str(d) for d in self._adapted_shape) + ")",
+                int(sum(np.size(w) for w in self._initial_weights)))
+
     def _moments(self, batch):
         """(mean, variance, input shape) of one batch over the reduced axes; checks its shape
         against the input shape the layer has (in its built model, or from an earlier adapt)."""
