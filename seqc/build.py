@@ -71,9 +71,9 @@ def ffi():
     global _ffi
     if _ffi is None:
         import cffi
-        from .codegen import CDEF
+        from .codegen import CDEF, OPTIMIZER_API
         _ffi = cffi.FFI()
-        _ffi.cdef(CDEF)
+        _ffi.cdef(CDEF + "".join(OPTIMIZER_API.values()))   # a library has those of its optimizer only
     return _ffi
 
 

@@ -648,7 +648,8 @@ def generate(graph, flags, source="<api>"):
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", graph.name):
         raise CodegenError(f"the model's C name is not an identifier: {graph.name[:80]!r}")
     c = re.sub(r"\n{3,}", "\n\n", render("model.c.j2", **model_ctx))   # one blank line between pieces
-    h = render("model.h.j2", name=graph.name, cdef=CCode(CDEF))
+    h = render("model.h.j2", name=graph.name,
+               cdef=CCode(CDEF + (OPTIMIZER_API.get(kind, "") if opt_ctx["spans"] else "")))
     return c, h
 
 
@@ -670,6 +671,8 @@ SLOT_INIT = ("adagrad", "ftrl")   # optimizers whose slots start at a value othe
 # optimizer state besides the per-weight slots: members of seqc_model (zeroed by calloc)
 OPTIMIZER_MEMBERS = {"nadam": ("float u_product;                   /* Nadam: u_1 ... u_t, for t = u_product_steps */",
                                "int64_t u_product_steps;          /* 0: not computed yet */")}
+# the entry points that state has (in the optimizer's template; declared in its models' headers)
+OPTIMIZER_API = {"nadam": "float seqc_get_u_product(seqc_model *m);\nvoid seqc_set_u_product(seqc_model *m, float p);\n"}
 
 
 # the offsets of row r in the label and output buffers (per-row loss and metric calls)

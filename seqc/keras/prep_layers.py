@@ -1,5 +1,6 @@
 """Keras 3 layers that scale, pass through or pad their input (seqc/ops/rescale.py and
 seqc/ops/pool.py lower them): Rescaling, Normalization, Identity, ZeroPadding1D."""
+import math
 import numbers
 
 import numpy as np
@@ -146,13 +147,12 @@ class Normalization(_base()):
             raise ValueError("Normalization: adapt() sets the mean and variance, which this layer was given "
                              "to its constructor (mean=, variance=)")
         if isinstance(data, np.ndarray):
-            mean, var, shape = self._moments(data)
+            mean, var, shape, _ = self._moments(data)
         else:
             mean = var = shape = None
             count = 0
             for batch in _adapt_batches(data):
-                b_mean, b_var, shape = self._moments(batch.astype(np.float32, copy=False))
-                n = int(np.prod([batch.shape[d] for d in self._kept(batch.shape)[1]], dtype=np.int64))
+                b_mean, b_var, shape, n = self._moments(batch.astype(np.float32, copy=False))
                 if mean is None:
                     mean, var = np.zeros_like(b_mean, np.float32), np.zeros_like(b_var, np.float32)
                 count += n
@@ -175,8 +175,9 @@ class Normalization(_base()):
                 int(sum(np.size(w) for w in self._initial_weights)))
 
     def _moments(self, batch):
-        """(mean, variance, input shape) of one batch over the reduced axes; checks its shape
-        against the input shape the layer has (in its built model, or from an earlier adapt)."""
+        """(mean, variance, input shape, values per statistic) of one batch over the reduced axes;
+        checks its shape against the input shape the layer has (in its model, or from an earlier
+        adapt)."""
         if batch.ndim == 0:
             raise ValueError("Normalization.adapt: the data needs a batch axis, got a scalar")
         if not np.issubdtype(batch.dtype, np.number) and batch.dtype != np.bool_:
@@ -190,7 +191,8 @@ class Normalization(_base()):
             raise ValueError(f"Normalization.adapt: the data is empty (shape {batch.shape})")
         if not np.all(np.isfinite(batch)):
             raise ValueError("Normalization.adapt: the data has non-finite values (nan or inf)")
-        return np.mean(batch, axis=reduce), np.var(batch, axis=reduce), (None,) + tuple(batch.shape[1:])
+        return (np.mean(batch, axis=reduce), np.var(batch, axis=reduce), (None,) + tuple(batch.shape[1:]),
+                batch.size // math.prod(batch.shape[d] for d in keep))
 
     def _model_input_shape(self):
         """The input shape of the layer in its model (batch first), when the model is built."""
@@ -235,11 +237,8 @@ class Normalization(_base()):
     def __call__(self, inputs):
         """The layer on its own, on an array (batch axis first): the normalized array."""
         x = np.asarray(inputs, np.float32)
-        shape = self._model_input_shape() or self._adapted_shape or (None,) + x.shape[1:]
-        if self._stats is None and self._initial_weights is None and self._model is None:
-            raise ValueError("You must call `.build(input_shape)` on the layer before using it.")
-        if self._adapted_shape is None and self._model_input_shape() is None:
-            self._adapted_shape = tuple(shape)
+        if self._stats is not None and self._broadcast_shape() is None:
+            self._adapted_shape = (None,) + x.shape[1:]      # given its statistics, Keras builds it at a call
         mean, var = self.mean, self.variance
         if mean is None:
             raise ValueError("You must call `.build(input_shape)` on the layer before using it.")

@@ -520,15 +520,6 @@ def slot_groups(kind, cfg):
     raise ValueError(f"no Keras optimizer layout for {kind!r}")
 
 
-def _nadam_u_product(beta_1, t):
-    """Nadam's u_product after t steps: the product of beta_1 (1 - 0.5 0.96^s), s = 1..t, in
-    float32 as Keras accumulates it (seqc's C keeps it too, recomputing it from the step count)."""
-    p, b1 = np.float32(1.0), np.float32(beta_1)
-    for s in range(1, t + 1):
-        p = p * b1 * (np.float32(1.0) - np.float32(0.5) * np.float32(0.96) ** np.float32(s))
-    return np.array(p, np.float32)
-
-
 def slot_names(kind, cfg):
     """Keras's names of the slot groups of slot_groups (for the legacy .h5 weight names)."""
     if kind == "SGD":
@@ -566,10 +557,8 @@ def optimizer_variables(engine, kind, cfg, schedule, built=False):
         for p in params:
             for k in group:
                 out.append(slots[k * n + p.offset:k * n + p.offset + p.size].reshape(p.shape).copy())
-    if kind == "Nadam":          # created after the slots: the value a file gave at this step, else derived
-        t = engine.get_iterations()
-        read = getattr(engine, "nadam_u_product_read", None)
-        out.append(read[1] if read is not None and read[0] == t else _nadam_u_product(cfg["beta_1"], t))
+    if kind == "Nadam" and params:      # created after the slots; the C keeps it (none: nothing trained)
+        out.append(np.array(engine.get_u_product(), np.float32))
     return out
 
 
@@ -597,8 +586,8 @@ def set_optimizer_variables(engine, kind, cfg, schedule, variables, where):
                 for k in group:
                     slots[k * n + p.offset:k * n + p.offset + p.size] = np.asarray(variables[i], np.float32).ravel()
                     i += 1
-        if kind == "Nadam":      # the C recomputes u_product from the step count; a save at this step keeps the file's
-            engine.nadam_u_product_read = (engine.get_iterations(), np.array(variables[i], np.float32))
+        if kind == "Nadam" and params:     # after set_iterations: the next step continues the file's product
+            engine.set_u_product(float(np.asarray(variables[i])))
     return True
 
 

@@ -131,6 +131,15 @@ class Engine:
         with self.lock:
             self._lib.seqc_set_iterations(self._m, int(it))
 
+    def get_u_product(self):
+        """Nadam's u_product (Keras's optimizer variable) as the C holds it."""
+        with self.lock:
+            return float(self._lib.seqc_get_u_product(self._m))
+
+    def set_u_product(self, value):
+        with self.lock:
+            self._lib.seqc_set_u_product(self._m, float(value))
+
     def reset_optimizer(self):
         with self.lock:
             self._lib.seqc_reset_slots(self._m)
