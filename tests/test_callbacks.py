@@ -922,7 +922,7 @@ def test_progbar_verbose0_silent(clock, capsys):
 # --------------------------------------------------------------------------
 
 class _Interrupt(Exception):
-    pass
+    """Raised by a callback: the fit stops midway, as a killed job's would."""
 
 
 def _backup_model():

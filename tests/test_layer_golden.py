@@ -5,6 +5,7 @@ to the layers before it. Then a finite-difference check of each backward kernel.
 import json
 from pathlib import Path
 
+import golden_cases
 import numpy as np
 import pytest
 
@@ -22,9 +23,7 @@ def build(desc):
 
 
 def load(case):
-    data = np.load(GOLDEN / f"{case}.npz")
-    n = len([k for k in data.files if k.startswith("w_")])
-    return data, [data[f"w_{i}"] for i in range(n)], [data[f"trained_{i}"] for i in range(n)]
+    return golden_cases.load(GOLDEN, case)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -33,12 +32,7 @@ def test_forward_and_training_equal_keras(case):
     data, ws, trained = load(case)
     model = build(desc)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=desc["lr"]), loss="mse")
-    model.set_weights(ws)
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
-    losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(desc["steps"])]
-    np.testing.assert_allclose(losses, data["losses"], rtol=1e-4, atol=1e-6)
-    for got, want in zip(model.get_weights(), trained):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    golden_cases.assert_trains_as_keras(model, data, ws, trained, desc["steps"])
 
 
 @pytest.mark.parametrize("case", CASES)

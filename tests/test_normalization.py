@@ -6,6 +6,7 @@ rank adjustment Keras 3 makes for inputs of shape (n,), and its errors."""
 import json
 from pathlib import Path
 
+import golden_cases
 import numpy as np
 import pytest
 
@@ -26,9 +27,7 @@ def build(desc, data):
 
 
 def load(case):
-    data = np.load(GOLDEN / f"{case}.npz")
-    n = len([k for k in data.files if k.startswith("w_")])
-    return data, [data[f"w_{i}"] for i in range(n)], [data[f"trained_{i}"] for i in range(n)]
+    return golden_cases.load(GOLDEN, case)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -43,12 +42,7 @@ def test_adapt_forward_and_training_equal_keras(case):
         assert got[i].shape == ws[i].shape
         np.testing.assert_allclose(got[i], ws[i], rtol=2e-6, atol=1e-6)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
-    model.set_weights(ws)
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-4, atol=1e-5)
-    losses = [float(model.train_on_batch(data["x"], data["target"])) for _ in range(desc["steps"])]
-    np.testing.assert_allclose(losses, data["losses"], rtol=1e-4, atol=1e-6)
-    for got, want in zip(model.get_weights(), trained):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    golden_cases.assert_trains_as_keras(model, data, ws, trained, desc["steps"])
 
 
 def test_summary_counts_the_statistics_as_non_trainable():
